@@ -1,0 +1,449 @@
+#include "s3/client.hpp"
+
+#include "s3/detail/crypto.hpp"
+#include "s3/detail/http_connection.hpp"
+#include "s3/detail/xml.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <charconv>
+#include <random>
+
+namespace pg2s3::s3 {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using detail::HttpConnection;
+using detail::HttpRequest;
+using detail::HttpResponse;
+using detail::TransportFailure;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t max_response_body = 16 * 1024 * 1024;  // XML listings, never object data
+
+// One S3 request before it is signed: signing happens per attempt, the payload hash once.
+struct Operation {
+  std::string_view name;
+  http::verb method;
+  std::string_view bucket;
+  std::string_view key;
+  QueryParameters query;
+  HeaderList headers;
+  std::string_view body;
+  std::string payload_hash;
+};
+
+// Where one request goes: the host to connect to and the (raw) path.
+struct Address {
+  Endpoint endpoint;
+  std::string path;
+};
+
+Error error_for(const Operation& operation) {
+  Error error;
+  error.operation = operation.name;
+  error.bucket = operation.bucket;
+  error.key = operation.key;
+  return error;
+}
+
+Error transport_error(const Operation& operation, const TransportFailure& failure) {
+  Error error = error_for(operation);
+  error.code = failure.code;
+  error.detail = failure.detail;
+  return error;
+}
+
+Error malformed(const Operation& operation, std::string detail) {
+  Error error = error_for(operation);
+  error.code = errc::malformed_response;
+  error.detail = std::move(detail);
+  return error;
+}
+
+// A 2xx whose body is an <Error> is an error too: CompleteMultipartUpload answers that way.
+Result<HttpResponse> check_response(const Operation& operation, HttpResponse response) {
+  const unsigned status = response.result_int();
+  if (status / 100 == 2 && detail::xml_root_name(response.body()) != "Error") return response;
+
+  Error error = error_for(operation);
+  error.code = errc::service_error;
+  error.http_status = status;
+  error.request_id = response["x-amz-request-id"];
+  error.s3_code = detail::xml_text(response.body(), "Code").value_or(status == 404 ? "NotFound" : "");
+  error.detail = detail::xml_text(response.body(), "Message").value_or("");
+  return error;
+}
+
+ObjectInfo object_info(const HttpResponse& response) {
+  ObjectInfo info;
+  const auto length = response[http::field::content_length];
+  std::from_chars(length.data(), length.data() + length.size(), info.size);
+  info.etag = response[http::field::etag];
+  info.content_type = response[http::field::content_type];
+  return info;
+}
+
+void add_content_type(Operation& operation, std::string_view content_type) {
+  if (!content_type.empty()) operation.headers.emplace_back("content-type", content_type);
+}
+
+std::string complete_multipart_body(std::span<const CompletedPart> parts) {
+  std::string xml = R"(<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">)";
+  for (const auto& part : parts) {
+    xml += "<Part><PartNumber>" + std::to_string(part.part_number) + "</PartNumber><ETag>" +
+           detail::xml_escape(part.etag) + "</ETag>";
+    if (!part.checksum_crc32c.empty()) xml += "<ChecksumCRC32C>" + part.checksum_crc32c + "</ChecksumCRC32C>";
+    xml += "</Part>";
+  }
+  return xml + "</CompleteMultipartUpload>";
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ endpoints
+
+std::string Endpoint::authority() const {
+  const std::string name = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  const bool default_port = port == (tls ? "443" : "80");
+  return default_port ? name : name + ":" + port;
+}
+
+std::string Endpoint::origin() const { return (tls ? "https://" : "http://") + authority(); }
+
+std::optional<Endpoint> parse_endpoint(std::string_view url) {
+  Endpoint endpoint;
+  if (url.starts_with("https://")) {
+    url.remove_prefix(8);
+  } else if (url.starts_with("http://")) {
+    endpoint.tls = false;
+    url.remove_prefix(7);
+  } else {
+    return std::nullopt;
+  }
+  if (url.ends_with('/')) url.remove_suffix(1);
+  if (url.empty() || url.find_first_of("/?#@ ") != std::string_view::npos) return std::nullopt;
+
+  std::string_view port;
+  if (url.front() == '[') {  // an IPv6 literal
+    const auto close = url.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    endpoint.host = url.substr(1, close - 1);
+    const auto rest = url.substr(close + 1);
+    if (!rest.empty() && (rest.front() != ':' || rest.size() == 1)) return std::nullopt;
+    if (!rest.empty()) port = rest.substr(1);
+  } else {
+    const auto colon = url.rfind(':');
+    endpoint.host = url.substr(0, colon);
+    if (colon != std::string_view::npos) port = url.substr(colon + 1);
+    if (colon != std::string_view::npos && port.empty()) return std::nullopt;
+  }
+  unsigned number = 0;
+  if (!port.empty()) {
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (ec != std::errc{} || end != port.data() + port.size() || number == 0 || number > 65535) return std::nullopt;
+  }
+  if (endpoint.host.empty()) return std::nullopt;
+  endpoint.port = port.empty() ? (endpoint.tls ? "443" : "80") : std::string(port);
+  return endpoint;
+}
+
+// ------------------------------------------------------------------ the client's machinery
+
+struct Client::Impl {
+  asio::any_io_executor executor;
+  ClientConfig config;
+  Endpoint endpoint;
+  Endpoint public_endpoint;
+  bool virtual_hosted = false;  // AWS's own endpoint: the bucket goes into the host name
+  std::optional<asio::ssl::context> tls_context;
+  std::vector<std::pair<std::string, std::unique_ptr<HttpConnection>>> idle;  // by authority
+  ClientStats stats;
+  std::minstd_rand random{std::random_device{}()};
+
+  Address address(const Endpoint& base, std::string_view bucket, std::string_view key) const {
+    Address address{base, "/"};
+    if (virtual_hosted && !bucket.empty()) {
+      address.endpoint.host = std::string(bucket) + "." + base.host;
+      address.path += key;
+    } else if (!bucket.empty()) {
+      address.path += std::string(bucket) + (key.empty() ? "" : "/" + std::string(key));
+    }
+    return address;
+  }
+
+  // PutObject and UploadPart: the payload protected as configured.
+  Operation data_operation(std::string_view name, http::verb method, std::string_view bucket, std::string_view key,
+                           std::string_view body) const {
+    Operation operation{name, method, bucket, key, {}, {}, body, {}};
+    if (config.payload_integrity == PayloadIntegrity::crc32c) {
+      operation.payload_hash = unsigned_payload;
+      operation.headers.emplace_back("x-amz-checksum-crc32c", detail::crc32c_base64(body));
+    }
+    return operation;
+  }
+
+  HttpRequest signed_request(const Operation& operation, const Address& address) const {
+    SignableRequest signable{std::string(http::to_string(operation.method)), address.path, operation.query,
+                             operation.headers, operation.payload_hash};
+    signable.headers.emplace_back("host", address.endpoint.authority());
+    sign_request(signable, config.credentials, config.scope, std::chrono::system_clock::now());
+
+    std::string target = uri_encode(address.path, true);
+    if (!operation.query.empty()) target += "?" + canonical_query_string(operation.query);
+    HttpRequest request{operation.method, target, 11};
+    for (const auto& [name, value] : signable.headers) request.set(name, value);
+    request.set(http::field::user_agent, "pg2s3");
+    request.body() = {operation.body.data(), operation.body.size()};
+    request.prepare_payload();
+    request.keep_alive(true);
+    return request;
+  }
+
+  std::unique_ptr<HttpConnection> take_idle(const std::string& authority) {
+    for (auto it = idle.rbegin(); it != idle.rend(); ++it) {
+      if (it->first != authority) continue;
+      auto connection = std::move(it->second);
+      idle.erase(std::next(it).base());
+      return connection;
+    }
+    return nullptr;
+  }
+
+  void give_back(std::string authority, std::unique_ptr<HttpConnection> connection) {
+    if (idle.size() >= config.max_idle_connections) idle.erase(idle.begin());
+    idle.emplace_back(std::move(authority), std::move(connection));
+  }
+
+  asio::awaitable<std::pair<std::unique_ptr<HttpConnection>, TransportFailure>> open_connection(
+      const Endpoint& target) {
+    using namespace asio::experimental::awaitable_operators;
+    asio::ip::tcp::resolver resolver(executor);
+    asio::steady_timer deadline(executor, config.connect_timeout);
+    auto resolved = co_await (resolver.async_resolve(target.host, target.port, use_tuple) ||
+                              deadline.async_wait(use_tuple));
+    if (resolved.index() == 1)
+      co_return std::pair{nullptr, TransportFailure{asio::error::timed_out, "resolving " + target.host}};
+    auto [ec, addresses] = std::get<0>(resolved);
+    if (ec) co_return std::pair{nullptr, TransportFailure{ec, "resolving " + target.host}};
+
+    auto connection = std::make_unique<HttpConnection>(executor, tls_context ? &*tls_context : nullptr);
+    auto failure = co_await connection->connect(target, addresses, config.connect_timeout);
+    ++stats.connections_opened;
+    co_return std::pair{std::move(connection), std::move(failure)};
+  }
+
+  asio::awaitable<TransportFailure> exchange(HttpConnection& connection, HttpRequest& request,
+                                             HttpResponse& response, const BodySink* sink) {
+    if (sink) co_return co_await connection.round_trip_streaming(request, response, *sink, config.io_timeout);
+    co_return co_await connection.round_trip(request, response, max_response_body, config.io_timeout);
+  }
+
+  // One attempt. An idle connection that the server has meanwhile closed fails before any answer:
+  // then the request goes once more on a new connection, not counted as an attempt.
+  asio::awaitable<Result<HttpResponse>> attempt(const Operation& operation, const BodySink* sink) {
+    const Address target = address(endpoint, operation.bucket, operation.key);
+    const std::string authority = target.endpoint.authority();
+    auto connection = take_idle(authority);
+    bool fresh = connection == nullptr;
+    HttpResponse response;
+    for (;;) {
+      if (!connection) {
+        auto [opened, failure] = co_await open_connection(target.endpoint);
+        if (failure) co_return transport_error(operation, failure);
+        connection = std::move(opened);
+      }
+      HttpRequest request = signed_request(operation, target);
+      auto failure = co_await exchange(*connection, request, response, sink);
+      if (!failure) break;
+      if (fresh || !failure.received_nothing) co_return transport_error(operation, failure);
+      connection.reset();
+      fresh = true;
+    }
+    if (connection->reusable()) give_back(authority, std::move(connection));
+    co_return check_response(operation, std::move(response));
+  }
+
+  asio::awaitable<Result<HttpResponse>> execute(Operation operation, BodySink sink = nullptr) {
+    if (operation.payload_hash.empty()) operation.payload_hash = detail::hex(detail::sha256(operation.body));
+    // Once bytes have gone to the caller's sink, a retry would hand them over twice.
+    bool delivered = false;
+    BodySink counting_sink;
+    if (sink) counting_sink = [&](std::string_view chunk) { delivered = true; sink(chunk); };
+
+    for (int attempt_number = 1;; ++attempt_number) {
+      ++stats.requests;
+      auto outcome = co_await attempt(operation, sink ? &counting_sink : nullptr);
+      if (outcome || delivered || attempt_number >= config.retry.max_attempts || !is_retryable(outcome.error()))
+        co_return outcome;
+      ++stats.retries;
+      asio::steady_timer pause(executor, backoff_delay(config.retry, attempt_number,
+                                                       std::uniform_real_distribution<>(0.0, 1.0)(random)));
+      auto [ec] = co_await pause.async_wait(use_tuple);
+      if (ec) co_return transport_error(operation, TransportFailure{ec, "waiting to retry"});
+    }
+  }
+};
+
+// ------------------------------------------------------------------ construction
+
+Result<Client> Client::create(asio::any_io_executor executor, ClientConfig config) {
+  Error error{errc::invalid_config, "S3 client", "", "", 0, "", "", ""};
+  auto impl = std::make_unique<Impl>();
+  impl->virtual_hosted = config.endpoint.empty();
+  const std::string url =
+      config.endpoint.empty() ? "https://s3." + config.scope.region + ".amazonaws.com" : config.endpoint;
+  auto endpoint = parse_endpoint(url);
+  if (!endpoint) {
+    error.detail = "endpoint '" + url + "' is not http(s)://host[:port]";
+    return error;
+  }
+  auto public_endpoint = config.public_endpoint.empty() ? endpoint : parse_endpoint(config.public_endpoint);
+  if (!public_endpoint) {
+    error.detail = "public endpoint '" + config.public_endpoint + "' is not http(s)://host[:port]";
+    return error;
+  }
+  if (endpoint->tls) {
+    auto& tls = impl->tls_context.emplace(asio::ssl::context::tls_client);
+    boost::system::error_code ec;
+    tls.set_default_verify_paths();
+    if (!config.ca_file.empty()) tls.load_verify_file(config.ca_file, ec);
+    if (ec) {
+      error.detail = "cannot read CA file " + config.ca_file + ": " + ec.message();
+      return error;
+    }
+    tls.set_verify_mode(config.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
+  }
+  impl->executor = std::move(executor);
+  impl->endpoint = *endpoint;
+  impl->public_endpoint = *public_endpoint;
+  impl->config = std::move(config);
+  return Client(std::move(impl));
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
+Client::~Client() = default;
+
+const ClientConfig& Client::config() const { return impl_->config; }
+ClientStats Client::stats() const { return impl_->stats; }
+
+// ------------------------------------------------------------------ objects
+
+Client::Task<void> Client::put_object(std::string_view bucket, std::string_view key, std::string_view body,
+                                      std::string_view content_type) {
+  auto operation = impl_->data_operation("PutObject", http::verb::put, bucket, key, body);
+  add_content_type(operation, content_type);
+  auto response = co_await impl_->execute(std::move(operation));
+  if (!response) co_return response.error();
+  co_return Result<void>{};
+}
+
+Client::Task<ObjectInfo> Client::head_object(std::string_view bucket, std::string_view key) {
+  Operation operation{"HeadObject", http::verb::head, bucket, key, {}, {}, {}, {}};
+  auto response = co_await impl_->execute(std::move(operation));
+  if (!response) co_return response.error();
+  co_return object_info(*response);
+}
+
+Client::Task<ObjectInfo> Client::get_object(std::string_view bucket, std::string_view key, BodySink sink) {
+  Operation operation{"GetObject", http::verb::get, bucket, key, {}, {}, {}, {}};
+  auto response = co_await impl_->execute(std::move(operation), std::move(sink));
+  if (!response) co_return response.error();
+  co_return object_info(*response);
+}
+
+Client::Task<void> Client::delete_object(std::string_view bucket, std::string_view key) {
+  Operation operation{"DeleteObject", http::verb::delete_, bucket, key, {}, {}, {}, {}};
+  auto response = co_await impl_->execute(std::move(operation));
+  if (!response) co_return response.error();
+  co_return Result<void>{};
+}
+
+// ------------------------------------------------------------------ multipart uploads
+
+Client::Task<std::string> Client::create_multipart_upload(std::string_view bucket, std::string_view key,
+                                                          std::string_view content_type) {
+  Operation operation{"CreateMultipartUpload", http::verb::post, bucket, key, {{"uploads", ""}}, {}, {}, {}};
+  add_content_type(operation, content_type);
+  if (impl_->config.payload_integrity == PayloadIntegrity::crc32c)
+    operation.headers.emplace_back("x-amz-checksum-algorithm", "CRC32C");
+  auto response = co_await impl_->execute(operation);
+  if (!response) co_return response.error();
+  auto upload_id = detail::xml_text(response->body(), "UploadId");
+  if (!upload_id || upload_id->empty()) co_return malformed(operation, "no UploadId in the response");
+  co_return std::move(*upload_id);
+}
+
+Client::Task<CompletedPart> Client::upload_part(std::string_view bucket, std::string_view key,
+                                                std::string_view upload_id, int part_number, std::string_view body) {
+  auto operation = impl_->data_operation("UploadPart", http::verb::put, bucket, key, body);
+  operation.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", std::string(upload_id)}};
+  CompletedPart part{part_number, {}, {}};
+  if (impl_->config.payload_integrity == PayloadIntegrity::crc32c)
+    part.checksum_crc32c = operation.headers.back().second;
+  auto response = co_await impl_->execute(operation);
+  if (!response) co_return response.error();
+  part.etag = (*response)[http::field::etag];
+  if (part.etag.empty()) co_return malformed(operation, "no ETag for part " + std::to_string(part_number));
+  co_return part;
+}
+
+Client::Task<void> Client::complete_multipart_upload(std::string_view bucket, std::string_view key,
+                                                     std::string_view upload_id,
+                                                     std::span<const CompletedPart> parts) {
+  const std::string body = complete_multipart_body(parts);
+  Operation operation{"CompleteMultipartUpload", http::verb::post, bucket, key,
+                      {{"uploadId", std::string(upload_id)}}, {{"content-type", "application/xml"}}, body, {}};
+  auto response = co_await impl_->execute(std::move(operation));
+  if (!response) co_return response.error();
+  co_return Result<void>{};
+}
+
+Client::Task<void> Client::abort_multipart_upload(std::string_view bucket, std::string_view key,
+                                                  std::string_view upload_id) {
+  Operation operation{"AbortMultipartUpload", http::verb::delete_, bucket, key,
+                      {{"uploadId", std::string(upload_id)}}, {}, {}, {}};
+  auto response = co_await impl_->execute(std::move(operation));
+  if (!response) co_return response.error();
+  co_return Result<void>{};
+}
+
+Client::Task<std::vector<MultipartUploadListing>> Client::list_multipart_uploads(std::string_view bucket,
+                                                                                 std::string_view prefix) {
+  std::vector<MultipartUploadListing> uploads;
+  std::string key_marker, upload_id_marker;
+  for (;;) {
+    Operation operation{"ListMultipartUploads", http::verb::get, bucket, {}, {{"uploads", ""}}, {}, {}, {}};
+    if (!prefix.empty()) operation.query.emplace_back("prefix", std::string(prefix));
+    if (!key_marker.empty()) operation.query.emplace_back("key-marker", key_marker);
+    if (!upload_id_marker.empty()) operation.query.emplace_back("upload-id-marker", upload_id_marker);
+    auto response = co_await impl_->execute(operation);
+    if (!response) co_return response.error();
+
+    const std::string_view xml = response->body();
+    for (auto upload : detail::xml_elements(xml, "Upload")) {
+      uploads.push_back({detail::xml_text(upload, "Key").value_or(""), detail::xml_text(upload, "UploadId").value_or(""),
+                         detail::xml_text(upload, "Initiated").value_or("")});
+    }
+    if (detail::xml_text(xml, "IsTruncated").value_or("false") != "true") co_return uploads;
+    key_marker = detail::xml_text(xml, "NextKeyMarker").value_or("");
+    upload_id_marker = detail::xml_text(xml, "NextUploadIdMarker").value_or("");
+    if (key_marker.empty() && upload_id_marker.empty()) co_return malformed(operation, "truncated listing without a marker");
+  }
+}
+
+std::string Client::presign_get(std::string_view bucket, std::string_view key, std::chrono::seconds expires) const {
+  const Address target = impl_->address(impl_->public_endpoint, bucket, key);
+  SignableRequest request{"GET", target.path, {}, {{"host", target.endpoint.authority()}}, {}};
+  return presign_url(std::move(request), target.endpoint.origin(), impl_->config.credentials, impl_->config.scope,
+                     std::chrono::system_clock::now(), expires);
+}
+
+}  // namespace pg2s3::s3

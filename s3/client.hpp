@@ -1,0 +1,123 @@
+// An S3 client for one endpoint over HTTP/1.1 keep-alive (plain or TLS), signing every request with SigV4.
+#pragma once
+
+#include "s3/error.hpp"
+#include "s3/retry.hpp"
+#include "s3/sigv4.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pg2s3::s3 {
+
+// How the bytes of PutObject and UploadPart are protected. A signed SHA-256 costs a hash of every byte
+// before sending; UNSIGNED-PAYLOAD with x-amz-checksum-crc32c lets S3 check the bytes for almost no CPU.
+enum class PayloadIntegrity { signed_sha256, crc32c };
+
+// Where requests go: "http(s)://host[:port]", parsed.
+struct Endpoint {
+  bool tls = true;
+  std::string host;  // a name, an IPv4 address, or an IPv6 address without brackets
+  std::string port;
+  // "host[:port]" as the Host header carries it, the port only when not the scheme's default.
+  std::string authority() const;
+  std::string origin() const;  // "https://host[:port]"
+};
+
+// Parses "http(s)://host[:port]" (no path); nothing when the text is not of that form.
+std::optional<Endpoint> parse_endpoint(std::string_view url);
+
+struct ClientConfig {
+  std::string endpoint;  // empty: AWS, "https://s3.<region>.amazonaws.com" with virtual-hosted buckets
+  std::string public_endpoint;  // written into presigned URLs; empty: the endpoint
+  SigningScope scope;
+  Credentials credentials;
+  std::string ca_file;  // trusted besides the system's certificates, for private CAs
+  bool verify_peer = true;
+  PayloadIntegrity payload_integrity = PayloadIntegrity::crc32c;
+  RetryPolicy retry;
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds io_timeout{60'000};  // for each write of a request and each read of a response
+  std::size_t max_idle_connections = 16;
+};
+
+struct ObjectInfo {
+  std::uint64_t size = 0;
+  std::string etag;
+  std::string content_type;
+};
+
+struct CompletedPart {
+  int part_number = 0;
+  std::string etag;
+  std::string checksum_crc32c;  // base64, when the payload integrity is crc32c
+};
+
+struct MultipartUploadListing {
+  std::string key;
+  std::string upload_id;
+  std::string initiated;
+};
+
+struct ClientStats {
+  std::uint64_t requests = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t connections_opened = 0;
+};
+
+class Client {
+ public:
+  template <class T>
+  using Task = boost::asio::awaitable<Result<T>>;
+  using BodySink = std::function<void(std::string_view chunk)>;
+
+  // Fails when the endpoint cannot be parsed or the CA file cannot be read.
+  static Result<Client> create(boost::asio::any_io_executor executor, ClientConfig config);
+
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+  ~Client();
+
+  // Bodies are sent from the caller's memory without copying; it must stay valid until the call returns.
+  // An empty content type sends none. (No argument of these coroutines has a class-type default:
+  // GCC 12 destroys such temporaries wrongly across co_await.)
+  Task<void> put_object(std::string_view bucket, std::string_view key, std::string_view body,
+                        std::string_view content_type = {});
+  Task<ObjectInfo> head_object(std::string_view bucket, std::string_view key);
+  // Streams the object's bytes to `sink` as they arrive.
+  Task<ObjectInfo> get_object(std::string_view bucket, std::string_view key, BodySink sink);
+  Task<void> delete_object(std::string_view bucket, std::string_view key);
+
+  Task<std::string> create_multipart_upload(std::string_view bucket, std::string_view key,
+                                            std::string_view content_type = {});
+  Task<CompletedPart> upload_part(std::string_view bucket, std::string_view key, std::string_view upload_id,
+                                  int part_number, std::string_view body);
+  Task<void> complete_multipart_upload(std::string_view bucket, std::string_view key, std::string_view upload_id,
+                                       std::span<const CompletedPart> parts);
+  Task<void> abort_multipart_upload(std::string_view bucket, std::string_view key, std::string_view upload_id);
+  Task<std::vector<MultipartUploadListing>> list_multipart_uploads(std::string_view bucket,
+                                                                   std::string_view prefix = {});
+
+  // A GET URL for the object, valid for `expires`, addressed to the public endpoint.
+  std::string presign_get(std::string_view bucket, std::string_view key, std::chrono::seconds expires) const;
+
+  const ClientConfig& config() const;
+  ClientStats stats() const;
+
+ private:
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pg2s3::s3

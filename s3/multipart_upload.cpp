@@ -1,0 +1,58 @@
+#include "s3/multipart_upload.hpp"
+
+namespace pg2s3::s3 {
+
+MultipartUpload::MultipartUpload(Client& client, std::string bucket, std::string key, std::string upload_id)
+    : client_(&client), bucket_(std::move(bucket)), key_(std::move(key)), upload_id_(std::move(upload_id)) {}
+
+Client::Task<MultipartUpload> MultipartUpload::create(Client& client, std::string_view bucket, std::string_view key,
+                                                      std::string_view content_type) {
+  auto upload_id = co_await client.create_multipart_upload(bucket, key, content_type);
+  if (!upload_id) co_return upload_id.error();
+  co_return MultipartUpload(client, std::string(bucket), std::string(key), std::move(*upload_id));
+}
+
+Error MultipartUpload::refusal(std::string_view operation, errc code, std::string detail) const {
+  Error error;
+  error.code = code;
+  error.operation = operation;
+  error.bucket = bucket_;
+  error.key = key_;
+  error.detail = std::move(detail);
+  return error;
+}
+
+Client::Task<void> MultipartUpload::upload_part(std::string_view bytes) {
+  if (state_ != State::open) co_return refusal("UploadPart", errc::upload_not_open, "upload " + upload_id_);
+  parts_.emplace_back();
+  const int part_number = static_cast<int>(parts_.size());
+  ++parts_in_flight_;
+  auto part = co_await client_->upload_part(bucket_, key_, upload_id_, part_number, bytes);
+  --parts_in_flight_;
+  if (!part) {
+    part_failed_ = true;
+    co_return part.error();
+  }
+  parts_[part_number - 1] = std::move(*part);
+  bytes_uploaded_ += bytes.size();
+  co_return Result<void>{};
+}
+
+Client::Task<void> MultipartUpload::complete() {
+  if (state_ != State::open) co_return refusal("CompleteMultipartUpload", errc::upload_not_open, "upload " + upload_id_);
+  if (part_failed_ || parts_in_flight_ > 0 || parts_.empty())
+    co_return refusal("CompleteMultipartUpload", errc::incomplete_parts,
+                      parts_.empty() ? "no part was uploaded" : "a part failed or is still in flight");
+  auto completed = co_await client_->complete_multipart_upload(bucket_, key_, upload_id_, parts_);
+  if (!completed) co_return completed.error();
+  state_ = State::completed;
+  co_return Result<void>{};
+}
+
+Client::Task<void> MultipartUpload::abort() {
+  if (state_ != State::open) co_return Result<void>{};
+  state_ = State::aborted;
+  co_return co_await client_->abort_multipart_upload(bucket_, key_, upload_id_);
+}
+
+}  // namespace pg2s3::s3

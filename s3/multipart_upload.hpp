@@ -1,0 +1,56 @@
+// One multipart upload of a stream of unknown length: numbered parts, their ETags in order, one ending.
+#pragma once
+
+#include "s3/client.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pg2s3::s3 {
+
+// Parts of every multipart upload but the last must be at least this large (S3 answers EntityTooSmall).
+inline constexpr std::size_t min_part_size = 5 * 1024 * 1024;
+
+// Parts are numbered in the order upload_part() is called, and several may be in flight at once (from
+// several coroutines). The upload ends exactly once: complete() with the parts really uploaded, or
+// abort(), which later calls and a failed complete() leave to the caller to issue once.
+class MultipartUpload {
+ public:
+  static Client::Task<MultipartUpload> create(Client& client, std::string_view bucket, std::string_view key,
+                                              std::string_view content_type = {});
+
+  // Sends `bytes` as the next part. They must stay valid until this returns.
+  Client::Task<void> upload_part(std::string_view bytes);
+
+  // Completes the upload with every part sent, in order. Fails without a request if a part failed
+  // or is still in flight.
+  Client::Task<void> complete();
+
+  // Aborts the upload, once: later calls, and calls after complete() succeeded, do nothing.
+  Client::Task<void> abort();
+
+  const std::string& bucket() const { return bucket_; }
+  const std::string& key() const { return key_; }
+  const std::string& upload_id() const { return upload_id_; }
+  int parts_started() const { return static_cast<int>(parts_.size()); }
+  std::uint64_t bytes_uploaded() const { return bytes_uploaded_; }
+
+ private:
+  enum class State { open, completed, aborted };
+
+  MultipartUpload(Client& client, std::string bucket, std::string key, std::string upload_id);
+  Error refusal(std::string_view operation, errc code, std::string detail) const;
+
+  Client* client_;
+  std::string bucket_;
+  std::string key_;
+  std::string upload_id_;
+  State state_ = State::open;
+  std::vector<CompletedPart> parts_;  // index = part number - 1; an empty ETag: not (yet) uploaded
+  std::uint64_t bytes_uploaded_ = 0;
+  int parts_in_flight_ = 0;
+  bool part_failed_ = false;
+};
+
+}  // namespace pg2s3::s3

@@ -1,0 +1,31 @@
+#include "s3/retry.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+
+#include <algorithm>
+
+namespace pg2s3::s3 {
+
+bool is_retryable(const Error& error) {
+  if (error.http_status != 0) {
+    return error.http_status == 500 || error.http_status == 503 || error.s3_code == "SlowDown" ||
+           error.s3_code == "InternalError" || error.s3_code == "RequestTimeout";
+  }
+  if (error.code.category() == s3_category()) return false;
+  if (error.code == boost::asio::error::operation_aborted) return false;
+  // TLS failures (an untrusted certificate) do not heal by trying again.
+  if (error.code.category() == boost::asio::error::get_ssl_category() ||
+      error.code.category() == boost::asio::ssl::error::get_stream_category())
+    return error.code == boost::asio::ssl::error::stream_truncated;
+  return true;
+}
+
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double random_fraction) {
+  const int doublings = std::clamp(attempt - 1, 0, 30);
+  const double ceiling = std::min<double>(static_cast<double>(policy.max_delay.count()),
+                                          static_cast<double>(policy.base_delay.count()) * (1u << doublings));
+  return std::chrono::milliseconds(static_cast<long long>(ceiling * std::clamp(random_fraction, 0.0, 1.0)));
+}
+
+}  // namespace pg2s3::s3

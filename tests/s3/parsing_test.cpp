@@ -1,0 +1,77 @@
+// The plain pieces under the S3 client: XML, endpoints, CRC-32C, encodings.
+#include "s3/client.hpp"
+#include "s3/detail/crypto.hpp"
+#include "s3/detail/xml.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace pg2s3::s3;
+using namespace pg2s3::s3::detail;
+
+TEST_CASE("S3 error documents are read by their Code", "[xml]") {
+  const std::string rgw = R"(<?xml version="1.0" encoding="UTF-8"?><Error><Code>EntityTooSmall</Code>)"
+                          R"(<Message></Message><BucketName>b</BucketName><RequestId>tx1</RequestId></Error>)";
+  CHECK(xml_root_name(rgw) == "Error");
+  CHECK(xml_text(rgw, "Code") == "EntityTooSmall");
+  CHECK(xml_text(rgw, "Message") == "");
+  CHECK(xml_text(rgw, "HostId") == std::nullopt);
+}
+
+TEST_CASE("XML text is decoded and escaped", "[xml]") {
+  CHECK(xml_text("<a><ETag>&quot;abc&quot;</ETag></a>", "ETag") == "\"abc\"");
+  CHECK(xml_text("<a><K>x&amp;y&lt;&#65;&#x42;&#233;</K></a>", "K") == "x&y<AB\xC3\xA9");
+  CHECK(xml_text("<a><K/></a>", "K") == "");
+  CHECK(xml_text("<a><Keys>1</Keys><Key attr=\"x\">2</Key></a>", "Key") == "2");
+  CHECK(xml_escape("a<b>&\"c'") == "a&lt;b&gt;&amp;&quot;c&apos;");
+}
+
+TEST_CASE("repeated elements are listed in order", "[xml]") {
+  const std::string listing =
+      "<ListMultipartUploadsResult><Upload><Key>a</Key><UploadId>1</UploadId></Upload>"
+      "<Upload><Key>b</Key><UploadId>2</UploadId></Upload><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>";
+  auto uploads = xml_elements(listing, "Upload");
+  REQUIRE(uploads.size() == 2);
+  CHECK(xml_text(uploads[1], "Key") == "b");
+  CHECK(xml_root_name("<?xml version=\"1.0\"?>\n<InitiateMultipartUploadResult xmlns=\"x\">") ==
+        "InitiateMultipartUploadResult");
+}
+
+TEST_CASE("endpoints are http(s)://host[:port]", "[endpoint]") {
+  auto plain = parse_endpoint("http://127.0.0.1:57480");
+  REQUIRE(plain);
+  CHECK_FALSE(plain->tls);
+  CHECK(plain->host == "127.0.0.1");
+  CHECK(plain->port == "57480");
+  CHECK(plain->authority() == "127.0.0.1:57480");
+
+  auto aws = parse_endpoint("https://s3.eu-west-1.amazonaws.com/");
+  REQUIRE(aws);
+  CHECK(aws->port == "443");
+  CHECK(aws->authority() == "s3.eu-west-1.amazonaws.com");
+  CHECK(aws->origin() == "https://s3.eu-west-1.amazonaws.com");
+
+  auto v6 = parse_endpoint("http://[::1]:9000");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(v6->authority() == "[::1]:9000");
+
+  for (auto bad : {"", "ftp://h", "http://", "http://h:", "http://h:0", "http://h:70000", "http://h/path",
+                   "http://user@h", "127.0.0.1:9000", "http://[::1"})
+    CHECK_FALSE(parse_endpoint(bad));
+}
+
+TEST_CASE("CRC-32C and its x-amz-checksum-crc32c form", "[crc32c]") {
+  CHECK(crc32c("123456789") == 0xE3069283u);
+  CHECK(crc32c("") == 0u);
+  // Incremental computation gives the same value as one pass.
+  const std::string text = "The quick brown fox jumps over the lazy dog, several times over to pass 8-byte words.";
+  CHECK(crc32c(text.substr(13), crc32c(text.substr(0, 13))) == crc32c(text));
+  CHECK(crc32c_base64("123456789") == "4waSgw==");
+}
+
+TEST_CASE("hex and base64", "[encoding]") {
+  const unsigned char bytes[] = {0x00, 0xff, 0x10};
+  CHECK(hex(bytes) == "00ff10");
+  CHECK(base64(std::span(bytes, 1)) == "AA==");
+  CHECK(base64(bytes) == "AP8Q");
+}

@@ -1,0 +1,259 @@
+// The S3 client against the real Ceph RGW of scripts/services, which checks every signature.
+#include "s3/client.hpp"
+#include "s3/multipart_upload.hpp"
+#include "tests/support/run.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <random>
+
+using namespace pg2s3;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+s3::ClientConfig rgw_config(s3::PayloadIntegrity integrity = s3::PayloadIntegrity::crc32c) {
+  s3::ClientConfig config;
+  config.endpoint = test::service_setting("PG2S3_S3_ENDPOINT");
+  config.scope.region = test::service_setting("PG2S3_S3_REGION");
+  config.credentials = {test::service_setting("AWS_ACCESS_KEY_ID"), test::service_setting("AWS_SECRET_ACCESS_KEY"), ""};
+  config.payload_integrity = integrity;
+  config.retry = {3, 10ms, 100ms};
+  return config;
+}
+
+const std::string& bucket() {
+  static const std::string name = test::service_setting("PG2S3_S3_BUCKET");
+  return name;
+}
+
+// Keys of one test run never meet those of another.
+std::string unique_key(std::string_view name) {
+  static const std::string run = std::to_string(std::random_device{}());
+  static int counter = 0;
+  return "tests/s3/" + run + "-" + std::to_string(++counter) + "/" + std::string(name);
+}
+
+std::string pattern(std::size_t size, unsigned seed) {
+  std::string bytes(size, '\0');
+  std::minstd_rand random(seed);
+  for (auto& c : bytes) c = static_cast<char>(random());
+  return bytes;
+}
+
+asio::awaitable<s3::Result<std::string>> read_object(s3::Client& client, std::string_view key) {
+  std::string bytes;
+  s3::Client::BodySink sink = [&](std::string_view chunk) { bytes.append(chunk); };
+  auto info = co_await client.get_object(bucket(), key, sink);
+  if (!info) co_return info.error();
+  co_return bytes;
+}
+
+bool upload_listed(asio::io_context& io, s3::Client& client, std::string_view key, const std::string& upload_id) {
+  auto uploads = test::run(io, client.list_multipart_uploads(bucket(), key)).value();
+  return std::ranges::any_of(uploads, [&](const auto& upload) { return upload.upload_id == upload_id; });
+}
+
+// What curl gets for a URL: the HTTP status, and the body into `body`.
+int curl(const std::string& url, std::string* body = nullptr) {
+  const std::string command = "curl -s -o /tmp/pg2s3-curl-body -w '%{http_code}' '" + url + "'";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  int status = 0;
+  REQUIRE(fscanf(pipe, "%d", &status) == 1);
+  pclose(pipe);
+  if (body) {
+    FILE* file = std::fopen("/tmp/pg2s3-curl-body", "rb");
+    REQUIRE(file);
+    body->clear();
+    char chunk[65536];
+    for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, file)) > 0;) body->append(chunk, n);
+    std::fclose(file);
+  }
+  return status;
+}
+
+}  // namespace
+
+TEST_CASE("put, head, get and delete round trip", "[rgw]") {
+  auto integrity = GENERATE(s3::PayloadIntegrity::signed_sha256, s3::PayloadIntegrity::crc32c);
+  asio::io_context io;
+  auto client = s3::Client::create(io.get_executor(), rgw_config(integrity)).value();
+  // Characters that SigV4's canonical URI must encode the way RGW does.
+  const std::string key = unique_key("a b+c~ü=&;,$@.csv");
+  const std::string body = pattern(100'000, 1);
+
+  REQUIRE(test::run(io, client.put_object(bucket(), key, body, "text/csv")).has_value());
+  auto info = test::run(io, client.head_object(bucket(), key));
+  REQUIRE(info.has_value());
+  CHECK(info->size == body.size());
+  CHECK(info->content_type == "text/csv");
+  CHECK(test::run(io, read_object(client, key)).value() == body);
+
+  REQUIRE(test::run(io, client.delete_object(bucket(), key)).has_value());
+  auto gone = test::run(io, client.head_object(bucket(), key));
+  REQUIRE_FALSE(gone.has_value());
+  CHECK(gone.error().http_status == 404);
+  CHECK(client.stats().retries == 0);
+  CHECK(client.stats().connections_opened == 1);  // one keep-alive connection served them all
+}
+
+TEST_CASE("a multipart upload of three 5 MiB parts and a 1-byte tail reads back byte for byte", "[rgw]") {
+  auto integrity = GENERATE(s3::PayloadIntegrity::signed_sha256, s3::PayloadIntegrity::crc32c);
+  asio::io_context io;
+  auto client = s3::Client::create(io.get_executor(), rgw_config(integrity)).value();
+  const std::string key = unique_key("multipart.bin");
+  const std::string parts[] = {pattern(s3::min_part_size, 1), pattern(s3::min_part_size, 2),
+                               pattern(s3::min_part_size, 3), "!"};
+
+  auto upload = test::run(io, s3::MultipartUpload::create(client, bucket(), key, "application/octet-stream")).value();
+  auto sent = test::run(io, [&]() -> asio::awaitable<bool> {
+    using namespace asio::experimental::awaitable_operators;
+    // All four in flight at once; part numbers follow the order of the calls.
+    auto [a, b, c, d] = co_await (upload.upload_part(parts[0]) && upload.upload_part(parts[1]) &&
+                                  upload.upload_part(parts[2]) && upload.upload_part(parts[3]));
+    co_return a && b && c && d;
+  }());
+  REQUIRE(sent);
+  CHECK(upload.bytes_uploaded() == 3 * s3::min_part_size + 1);
+  CHECK(client.stats().connections_opened >= 2);
+  REQUIRE(test::run(io, upload.complete()).has_value());
+
+  CHECK(test::run(io, read_object(client, key)).value() == parts[0] + parts[1] + parts[2] + parts[3]);
+  CHECK_FALSE(upload_listed(io, client, key, upload.upload_id()));
+  test::run(io, client.delete_object(bucket(), key)).value();
+}
+
+TEST_CASE("an aborted upload is gone from ListMultipartUploads and aborts only once", "[rgw]") {
+  asio::io_context io;
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  const std::string key = unique_key("aborted.bin");
+  auto upload = test::run(io, s3::MultipartUpload::create(client, bucket(), key)).value();
+  const std::string part = pattern(s3::min_part_size, 4);
+  REQUIRE(test::run(io, upload.upload_part(part)).has_value());
+  CHECK(upload_listed(io, client, key, upload.upload_id()));
+
+  REQUIRE(test::run(io, upload.abort()).has_value());
+  CHECK_FALSE(upload_listed(io, client, key, upload.upload_id()));
+  const auto requests = client.stats().requests;
+  CHECK(test::run(io, upload.abort()).has_value());
+  CHECK(client.stats().requests == requests);  // the second abort sent nothing
+  auto late = test::run(io, upload.upload_part(part));
+  REQUIRE_FALSE(late.has_value());
+  CHECK(late.error().code == s3::errc::upload_not_open);
+  CHECK_FALSE(test::run(io, client.head_object(bucket(), key)).has_value());
+}
+
+TEST_CASE("parts under 5 MiB give EntityTooSmall as an error value", "[rgw]") {
+  asio::io_context io;
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  const std::string key = unique_key("small-parts.bin");
+  auto upload = test::run(io, s3::MultipartUpload::create(client, bucket(), key)).value();
+  const std::string small = pattern(1024 * 1024, 5);
+  REQUIRE(test::run(io, upload.upload_part(small)).has_value());
+  REQUIRE(test::run(io, upload.upload_part(small)).has_value());
+
+  auto completed = test::run(io, upload.complete());
+  REQUIRE_FALSE(completed.has_value());
+  CHECK(completed.error().http_status == 400);
+  CHECK(completed.error().s3_code == "EntityTooSmall");
+  CHECK_THAT(completed.error().message(), Catch::StartsWith("CompleteMultipartUpload s3://" + bucket() + "/" + key +
+                                                            ": HTTP 400 EntityTooSmall"));
+  CHECK(client.stats().retries == 0);
+  REQUIRE(test::run(io, upload.abort()).has_value());
+  CHECK_FALSE(upload_listed(io, client, key, upload.upload_id()));
+}
+
+TEST_CASE("complete() refuses without a request while a part has failed", "[rgw]") {
+  asio::io_context io;
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  const std::string key = unique_key("failed-part.bin");
+  auto upload = test::run(io, s3::MultipartUpload::create(client, bucket(), key)).value();
+  // Aborted behind the upload's back, so that its next part fails.
+  REQUIRE(test::run(io, client.abort_multipart_upload(bucket(), key, upload.upload_id())).has_value());
+  auto part = test::run(io, upload.upload_part("x"));
+  REQUIRE_FALSE(part.has_value());
+  CHECK(part.error().http_status == 404);
+
+  const auto requests = client.stats().requests;
+  auto completed = test::run(io, upload.complete());
+  REQUIRE_FALSE(completed.has_value());
+  CHECK(completed.error().code == s3::errc::incomplete_parts);
+  CHECK(client.stats().requests == requests);
+  CHECK_FALSE(test::run(io, client.head_object(bucket(), key)).has_value());
+}
+
+TEST_CASE("a wrong secret gives SignatureDoesNotMatch once and is not retried", "[rgw]") {
+  asio::io_context io;
+  auto config = rgw_config();
+  config.credentials.secret_access_key = "not-the-secret";
+  auto client = s3::Client::create(io.get_executor(), config).value();
+  auto put = test::run(io, client.put_object(bucket(), unique_key("denied"), "x"));
+  REQUIRE_FALSE(put.has_value());
+  CHECK(put.error().http_status == 403);
+  CHECK(put.error().s3_code == "SignatureDoesNotMatch");
+  CHECK_THAT(put.error().message(), !Catch::Contains("not-the-secret"));
+  CHECK(client.stats().requests == 1);
+  CHECK(client.stats().retries == 0);
+}
+
+TEST_CASE("a presigned URL downloads with curl and a tampered or expired one gets 403", "[rgw]") {
+  asio::io_context io;
+  const auto config = rgw_config();
+  auto client = s3::Client::create(io.get_executor(), config).value();
+  const std::string key = unique_key("presigned file.csv");
+  const std::string body = "id,name\n1,\"a, b\"\n";
+  REQUIRE(test::run(io, client.put_object(bucket(), key, body, "text/csv")).has_value());
+
+  const std::string url = client.presign_get(bucket(), key, 300s);
+  std::string downloaded;
+  CHECK(curl(url, &downloaded) == 200);
+  CHECK(downloaded == body);
+
+  std::string tampered = url;
+  tampered.back() = tampered.back() == '0' ? '1' : '0';
+  CHECK(curl(tampered) == 403);
+
+  const auto endpoint = s3::parse_endpoint(config.endpoint).value();
+  s3::SignableRequest request{"GET", "/" + bucket() + "/" + key, {}, {{"host", endpoint.authority()}}, {}};
+  const std::string expired = s3::presign_url(request, endpoint.origin(), config.credentials, config.scope,
+                                              std::chrono::system_clock::now() - 2h, 60s);
+  CHECK(curl(expired) == 403);
+  test::run(io, client.delete_object(bucket(), key)).value();
+}
+
+TEST_CASE("HTTPS works with the CA file and is refused without it", "[rgw][tls]") {
+  asio::io_context io;
+  auto config = rgw_config();
+  config.endpoint = test::service_setting("PG2S3_TEST_S3_TLS_ENDPOINT");
+  const std::string key = unique_key("tls.csv");
+
+  SECTION("trusted through the CA file") {
+    config.ca_file = test::service_setting("PG2S3_TEST_S3_CA_FILE");
+    auto client = s3::Client::create(io.get_executor(), config).value();
+    REQUIRE(test::run(io, client.put_object(bucket(), key, "over TLS")).has_value());
+    CHECK(test::run(io, read_object(client, key)).value() == "over TLS");
+    test::run(io, client.delete_object(bucket(), key)).value();
+  }
+  SECTION("refused without it: a clear certificate error, not retried, nothing stored") {
+    auto client = s3::Client::create(io.get_executor(), config).value();
+    auto put = test::run(io, client.put_object(bucket(), key, "must not arrive"));
+    REQUIRE_FALSE(put.has_value());
+    CHECK(put.error().http_status == 0);
+    CHECK_THAT(put.error().message(), Catch::Contains("not trusted: self-signed certificate"));
+    CHECK(client.stats().retries == 0);
+
+    auto plain = s3::Client::create(io.get_executor(), rgw_config()).value();
+    CHECK_FALSE(test::run(io, plain.head_object(bucket(), key)).has_value());
+  }
+  SECTION("a CA file that cannot be read is a configuration error") {
+    config.ca_file = "/nonexistent/ca.pem";
+    auto client = s3::Client::create(io.get_executor(), config);
+    REQUIRE_FALSE(client.has_value());
+    CHECK(client.error().code == s3::errc::invalid_config);
+    CHECK_THAT(client.error().message(), Catch::Contains("/nonexistent/ca.pem"));
+  }
+}

@@ -1,0 +1,42 @@
+// Test helpers: run a coroutine to completion on a fresh io_context, read the test services' settings.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace pg2s3::test {
+
+// Runs `task` on `io` until it and everything else on `io` is done; rethrows what escaped it.
+inline void run(boost::asio::io_context& io, boost::asio::awaitable<void> task) {
+  std::exception_ptr failure;
+  boost::asio::co_spawn(io, std::move(task), [&](std::exception_ptr e) { failure = e; });
+  io.restart();
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+}
+
+// The same, returning the task's result (which need not be default-constructible).
+template <class T>
+T run(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
+  std::optional<T> result;
+  run(io, [&]() -> boost::asio::awaitable<void> { result.emplace(co_await std::move(task)); }());
+  return std::move(*result);
+}
+
+// A setting that `scripts/services env` exports; the tests cannot run without it.
+inline std::string service_setting(const char* name) {
+  const char* value = std::getenv(name);
+  if (!value || !*value)
+    throw std::runtime_error(std::string(name) + " is not set: run the tests through scripts/test, "
+                             "or eval \"$(scripts/services env)\" first");
+  return value;
+}
+
+}  // namespace pg2s3::test
