@@ -15,8 +15,10 @@ bool ends_name(char c) { return c == '>' || c == '/' || c == ' ' || c == '\t' ||
 
 // The next <tag ...>inner</tag> or <tag/> at or after `from`.
 std::optional<ElementSpan> find_element(std::string_view xml, std::string_view tag, std::size_t from) {
-  const std::string open = "<" + std::string(tag);
-  const std::string close = "</" + std::string(tag) + ">";
+  std::string open = "<";
+  open += tag;
+  std::string close = "</";
+  close.append(tag).push_back('>');
   for (auto start = xml.find(open, from); start != std::string_view::npos; start = xml.find(open, start + 1)) {
     const auto name_end = start + open.size();
     if (name_end >= xml.size() || !ends_name(xml[name_end])) continue;
