@@ -1,0 +1,70 @@
+// A PostgreSQL connection on an Asio executor: libpq in nonblocking mode, so nothing waits on the loop.
+#pragma once
+
+#include "pg/copy_out_stream.hpp"
+#include "pg/error.hpp"
+#include "pg/query_result.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace pg2s3::pg {
+
+namespace detail {
+struct ConnectionState;
+}
+
+// A statement parameter in text format; nothing is NULL.
+using Parameter = std::optional<std::string>;
+
+// One operation at a time: a second one while another runs fails with errc::busy.
+//
+// Cancellation (terminal, through the awaiting coroutine's cancellation slot) of any operation closes
+// the connection: the operation ends with operation_aborted as a value, not an exception, and later
+// ones with errc::closed. For a COPY that means the server stops at its next write and the backend
+// goes away.
+class Connection {
+ public:
+  template <class T>
+  using Task = boost::asio::awaitable<Result<T>>;
+
+  // Connects with a libpq connection string or URI. Host names are resolved off the loop and handed to
+  // libpq as hostaddr; the string's connect_timeout (default 10 s) bounds the whole attempt.
+  static Task<Connection> connect(boost::asio::any_io_executor executor, std::string_view conninfo);
+
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  ~Connection();
+
+  // One statement, with $1, $2... parameters when given.
+  Task<QueryResult> query(std::string_view sql);
+  Task<QueryResult> query(std::string_view sql, std::span<const Parameter> parameters);
+  // One or more statements separated by ';', without parameters.
+  Task<void> execute(std::string_view sql);
+  // Starts `COPY ... TO STDOUT`; the connection stays busy until the stream has ended.
+  Task<CopyOutStream> copy_out(std::string_view copy_statement);
+
+  // Server notices (WARNING, NOTICE) go here instead of libpq's stderr; none set: they are dropped.
+  void set_notice_handler(std::function<void(std::string_view)> handler);
+
+  bool is_open() const;
+  int backend_pid() const;
+  void close();
+
+ private:
+  explicit Connection(std::unique_ptr<detail::ConnectionState> state);
+  std::unique_ptr<detail::ConnectionState> state_;
+};
+
+// BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY, with statement_timeout, lock_timeout and
+// idle_in_transaction_session_timeout off for this transaction, as pg_dump does for long reads.
+Connection::Task<void> begin_read_only_snapshot(Connection& connection);
+
+}  // namespace pg2s3::pg

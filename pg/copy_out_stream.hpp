@@ -1,0 +1,41 @@
+// The rows of one COPY ... TO STDOUT, read on demand: while nobody reads, nothing is buffered beyond the socket.
+#pragma once
+
+#include "pg/error.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace pg2s3::pg {
+
+namespace detail {
+struct ConnectionState;
+}
+
+class CopyOutStream {
+ public:
+  CopyOutStream(CopyOutStream&&) noexcept;
+  CopyOutStream& operator=(CopyOutStream&&) noexcept;
+  // Abandoning an unfinished COPY closes its connection.
+  ~CopyOutStream();
+
+  // Appends whole rows to `buffer` until it holds at least `limit` bytes or the data ends, draining all
+  // that libpq already holds after each wakeup and yielding to the loop every few hundred KiB. True
+  // while more may follow; after false, rows() is the server's own count.
+  boost::asio::awaitable<Result<bool>> read(std::string& buffer, std::size_t limit);
+
+  std::uint64_t rows() const { return rows_; }
+
+ private:
+  friend class Connection;
+  explicit CopyOutStream(detail::ConnectionState* state) : state_(state) {}
+  boost::asio::awaitable<Result<bool>> finish();
+
+  detail::ConnectionState* state_;  // the connection's, which must outlive the stream
+  std::uint64_t rows_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace pg2s3::pg
