@@ -7,6 +7,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <charconv>
@@ -270,6 +271,7 @@ struct Client::Impl {
   }
 
   asio::awaitable<Result<HttpResponse>> execute(Operation operation, BodySink sink = nullptr) {
+    co_await asio::this_coro::throw_if_cancelled(false);  // cancellation comes back as operation_aborted
     if (operation.payload_hash.empty()) operation.payload_hash = detail::hex(detail::sha256(operation.body));
     // Once bytes have gone to the caller's sink, a retry would hand them over twice.
     bool delivered = false;

@@ -75,6 +75,8 @@ struct ClientStats {
   std::uint64_t connections_opened = 0;
 };
 
+// Cancelling an operation (terminal, through the awaiting coroutine's cancellation slot) ends it with
+// operation_aborted as a value; the connection it used is dropped.
 class Client {
  public:
   template <class T>

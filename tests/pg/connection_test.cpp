@@ -1,6 +1,6 @@
 // The async PostgreSQL layer against the real PostgreSQL of scripts/services.
 #include "pg/connection.hpp"
-#include "tests/support/run.hpp"
+#include "tests/support/services.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -31,7 +31,7 @@ constexpr int awkward_rows = 1'000'000;
 const std::string awkward_copy =
     "COPY (SELECT * FROM pg_copy_test ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)";
 
-std::string database_url() { return test::service_setting("PG2S3_DATABASE_URL"); }
+using test::database_url;
 
 pg::Connection connect(asio::io_context& io, const std::string& conninfo = database_url()) {
   return test::run(io, pg::Connection::connect(io.get_executor(), conninfo)).value();
@@ -55,14 +55,7 @@ void ensure_awkward_table(asio::io_context& io) {
 
 // What PostgreSQL's own client prints for a COPY statement.
 std::string psql_output(const std::string& copy_statement) {
-  const std::string command = "psql -X -q -v ON_ERROR_STOP=1 -d '" + database_url() + "' -c '" + copy_statement + "'";
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  std::string output;
-  char chunk[65536];
-  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, pipe)) > 0;) output.append(chunk, n);
-  REQUIRE(pclose(pipe) == 0);
-  return output;
+  return test::command_output("psql -X -q -v ON_ERROR_STOP=1 -d '" + database_url() + "' -c '" + copy_statement + "'");
 }
 
 asio::awaitable<pg::Result<std::string>> read_all(pg::CopyOutStream& stream) {

@@ -1,7 +1,7 @@
 // The S3 client against the real Ceph RGW of scripts/services, which checks every signature.
 #include "s3/client.hpp"
 #include "s3/multipart_upload.hpp"
-#include "tests/support/run.hpp"
+#include "tests/support/services.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <catch2/catch.hpp>
@@ -15,20 +15,9 @@ namespace asio = boost::asio;
 
 namespace {
 
-s3::ClientConfig rgw_config(s3::PayloadIntegrity integrity = s3::PayloadIntegrity::crc32c) {
-  s3::ClientConfig config;
-  config.endpoint = test::service_setting("PG2S3_S3_ENDPOINT");
-  config.scope.region = test::service_setting("PG2S3_S3_REGION");
-  config.credentials = {test::service_setting("AWS_ACCESS_KEY_ID"), test::service_setting("AWS_SECRET_ACCESS_KEY"), ""};
-  config.payload_integrity = integrity;
-  config.retry = {3, 10ms, 100ms};
-  return config;
-}
-
-const std::string& bucket() {
-  static const std::string name = test::service_setting("PG2S3_S3_BUCKET");
-  return name;
-}
+using test::bucket;
+using test::read_object;
+using test::rgw_config;
 
 // Keys of one test run never meet those of another.
 std::string unique_key(std::string_view name) {
@@ -42,14 +31,6 @@ std::string pattern(std::size_t size, unsigned seed) {
   std::minstd_rand random(seed);
   for (auto& c : bytes) c = static_cast<char>(random());
   return bytes;
-}
-
-asio::awaitable<s3::Result<std::string>> read_object(s3::Client& client, std::string_view key) {
-  std::string bytes;
-  s3::Client::BodySink sink = [&](std::string_view chunk) { bytes.append(chunk); };
-  auto info = co_await client.get_object(bucket(), key, sink);
-  if (!info) co_return info.error();
-  co_return bytes;
 }
 
 bool upload_listed(asio::io_context& io, s3::Client& client, std::string_view key, const std::string& upload_id) {

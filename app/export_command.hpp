@@ -1,0 +1,24 @@
+// `pg2s3 export`: one export in this process, progress on stderr, the final status as JSON.
+#pragma once
+
+#include "app/settings.hpp"
+#include "engine/job.hpp"
+
+#include <string>
+
+namespace pg2s3::app {
+
+struct ExportArguments {
+  std::string dataset;
+  std::string key;
+  std::string compression = "none";
+  std::string output;  // a file, "-" for stdout, or empty for S3
+};
+
+// The process's exit status: 0 only when the job COMPLETED.
+int run_export(const Settings& settings, const ExportArguments& arguments);
+
+// One progress report: "users  1,234,567/10,000,000 rows  12%  185.3 MB/s  ETA 0:42".
+std::string progress_line(const engine::JobRecord& job, double elapsed_seconds);
+
+}  // namespace pg2s3::app

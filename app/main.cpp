@@ -1,0 +1,34 @@
+// The pg2s3 command: `serve` runs the control API, `export` runs one export in this process.
+#include "app/export_command.hpp"
+#include "app/settings.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  using namespace pg2s3;
+  CLI::App cli{"pg2s3 exports PostgreSQL query results to S3 as CSV, streaming, in constant memory.", "pg2s3"};
+  cli.set_version_flag("--version", std::string(PG2S3_VERSION));
+  cli.footer(app::environment_help());
+  cli.require_subcommand(1);
+
+  app::Flags flags;
+  app::ExportArguments arguments;
+  auto* export_command = cli.add_subcommand("export", "Run one export in this process and print its final status");
+  export_command->add_option("DATASET", arguments.dataset, "Dataset to export (the config file names them)")->required();
+  export_command->add_option("--key", arguments.key, "Object key (default: exports/<jobId>.csv[.gz|.zst])");
+  export_command->add_option("--compression", arguments.compression, "none, gzip or zstd")
+      ->check(CLI::IsMember({"none", "gzip", "zstd"}));
+  export_command->add_option("--output", arguments.output, "Write to FILE (or - for stdout) instead of S3");
+  export_command->add_option("--config", flags.config_file, "TOML config file (PG2S3_CONFIG)");
+
+  CLI11_PARSE(cli, argc, argv);
+
+  auto loaded = app::load_settings(flags, app::process_environment());
+  if (auto* problem = std::get_if<std::string>(&loaded)) {
+    std::cerr << "pg2s3: " << *problem << "\n";
+    return 2;
+  }
+  return app::run_export(std::get<app::Settings>(loaded), arguments);
+}

@@ -1,0 +1,34 @@
+// pg2s3's settings from flags, environment and a TOML file, in that order of precedence, over defaults.
+#pragma once
+
+#include "engine/config.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace pg2s3::app {
+
+struct Settings {
+  engine::EngineConfig engine;
+  std::string listen = "127.0.0.1:8080";
+  std::string api_token;  // empty: the API is open
+};
+
+// Reads one environment variable; nothing when unset. Injected so that tests need not touch the process's.
+using Environment = std::function<std::optional<std::string>(const char* name)>;
+Environment process_environment();
+
+struct Flags {
+  std::string config_file;  // --config; else PG2S3_CONFIG
+  std::string listen;       // --listen
+};
+
+// The settings, or the one-line reason they cannot be used (a file that does not parse, a bad value).
+std::variant<Settings, std::string> load_settings(const Flags& flags, const Environment& environment);
+
+// What `--help` lists: each environment variable and what it sets.
+std::string environment_help();
+
+}  // namespace pg2s3::app

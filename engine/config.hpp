@@ -1,0 +1,41 @@
+// What an Engine needs: where the data and the bucket are, which datasets exist, and its limits.
+#pragma once
+
+#include "s3/client.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pg2s3::engine {
+
+// A name the operator binds to one query; callers choose datasets, never SQL.
+struct Dataset {
+  std::string name;
+  std::string query;
+  bool exact_count = false;  // count(*) in the export's snapshot rather than the planner's estimate
+};
+
+// `users` = SELECT id, email, name, created_at FROM users
+std::vector<Dataset> default_datasets();
+
+struct EngineConfig {
+  std::string database_url;  // libpq conninfo; empty: libpq's PG* defaults
+  std::string bucket;
+  s3::ClientConfig s3;
+  std::vector<Dataset> datasets = default_datasets();
+  std::string key_prefix = "exports/";  // where generated keys go, and the only place requested keys may go
+
+  std::size_t part_size = 8 * 1024 * 1024;     // S3's minimum is 5 MiB
+  std::size_t buffer_budget = 64 * 1024 * 1024;  // all part buffers of all exports together
+  int parts_per_export = 3;  // parts one export holds at once: filling, queued and uploading
+  int max_running_exports = 8;
+  std::chrono::seconds download_url_lifetime{3600};
+  std::chrono::milliseconds progress_interval{1000};  // how often progress reaches export_jobs
+};
+
+const Dataset* find_dataset(const EngineConfig& config, std::string_view name);
+
+}  // namespace pg2s3::engine

@@ -1,0 +1,165 @@
+#include "engine/detail/export_pipeline.hpp"
+
+#include "engine/compressor.hpp"
+#include "engine/detail/part_writer.hpp"
+#include "engine/detail/row_estimate.hpp"
+#include "pg/connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace pg2s3::engine::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t staging_size = 256 * 1024;  // CSV read at a time before compressing
+
+// A filled part buffer, or nothing: the end of the data.
+using PartChannel = asio::experimental::channel<void(boost::system::error_code, std::optional<BufferPool::Lease>)>;
+
+Error failure(std::string_view step, const pg::Error& error) { return {error.code, std::string(step) + ": " + error.message()}; }
+
+asio::awaitable<Result<std::optional<std::int64_t>>> count_rows(pg::Connection& connection, const Dataset& dataset) {
+  if (dataset.exact_count) {
+    const std::string sql = "SELECT count(*) AS n FROM (" + dataset.query + ") AS dataset";
+    auto counted = co_await connection.query(sql);
+    if (!counted) co_return failure("counting rows", counted.error());
+    co_return counted->int64(0, "n");
+  }
+  const std::string sql = "EXPLAIN (FORMAT JSON) " + dataset.query;
+  auto plan = co_await connection.query(sql);
+  if (!plan) co_return failure("estimating rows", plan.error());
+  co_return plan_rows(plan->text(0, "QUERY PLAN").value_or(""));
+}
+
+asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_writer(const EngineConfig& config, s3::Client& client,
+                                                                 const ExportTarget& target, ExportProgress& progress) {
+  if (!target.output_path.empty()) {
+    auto file = FilePartWriter::open(co_await asio::this_coro::executor, target.output_path);
+    if (!file) co_return file.error();
+    co_return std::unique_ptr<PartWriter>(std::move(*file));
+  }
+  auto upload = co_await s3::MultipartUpload::create(client, config.bucket, target.s3_key,
+                                                     content_type(target.compression));
+  if (!upload) co_return Error{upload.error().code, upload.error().message()};
+  progress.upload_id = upload->upload_id();
+  progress.changed();
+  co_return std::unique_ptr<PartWriter>(std::make_unique<S3PartWriter>(std::move(*upload)));
+}
+
+// Appends CSV to `part` until it reaches `size` or the data ends; true while more may follow.
+asio::awaitable<pg::Result<bool>> fill_part(pg::CopyOutStream& stream, std::string& part, std::size_t size,
+                                            Compressor* compressor, std::string& staging) {
+  if (!compressor) co_return co_await stream.read(part, size);
+  while (part.size() < size) {
+    staging.clear();
+    auto more = co_await stream.read(staging, staging_size);
+    if (!more) co_return more;
+    compressor->write(staging, part, !*more);
+    if (!*more) co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<Result<void>> read_parts(const EngineConfig& config, pg::CopyOutStream& stream, PartChannel& parts,
+                                         BufferPool& pool, Compressor* compressor, ExportProgress& progress) {
+  co_await asio::this_coro::throw_if_cancelled(false);  // a branch of its own: cancellation comes as a value
+  std::string staging;
+  for (std::size_t number = 1;; ++number) {
+    auto lease = co_await pool.acquire();
+    if (!lease) co_return Error{asio::error::operation_aborted, "waiting for a part buffer: cancelled"};
+    auto more = co_await fill_part(stream, lease->bytes(), part_size_for(config.part_size, number), compressor, staging);
+    if (!more) {
+      parts.close();  // stops the writer
+      co_return failure("reading rows", more.error());
+    }
+    progress.processed_records = static_cast<std::int64_t>(stream.rows());
+    progress.changed();
+    const bool only_part = number == 1;
+    if (*more || !lease->bytes().empty() || only_part) {
+      auto [ec] = co_await parts.async_send(boost::system::error_code{}, std::move(lease), use_tuple);
+      if (ec) co_return Error{ec, "the part writer stopped"};
+    }
+    if (!*more) {
+      auto [ec] = co_await parts.async_send(boost::system::error_code{}, std::nullopt, use_tuple);
+      if (ec) co_return Error{ec, "the part writer stopped"};
+      co_return Result<void>{};
+    }
+  }
+}
+
+asio::awaitable<Result<void>> write_parts(PartWriter& writer, PartChannel& parts, ExportProgress& progress) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  for (;;) {
+    auto [ec, lease] = co_await parts.async_receive(use_tuple);
+    if (ec) co_return Error{ec, "the row reader stopped"};
+    if (!lease) co_return Result<void>{};  // the end of the data
+    auto written = co_await writer.write(lease->bytes());
+    if (!written) {
+      parts.close();  // stops the reader
+      co_return written.error();
+    }
+    progress.bytes_uploaded += lease->bytes().size();
+    ++progress.parts_uploaded;
+    progress.changed();
+  }
+}
+
+// The reader's or writer's own failure, rather than the other side's echo of it.
+Error first_cause(const Result<void>& read, const Result<void>& written) {
+  if (!read && read.error().code != asio::experimental::error::channel_closed &&
+      read.error().code != asio::experimental::error::channel_cancelled)
+    return read.error();
+  return written ? read.error() : written.error();
+}
+
+}  // namespace
+
+std::size_t part_size_for(std::size_t base, std::size_t number) { return base * (1 + (number - 1) / 1000); }
+
+asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client& client, BufferPool& pool,
+                                         const ExportTarget& target, ExportProgress& progress) {
+  using namespace asio::experimental::awaitable_operators;
+  co_await asio::this_coro::throw_if_cancelled(false);
+  const auto executor = co_await asio::this_coro::executor;
+
+  auto connection = co_await pg::Connection::connect(executor, config.database_url);
+  if (!connection) co_return failure("connecting to PostgreSQL", connection.error());
+  if (auto begun = co_await pg::begin_read_only_snapshot(*connection); !begun)
+    co_return failure("starting the snapshot", begun.error());
+  auto total = co_await count_rows(*connection, *target.dataset);
+  if (!total) co_return total.error();
+  progress.total_records = *total;
+
+  const std::string copy = "COPY (" + target.dataset->query + ") TO STDOUT WITH (FORMAT csv, HEADER)";
+  auto stream = co_await connection->copy_out(copy);
+  if (!stream) co_return failure("starting the COPY", stream.error());
+  auto writer = co_await open_writer(config, client, target, progress);
+  if (!writer) co_return writer.error();
+
+  auto compressor = target.compression == Compression::none ? nullptr : Compressor::create(target.compression);
+  PartChannel parts(executor, static_cast<std::size_t>(std::max(1, config.parts_per_export - 2)));
+  auto [read, written] = co_await (read_parts(config, *stream, parts, pool, compressor.get(), progress) &&
+                                   write_parts(**writer, parts, progress));
+  if (!read || !written) {
+    co_await (*writer)->abort();
+    co_return first_cause(read, written);
+  }
+  if (auto committed = co_await connection->execute("COMMIT"); !committed) {
+    co_await (*writer)->abort();
+    co_return failure("committing the snapshot", committed.error());
+  }
+  if (auto completed = co_await (*writer)->complete(); !completed) {
+    co_await (*writer)->abort();
+    co_return completed.error();
+  }
+  co_return Result<void>{};
+}
+
+}  // namespace pg2s3::engine::detail

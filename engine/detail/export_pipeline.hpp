@@ -1,0 +1,41 @@
+// One export from snapshot to object: COPY rows -> part buffers -> bounded channel -> part writer.
+#pragma once
+
+#include "engine/buffer_pool.hpp"
+#include "engine/config.hpp"
+#include "engine/error.hpp"
+#include "engine/job.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+
+namespace pg2s3::engine::detail {
+
+// What the pipeline reports as it goes; `changed` runs after every update.
+struct ExportProgress {
+  std::optional<std::int64_t> total_records;
+  std::int64_t processed_records = 0;
+  std::uint64_t bytes_uploaded = 0;
+  std::uint64_t parts_uploaded = 0;
+  std::string upload_id;
+  std::function<void()> changed;
+};
+
+struct ExportTarget {
+  const Dataset* dataset;
+  Compression compression;
+  std::string s3_key;       // where the object goes
+  std::string output_path;  // instead, when not empty: a local file, or "-" for stdout
+};
+
+// The size of part `number` (from 1): the configured size for the first thousand parts, growing by that
+// much every thousand more, so that S3's 10,000 parts hold about 55,000 times the part size.
+std::size_t part_size_for(std::size_t base, std::size_t number);
+
+// Runs the export in one REPEATABLE READ READ ONLY transaction. The output appears only when the COPY
+// ended cleanly and the transaction committed; on any failure or cancellation it is aborted once.
+boost::asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client& client, BufferPool& pool,
+                                                const ExportTarget& target, ExportProgress& progress);
+
+}  // namespace pg2s3::engine::detail

@@ -1,0 +1,92 @@
+#include "engine/detail/part_writer.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+namespace pg2s3::engine::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+Error s3_failure(const s3::Error& error) { return {error.code, error.message()}; }
+Error file_failure(std::string_view what, const std::string& path, int error_number) {
+  boost::system::error_code ec(error_number, boost::system::system_category());
+  return {ec, std::string(what) + " " + path + ": " + ec.message()};
+}
+}  // namespace
+
+asio::awaitable<Result<void>> S3PartWriter::write(std::string_view part) {
+  auto sent = co_await upload_.upload_part(part);
+  if (!sent) co_return s3_failure(sent.error());
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> S3PartWriter::complete() {
+  auto completed = co_await upload_.complete();
+  if (!completed) co_return s3_failure(completed.error());
+  co_return Result<void>{};
+}
+
+asio::awaitable<void> S3PartWriter::abort() { co_await upload_.abort(); }
+
+struct FilePartWriter::Descriptor {
+  asio::posix::stream_descriptor stream;
+};
+
+Result<std::unique_ptr<FilePartWriter>> FilePartWriter::open(asio::any_io_executor executor, std::string path) {
+  const bool to_stdout = path == "-";
+  const int fd = to_stdout ? ::dup(STDOUT_FILENO)
+                           : ::open((path + ".partial").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return file_failure("cannot open", path, errno);
+  auto descriptor = std::make_unique<Descriptor>(Descriptor{asio::posix::stream_descriptor(executor)});
+  boost::system::error_code not_pollable;  // a regular file cannot be watched by epoll
+  descriptor->stream.assign(fd, not_pollable);
+  if (not_pollable) descriptor.reset();
+  return std::unique_ptr<FilePartWriter>(new FilePartWriter(std::move(path), fd, std::move(descriptor)));
+}
+
+FilePartWriter::FilePartWriter(std::string path, int fd, std::unique_ptr<Descriptor> descriptor)
+    : path_(std::move(path)), fd_(fd), async_(std::move(descriptor)) {}
+
+FilePartWriter::~FilePartWriter() {
+  if (async_) async_->stream.release();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+asio::awaitable<Result<void>> FilePartWriter::write(std::string_view part) {
+  if (async_) {
+    auto [ec, written] = co_await asio::async_write(async_->stream, asio::buffer(part.data(), part.size()),
+                                                    asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return Error{ec, "writing " + path_ + ": " + ec.message()};
+    co_return Result<void>{};
+  }
+  while (!part.empty()) {
+    const ssize_t written = ::write(fd_, part.data(), part.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) co_return file_failure("writing", path_, errno);
+    part.remove_prefix(static_cast<std::size_t>(written));
+  }
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> FilePartWriter::complete() {
+  if (path_ == "-") co_return Result<void>{};
+  if (::fsync(fd_) != 0) co_return file_failure("syncing", path_, errno);
+  if (std::rename((path_ + ".partial").c_str(), path_.c_str()) != 0) co_return file_failure("renaming", path_, errno);
+  co_return Result<void>{};
+}
+
+asio::awaitable<void> FilePartWriter::abort() {
+  if (path_ != "-") ::unlink((path_ + ".partial").c_str());
+  co_return;
+}
+
+}  // namespace pg2s3::engine::detail

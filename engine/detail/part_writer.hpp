@@ -1,0 +1,55 @@
+// Where an export's finished parts go: an S3 multipart upload, or a local file or stdout.
+#pragma once
+
+#include "engine/error.hpp"
+#include "s3/multipart_upload.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace pg2s3::engine::detail {
+
+class PartWriter {
+ public:
+  virtual ~PartWriter() = default;
+  virtual boost::asio::awaitable<Result<void>> write(std::string_view part) = 0;
+  // Makes the whole output appear at once.
+  virtual boost::asio::awaitable<Result<void>> complete() = 0;
+  // Leaves nothing behind: no object, no open upload, no partial file.
+  virtual boost::asio::awaitable<void> abort() = 0;
+};
+
+class S3PartWriter final : public PartWriter {
+ public:
+  explicit S3PartWriter(s3::MultipartUpload upload) : upload_(std::move(upload)) {}
+  boost::asio::awaitable<Result<void>> write(std::string_view part) override;
+  boost::asio::awaitable<Result<void>> complete() override;
+  boost::asio::awaitable<void> abort() override;
+
+ private:
+  s3::MultipartUpload upload_;
+};
+
+// "-" is stdout; any other path is written as "<path>.partial" and renamed when complete. Pipes and
+// terminals are written asynchronously; a regular file is written directly (into the page cache).
+class FilePartWriter final : public PartWriter {
+ public:
+  static Result<std::unique_ptr<FilePartWriter>> open(boost::asio::any_io_executor executor, std::string path);
+  ~FilePartWriter() override;
+  boost::asio::awaitable<Result<void>> write(std::string_view part) override;
+  boost::asio::awaitable<Result<void>> complete() override;
+  boost::asio::awaitable<void> abort() override;
+
+ private:
+  struct Descriptor;
+  FilePartWriter(std::string path, int fd, std::unique_ptr<Descriptor> descriptor);
+  std::string path_;
+  int fd_;
+  std::unique_ptr<Descriptor> async_;  // set when the fd can be watched (a pipe, a socket, a terminal)
+};
+
+}  // namespace pg2s3::engine::detail

@@ -1,0 +1,257 @@
+#include "engine/engine.hpp"
+
+#include "engine/buffer_pool.hpp"
+#include "engine/detail/export_pipeline.hpp"
+#include "engine/job_store.hpp"
+#include "s3/client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <deque>
+#include <iostream>
+
+namespace pg2s3::engine {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t max_key_length = 1024;
+
+bool has_control_character(std::string_view text) {
+  return std::ranges::any_of(text, [](unsigned char c) { return c < 0x20 || c == 0x7F; });
+}
+
+void log(std::string_view line) { std::clog << "pg2s3: " << line << std::endl; }
+
+}  // namespace
+
+Result<std::string> object_key(std::string_view requested, std::string_view prefix, std::string_view job_id,
+                               Compression compression) {
+  if (requested.empty()) return std::string(prefix) + std::string(job_id) + std::string(file_extension(compression));
+  auto refuse = [](std::string why) { return Error{errc::invalid_request, "key " + why}; };
+  if (requested.front() == '/') return refuse("must not start with '/'");
+  if (has_control_character(requested)) return refuse("must not hold control characters");
+  if (requested == ".." || requested.starts_with("../") || requested.ends_with("/..") ||
+      requested.find("/../") != std::string_view::npos)
+    return refuse("must not hold '..' segments");
+  std::string key = requested.starts_with(prefix) ? std::string(requested) : std::string(prefix) + std::string(requested);
+  if (key.size() > max_key_length) return refuse("must be at most 1024 bytes with its prefix");
+  return key;
+}
+
+// A job that has not ended: its record, what it exports, and how to stop or await it.
+struct ActiveJob {
+  ActiveJob(asio::any_io_executor executor, JobRecord job) : record(std::move(job)), finished(executor, Clock::time_point::max()) {}
+  JobRecord record;
+  detail::ExportTarget target;
+  detail::ExportProgress progress;
+  asio::cancellation_signal cancel;
+  bool cancel_requested = false;
+  asio::steady_timer finished;  // cancelled when the job ends, waking whoever waits
+  Clock::time_point last_saved{};
+};
+
+struct Engine::Impl {
+  Impl(asio::any_io_executor executor, EngineConfig config, s3::Client client, std::unique_ptr<JobStore> store)
+      : executor(executor),
+        config(std::move(config)),
+        client(std::move(client)),
+        store(std::move(store)),
+        pool(executor, this->config.buffer_budget, this->config.part_size) {}
+
+  asio::any_io_executor executor;
+  EngineConfig config;
+  s3::Client client;
+  std::unique_ptr<JobStore> store;
+  BufferPool pool;
+  std::map<std::string, std::shared_ptr<ActiveJob>, std::less<>> active;
+  std::deque<std::shared_ptr<ActiveJob>> waiting;  // PENDING, in arrival order
+  std::size_t running = 0;
+  EngineMetrics counters;
+
+  // Writes the job as it is now; failures are logged, the export goes on.
+  void save_soon(const JobRecord& record) {
+    asio::co_spawn(executor, [this, record]() -> asio::awaitable<void> {
+      if (auto saved = co_await store->save(record); !saved) log(saved.error().message);
+    }, asio::detached);
+  }
+
+  void on_progress(ActiveJob& job) {
+    job.record.total_records = job.progress.total_records;
+    job.record.processed_records = job.progress.processed_records;
+    job.record.bytes_uploaded = job.progress.bytes_uploaded;
+    job.record.upload_id = job.progress.upload_id;
+    const auto now = Clock::now();
+    if (now - job.last_saved < config.progress_interval) return;
+    job.last_saved = now;
+    save_soon(job.record);
+  }
+
+  void schedule() {
+    while (running < static_cast<std::size_t>(config.max_running_exports) && !waiting.empty()) {
+      auto job = std::move(waiting.front());
+      waiting.pop_front();
+      ++running;
+      asio::co_spawn(executor, run_job(job),
+                     asio::bind_cancellation_slot(job->cancel.slot(), [](std::exception_ptr failure) {
+                       if (failure) std::rethrow_exception(failure);  // a bug: let it be seen
+                     }));
+    }
+  }
+
+  asio::awaitable<void> run_job(std::shared_ptr<ActiveJob> job) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    job->record.status = JobStatus::running;
+    job->record.started_at = std::chrono::system_clock::now();
+    job->last_saved = Clock::now();
+    save_soon(job->record);
+    auto outcome = co_await detail::run_export(config, client, pool, job->target, job->progress);
+    co_await asio::this_coro::reset_cancellation_state();  // the ending is recorded even after a cancel
+    on_progress(*job);
+    if (outcome) co_await end_job(job, JobStatus::completed, {});
+    else if (job->cancel_requested) co_await end_job(job, JobStatus::cancelled, "cancelled");
+    else co_await end_job(job, JobStatus::failed, outcome.error().message);
+  }
+
+  // Records the final state, frees the job's place and lets the next one run. Whoever waits for the job
+  // is woken only once the ending is saved.
+  asio::awaitable<void> end_job(std::shared_ptr<ActiveJob> job, JobStatus status, std::string message) {
+    const bool was_running = job->record.status == JobStatus::running;
+    job->record.status = status;
+    job->record.error_message = std::move(message);
+    job->record.upload_id.clear();  // completed or aborted
+    job->record.finished_at = std::chrono::system_clock::now();
+    if (auto saved = co_await store->save(job->record); !saved) log(saved.error().message);
+    ++counters.jobs_ended[status];
+    if (status == JobStatus::completed) {
+      counters.rows_exported += static_cast<std::uint64_t>(job->record.processed_records);
+      counters.bytes_exported += job->record.bytes_uploaded;
+    }
+    counters.parts_uploaded += job->progress.parts_uploaded;
+    active.erase(job->record.id);
+    if (was_running) --running;
+    job->finished.cancel();
+    schedule();
+  }
+
+  // Jobs an earlier process left unfinished: FAILED, their uploads aborted.
+  asio::awaitable<void> sweep_interrupted() {
+    auto interrupted = co_await store->fail_interrupted();
+    if (!interrupted) {
+      log(interrupted.error().message);
+      co_return;
+    }
+    for (const auto& job : *interrupted) {
+      log("job " + job.id + " was interrupted by a restart: marked FAILED");
+      if (job.upload_id.empty()) continue;
+      if (auto aborted = co_await client.abort_multipart_upload(config.bucket, job.s3_key, job.upload_id); !aborted)
+        log("aborting the upload of job " + job.id + ": " + aborted.error().message());
+    }
+  }
+};
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+Engine::Task<std::unique_ptr<Engine>> Engine::start(asio::any_io_executor executor, EngineConfig config) {
+  auto client = s3::Client::create(executor, config.s3);
+  if (!client) co_return Error{client.error().code, client.error().message()};
+  auto store = co_await JobStore::open(executor, config.database_url);
+  if (!store) co_return store.error();
+  std::unique_ptr<Engine> engine(
+      new Engine(std::make_unique<Impl>(executor, std::move(config), std::move(*client), std::move(*store))));
+  co_await engine->impl_->sweep_interrupted();
+  co_return std::move(engine);
+}
+
+Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
+  const Dataset* dataset = find_dataset(impl_->config, request.dataset);
+  if (!dataset) co_return Error{errc::unknown_dataset, "no dataset named '" + request.dataset + "'"};
+  JobRecord record;
+  record.id = new_job_id();
+  record.dataset = dataset->name;
+  record.compression = request.compression;
+  record.created_at = std::chrono::system_clock::now();
+  if (request.output_path.empty()) {
+    auto key = object_key(request.key, impl_->config.key_prefix, record.id, request.compression);
+    if (!key) co_return key.error();
+    record.s3_key = std::move(*key);
+  } else {
+    record.s3_key = request.output_path;
+  }
+  if (auto saved = co_await impl_->store->save(record); !saved) co_return saved.error();
+
+  auto job = std::make_shared<ActiveJob>(impl_->executor, record);
+  job->target = {dataset, request.compression, request.output_path.empty() ? record.s3_key : std::string(),
+                 request.output_path};
+  job->progress.changed = [impl = impl_.get(), raw = job.get()] { impl->on_progress(*raw); };
+  impl_->active.emplace(record.id, job);
+  impl_->waiting.push_back(job);
+  impl_->schedule();
+  co_return record;
+}
+
+Engine::Task<std::optional<JobRecord>> Engine::find_job(std::string_view id) {
+  if (auto it = impl_->active.find(id); it != impl_->active.end()) co_return std::optional(it->second->record);
+  co_return co_await impl_->store->find(id);
+}
+
+Engine::Task<std::vector<JobRecord>> Engine::list_jobs(int limit) {
+  auto jobs = co_await impl_->store->list(limit);
+  if (!jobs) co_return jobs.error();
+  for (auto& job : *jobs)  // the stored progress may lag behind memory by up to a second
+    if (auto it = impl_->active.find(job.id); it != impl_->active.end()) job = it->second->record;
+  co_return jobs;
+}
+
+Engine::Task<JobRecord> Engine::wait(std::string_view id) {
+  if (auto it = impl_->active.find(id); it != impl_->active.end()) {
+    auto job = it->second;
+    co_await job->finished.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return job->record;
+  }
+  auto stored = co_await impl_->store->find(id);
+  if (!stored) co_return stored.error();
+  if (!*stored) co_return Error{errc::unknown_job, "no job " + std::string(id)};
+  co_return std::move(**stored);
+}
+
+bool Engine::cancel(std::string_view id) {
+  auto it = impl_->active.find(id);
+  if (it == impl_->active.end()) return false;
+  auto job = it->second;
+  job->cancel_requested = true;
+  if (job->record.status == JobStatus::pending) {
+    std::erase(impl_->waiting, job);
+    asio::co_spawn(impl_->executor, impl_->end_job(job, JobStatus::cancelled, "cancelled"), asio::detached);
+  } else {
+    job->cancel.emit(asio::cancellation_type::terminal);
+  }
+  return true;
+}
+
+std::string Engine::download_url(const JobRecord& job) const {
+  return impl_->client.presign_get(impl_->config.bucket, job.s3_key, impl_->config.download_url_lifetime);
+}
+
+EngineMetrics Engine::metrics() const {
+  EngineMetrics metrics = impl_->counters;
+  metrics.s3_retries = impl_->client.stats().retries;
+  metrics.buffer_bytes_in_use = impl_->pool.bytes_in_use();
+  metrics.exports_running = impl_->running;
+  metrics.exports_waiting = impl_->waiting.size();
+  return metrics;
+}
+
+const EngineConfig& Engine::config() const { return impl_->config; }
+
+}  // namespace pg2s3::engine

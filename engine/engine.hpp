@@ -1,0 +1,76 @@
+// The export service as a library: start, watch and cancel exports with co_await on the caller's executor.
+#pragma once
+
+#include "engine/config.hpp"
+#include "engine/error.hpp"
+#include "engine/job.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pg2s3::engine {
+
+struct ExportRequest {
+  std::string dataset;
+  std::string key;  // empty: <key_prefix><jobId>.csv[.gz|.zst]
+  Compression compression = Compression::none;
+  std::string output_path;  // when set, the bytes go to this file ("-": stdout) instead of S3
+};
+
+struct EngineMetrics {
+  std::map<JobStatus, std::uint64_t> jobs_ended;  // by final status, since start
+  std::uint64_t rows_exported = 0;
+  std::uint64_t bytes_exported = 0;
+  std::uint64_t parts_uploaded = 0;
+  std::uint64_t s3_retries = 0;
+  std::size_t buffer_bytes_in_use = 0;
+  std::size_t exports_running = 0;
+  std::size_t exports_waiting = 0;
+};
+
+// A requested key, checked and placed under the prefix; the reason it cannot be used otherwise.
+Result<std::string> object_key(std::string_view requested, std::string_view prefix, std::string_view job_id,
+                               Compression compression);
+
+// Everything runs on the executor given to start(); the Engine must outlive the work it started there.
+class Engine {
+ public:
+  template <class T>
+  using Task = boost::asio::awaitable<Result<T>>;
+
+  // Opens export_jobs (creating it when absent), marks jobs an earlier process left unfinished as FAILED
+  // and aborts their uploads.
+  static Task<std::unique_ptr<Engine>> start(boost::asio::any_io_executor executor, EngineConfig config);
+  ~Engine();
+
+  // Checks the request, records the job PENDING and queues it: at most max_running_exports run at once,
+  // the rest wait in arrival order.
+  Task<JobRecord> start_export(ExportRequest request);
+  // From memory while the job is active, from export_jobs after.
+  Task<std::optional<JobRecord>> find_job(std::string_view id);
+  Task<std::vector<JobRecord>> list_jobs(int limit);
+  // Waits until the job is final.
+  Task<JobRecord> wait(std::string_view id);
+  // Cancels a PENDING or RUNNING job: it ends CANCELLED with its upload aborted. False when not active.
+  bool cancel(std::string_view id);
+
+  // A presigned GET URL for a COMPLETED job's object, valid for download_url_lifetime.
+  std::string download_url(const JobRecord& job) const;
+  EngineMetrics metrics() const;
+  const EngineConfig& config() const;
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pg2s3::engine

@@ -1,0 +1,35 @@
+#include "engine/error.hpp"
+
+#include <stdexcept>
+
+namespace pg2s3::engine {
+namespace {
+
+class EngineCategory final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "engine"; }
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::unknown_dataset: return "unknown dataset";
+      case errc::invalid_request: return "invalid request";
+      case errc::unknown_job: return "unknown job";
+      case errc::shutting_down: return "shutting down";
+    }
+    return "unknown engine error";
+  }
+};
+
+}  // namespace
+
+const boost::system::error_category& engine_category() noexcept {
+  static const EngineCategory category;
+  return category;
+}
+
+boost::system::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), engine_category()}; }
+
+void throw_exception_from_error(const Error& error, const boost::source_location&) {
+  throw std::runtime_error(error.message);
+}
+
+}  // namespace pg2s3::engine

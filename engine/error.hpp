@@ -1,0 +1,37 @@
+// Errors of the engine as values: a code and a message fit for a job's errorMessage.
+#pragma once
+
+#include <boost/assert/source_location.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <string>
+#include <type_traits>
+
+namespace pg2s3::engine {
+
+// What the engine refuses on its own account; failures of PostgreSQL and S3 keep their own codes.
+enum class errc {
+  unknown_dataset = 1,
+  invalid_request,  // a key or compression that cannot be used
+  unknown_job,
+  shutting_down,
+};
+
+const boost::system::error_category& engine_category() noexcept;
+boost::system::error_code make_error_code(errc e) noexcept;
+
+struct Error {
+  boost::system::error_code code;
+  std::string message;  // names the step and carries the server's own words; never a secret
+};
+
+template <class T>
+using Result = boost::system::result<T, Error>;
+
+[[noreturn]] void throw_exception_from_error(const Error& error, const boost::source_location& location);
+
+}  // namespace pg2s3::engine
+
+template <>
+struct boost::system::is_error_code_enum<pg2s3::engine::errc> : std::true_type {};

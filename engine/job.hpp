@@ -1,0 +1,55 @@
+// An export job as the API and export_jobs see it, and the rules of its life: states, progress, ids.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pg2s3::engine {
+
+// PENDING -> RUNNING -> COMPLETED | FAILED | CANCELLED; a PENDING job may also be cancelled or fail.
+enum class JobStatus { pending, running, completed, failed, cancelled };
+
+std::string_view to_string(JobStatus status);
+std::optional<JobStatus> parse_job_status(std::string_view text);
+bool is_final(JobStatus status);
+bool can_transition(JobStatus from, JobStatus to);
+
+enum class Compression { none, gzip, zstd };
+
+std::string_view to_string(Compression compression);
+std::optional<Compression> parse_compression(std::string_view text);
+std::string_view file_extension(Compression compression);  // ".csv", ".csv.gz", ".csv.zst"
+std::string_view content_type(Compression compression);    // "text/csv", "application/gzip", "application/zstd"
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+struct JobRecord {
+  std::string id;  // a UUID
+  std::string dataset;
+  JobStatus status = JobStatus::pending;
+  std::optional<std::int64_t> total_records;  // the planner's estimate, or an exact count
+  std::int64_t processed_records = 0;
+  std::uint64_t bytes_uploaded = 0;
+  std::string s3_key;
+  Compression compression = Compression::none;
+  std::string upload_id;  // of the multipart upload while one is open, so that it can be aborted later
+  std::string error_message;
+  TimePoint created_at{};
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> finished_at;
+};
+
+// 0..99 until COMPLETED, 100 then: an estimate may be exceeded, and "done" is said only by the status.
+int progress_percent(const JobRecord& job);
+
+// A random (version 4) UUID in its canonical lower-case form.
+std::string new_job_id();
+bool is_job_id(std::string_view text);
+
+// "2026-01-13T10:00:00Z"
+std::string iso8601(TimePoint time);
+
+}  // namespace pg2s3::engine

@@ -1,0 +1,44 @@
+// Jobs in the export_jobs table, over a bookkeeping connection of their own, so a status outlives the process.
+#pragma once
+
+#include "engine/error.hpp"
+#include "engine/job.hpp"
+#include "pg/connection.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/channel.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pg2s3::engine {
+
+class JobStore {
+ public:
+  template <class T>
+  using Task = boost::asio::awaitable<Result<T>>;
+
+  // Connects and creates export_jobs when absent (later columns are added the same way).
+  static Task<std::unique_ptr<JobStore>> open(boost::asio::any_io_executor executor, std::string database_url);
+
+  Task<void> save(const JobRecord& job);  // insert or update
+  Task<std::optional<JobRecord>> find(std::string_view id);
+  Task<std::vector<JobRecord>> list(int limit);  // newest first
+  // Jobs a previous process left PENDING or RUNNING become FAILED ("interrupted"); returns them, with
+  // the upload ids that still need aborting.
+  Task<std::vector<JobRecord>> fail_interrupted();
+
+ private:
+  JobStore(boost::asio::any_io_executor executor, std::string database_url);
+  // One statement at a time on the one connection, reconnecting when it was lost.
+  Task<pg::QueryResult> run(std::string_view sql, std::span<const pg::Parameter> parameters);
+
+  boost::asio::any_io_executor executor_;
+  std::string database_url_;
+  std::optional<pg::Connection> connection_;
+  boost::asio::experimental::channel<void(boost::system::error_code)> turn_;  // holds a token while busy
+};
+
+}  // namespace pg2s3::engine

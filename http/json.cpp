@@ -1,0 +1,62 @@
+#include "http/json.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <simdjson.h>
+
+namespace pg2s3::http {
+
+namespace json = boost::json;
+
+namespace {
+json::value time_or_null(const std::optional<engine::TimePoint>& time) {
+  if (!time) return nullptr;
+  return json::value(engine::iso8601(*time));
+}
+}  // namespace
+
+std::string job_status_json(const engine::JobRecord& job) {
+  json::object status;
+  status["id"] = job.id;
+  status["dataset"] = job.dataset;
+  status["status"] = engine::to_string(job.status);
+  status["totalRecords"] = job.total_records ? json::value(*job.total_records) : json::value(nullptr);
+  status["processedRecords"] = job.processed_records;
+  status["progressPercent"] = engine::progress_percent(job);
+  status["bytesUploaded"] = job.bytes_uploaded;
+  status["s3Key"] = job.s3_key;
+  status["errorMessage"] = job.error_message.empty() ? json::value(nullptr) : json::value(job.error_message);
+  status["createdAt"] = engine::iso8601(job.created_at);
+  status["startedAt"] = time_or_null(job.started_at);
+  status["finishedAt"] = time_or_null(job.finished_at);
+  return json::serialize(status);
+}
+
+std::string error_json(std::string_view code, std::string_view message) {
+  return json::serialize(json::object{{"error", code}, {"message", message}});
+}
+
+std::variant<ExportOptions, std::string> parse_export_options(std::string_view body) {
+  ExportOptions options;
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return options;
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  if (parser.parse(body.data(), body.size()).get(object)) return std::string("the body is not a JSON object");
+  for (auto [field, value] : object) {
+    std::string_view text;
+    if (field == "key") {
+      if (value.get(text)) return std::string("\"key\" must be a string");
+      options.key = text;
+    } else if (field == "compression") {
+      if (value.get(text)) return std::string("\"compression\" must be a string");
+      auto compression = engine::parse_compression(text);
+      if (!compression) return "\"compression\" must be none, gzip or zstd, not \"" + std::string(text) + "\"";
+      options.compression = *compression;
+    } else {
+      return "unknown field \"" + std::string(field) + "\"";
+    }
+  }
+  return options;
+}
+
+}  // namespace pg2s3::http

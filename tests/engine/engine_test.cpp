@@ -1,0 +1,289 @@
+// The engine against the real PostgreSQL and RGW: whole exports, compression, concurrency, cancel, restart,
+// and the engine embedded in an Asio server of the test's own.
+#include "engine/engine.hpp"
+#include "engine/job_store.hpp"
+#include "http/json.hpp"
+#include "s3/multipart_upload.hpp"
+#include "tests/support/services.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <catch2/catch.hpp>
+
+using namespace pg2s3;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using engine::JobStatus;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+const std::string users_query = "SELECT id, email, name, created_at FROM users";
+// Big enough to be caught mid-flight: about 2.5 million rows, 110 MB.
+const std::string slow_query = "SELECT g AS id, md5(g::text) AS hash, g * 2 AS twice FROM generate_series(1, 2500000) AS g";
+
+engine::EngineConfig engine_config() {
+  engine::EngineConfig config;
+  config.database_url = test::database_url();
+  config.bucket = test::bucket();
+  config.s3 = test::rgw_config();
+  config.datasets.push_back({"slow", slow_query, false});
+  config.datasets.push_back({"users_counted", users_query, true});
+  config.progress_interval = 50ms;
+  return config;
+}
+
+std::unique_ptr<engine::Engine> start_engine(asio::io_context& io, engine::EngineConfig config = engine_config()) {
+  return test::run(io, engine::Engine::start(io.get_executor(), std::move(config))).value();
+}
+
+engine::JobRecord export_and_wait(asio::io_context& io, engine::Engine& engine, engine::ExportRequest request) {
+  return test::run(io, [&]() -> asio::awaitable<engine::Result<engine::JobRecord>> {
+    auto job = co_await engine.start_export(request);
+    if (!job) co_return job.error();
+    co_return co_await engine.wait(job->id);
+  }()).value();
+}
+
+std::string object_bytes(asio::io_context& io, const std::string& key) {
+  auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
+  return test::run(io, test::read_object(client, key)).value();
+}
+
+bool object_exists(asio::io_context& io, const std::string& key) {
+  auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
+  return test::run(io, client.head_object(test::bucket(), key)).has_value();
+}
+
+bool upload_open_for(asio::io_context& io, const std::string& key) {
+  auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
+  return !test::run(io, client.list_multipart_uploads(test::bucket(), key)).value().empty();
+}
+
+// Starts an export of `dataset`, cancels it once it has read some rows, and returns its final record.
+// (One coroutine: test::run returns only when the io_context has no work left, the export included.)
+engine::JobRecord cancel_mid_export(asio::io_context& io, engine::Engine& engine, const std::string& dataset) {
+  return test::run(io, [&]() -> asio::awaitable<engine::JobRecord> {
+    const engine::ExportRequest request{dataset, "", engine::Compression::none, ""};
+    auto started = co_await engine.start_export(request);
+    const std::string id = started.value().id;
+    asio::steady_timer poll(io);
+    for (;;) {
+      auto job = co_await engine.find_job(id);
+      if (job && *job && (*job)->processed_records > 0) break;
+      poll.expires_after(5ms);
+      co_await poll.async_wait(use_tuple);
+    }
+    CHECK(engine.cancel(id));
+    auto ended = co_await engine.wait(id);
+    co_return ended.value();
+  }());
+}
+
+}  // namespace
+
+TEST_CASE("an export puts exactly PostgreSQL's CSV in S3 and records it", "[engine]") {
+  asio::io_context io;
+  auto engine = start_engine(io);
+  auto job = export_and_wait(io, *engine, {"users_counted", "", engine::Compression::none, ""});
+  REQUIRE(job.status == JobStatus::completed);
+  CHECK(job.s3_key == "exports/" + job.id + ".csv");
+  const std::string expected = test::psql_csv(users_query);
+  CHECK(job.bytes_uploaded == expected.size());
+  CHECK(job.total_records == job.processed_records);  // exact count asked for
+  CHECK(engine::progress_percent(job) == 100);
+  CHECK(job.started_at >= job.created_at);
+  CHECK(job.finished_at >= job.started_at);
+  CHECK(object_bytes(io, job.s3_key) == expected);
+
+  auto stored = test::run(io, engine->find_job(job.id)).value();
+  REQUIRE(stored);
+  CHECK(http::job_status_json(*stored) == http::job_status_json(job));
+  CHECK(test::command_output("curl -sf '" + engine->download_url(job) + "'") == expected);
+}
+
+TEST_CASE("gzip and zstd objects decompress to the same bytes and say what they are", "[engine]") {
+  asio::io_context io;
+  auto engine = start_engine(io);
+  const std::string expected = test::psql_csv(users_query);
+  auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
+  for (auto [compression, tool, type] : {std::tuple{engine::Compression::gzip, "gunzip", "application/gzip"},
+                                         std::tuple{engine::Compression::zstd, "zstd -d", "application/zstd"}}) {
+    auto job = export_and_wait(io, *engine, {"users", "", compression, ""});
+    REQUIRE(job.status == JobStatus::completed);
+    CHECK(job.s3_key.ends_with(engine::file_extension(compression)));
+    CHECK(test::run(io, client.head_object(test::bucket(), job.s3_key)).value().content_type == type);
+    CHECK(test::command_output("curl -sf '" + engine->download_url(job) + "' | " + tool) == expected);
+  }
+}
+
+TEST_CASE("output to a file gives the same bytes and leaves nothing behind on failure", "[engine]") {
+  asio::io_context io;
+  auto engine = start_engine(io);
+  const std::string path = "/tmp/pg2s3-engine-test.csv";
+  auto job = export_and_wait(io, *engine, {"users", "", engine::Compression::none, path});
+  REQUIRE(job.status == JobStatus::completed);
+  CHECK(test::command_output("cat " + path) == test::psql_csv(users_query));
+  std::remove(path.c_str());
+
+  auto failed = export_and_wait(io, *engine, {"users", "", engine::Compression::none, "/nonexistent-dir/out.csv"});
+  CHECK(failed.status == JobStatus::failed);
+  CHECK_THAT(failed.error_message, Catch::Contains("/nonexistent-dir/out.csv"));
+}
+
+TEST_CASE("a failing query ends FAILED with the server's words and leaves no object or upload", "[engine]") {
+  asio::io_context io;
+  auto config = engine_config();
+  config.datasets.push_back({"broken", "SELECT 1/0 AS boom FROM generate_series(1, 10)", false});
+  auto engine = start_engine(io, config);
+  auto job = export_and_wait(io, *engine, {"broken", "", engine::Compression::none, ""});
+  CHECK(job.status == JobStatus::failed);
+  CHECK_THAT(job.error_message, Catch::Contains("SQLSTATE 22012") && Catch::Contains("division by zero"));
+  CHECK_FALSE(object_exists(io, job.s3_key));
+  CHECK_FALSE(upload_open_for(io, job.s3_key));
+}
+
+TEST_CASE("a cancelled export ends CANCELLED with no object and no open upload", "[engine]") {
+  asio::io_context io;
+  auto engine = start_engine(io);
+  auto ended = cancel_mid_export(io, *engine, "slow");
+  auto job = ended;
+  CHECK(ended.status == JobStatus::cancelled);
+  CHECK(ended.error_message == "cancelled");
+  CHECK(ended.processed_records < 2'500'000);
+  CHECK_FALSE(object_exists(io, job.s3_key));
+  CHECK_FALSE(upload_open_for(io, job.s3_key));
+  CHECK_FALSE(engine->cancel(job.id));  // no longer active
+  CHECK(test::run(io, engine->find_job(job.id)).value()->status == JobStatus::cancelled);
+}
+
+TEST_CASE("16 exports at once all complete with the right bytes and the running cap holds", "[engine]") {
+  asio::io_context io;
+  auto config = engine_config();
+  config.max_running_exports = 4;
+  config.buffer_budget = 8 * config.part_size;  // less than 16 exports would ask for
+  auto engine = start_engine(io, config);
+  std::size_t most_running = 0;
+  auto jobs = test::run(io, [&]() -> asio::awaitable<std::vector<engine::JobRecord>> {
+    std::vector<std::string> ids;
+    const engine::ExportRequest request{"users", "", engine::Compression::none, ""};
+    for (int i = 0; i < 16; ++i) {
+      auto started = co_await engine->start_export(request);
+      ids.push_back(started.value().id);
+    }
+    bool done = false;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {  // samples the running count while they run
+      asio::steady_timer tick(io);
+      while (!done) {
+        most_running = std::max(most_running, engine->metrics().exports_running);
+        tick.expires_after(1ms);
+        co_await tick.async_wait(use_tuple);
+      }
+    }, asio::detached);
+    std::vector<engine::JobRecord> ended;
+    for (const auto& id : ids) {
+      auto job = co_await engine->wait(id);
+      ended.push_back(job.value());
+    }
+    done = true;
+    co_return ended;
+  }());
+  const std::string expected = test::psql_csv(users_query);
+  for (const auto& job : jobs) {
+    CHECK(job.status == JobStatus::completed);
+    CHECK(object_bytes(io, job.s3_key) == expected);
+  }
+  CHECK(most_running >= 2);
+  CHECK(most_running <= 4);
+  CHECK(engine->metrics().jobs_ended.at(JobStatus::completed) == 16);
+  CHECK(engine->metrics().buffer_bytes_in_use == 0);
+}
+
+TEST_CASE("a status outlives the process and an interrupted job is failed and its upload aborted", "[engine]") {
+  std::string completed_id, interrupted_id, interrupted_key, upload_id;
+  {
+    asio::io_context io;
+    auto engine = start_engine(io);
+    completed_id = export_and_wait(io, *engine, {"users", "", engine::Compression::none, ""}).id;
+    // A job as a killed process leaves it: RUNNING in export_jobs, with an open upload.
+    auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
+    interrupted_id = engine::new_job_id();
+    interrupted_key = "exports/" + interrupted_id + ".csv";
+    upload_id = test::run(io, client.create_multipart_upload(test::bucket(), interrupted_key)).value();
+    auto store = test::run(io, engine::JobStore::open(io.get_executor(), test::database_url())).value();
+    engine::JobRecord running;
+    running.id = interrupted_id;
+    running.dataset = "users";
+    running.status = JobStatus::running;
+    running.s3_key = interrupted_key;
+    running.upload_id = upload_id;
+    running.created_at = std::chrono::system_clock::now();
+    test::run(io, store->save(running)).value();
+  }
+  asio::io_context io;
+  auto restarted = start_engine(io);
+  auto completed = test::run(io, restarted->find_job(completed_id)).value();
+  REQUIRE(completed);
+  CHECK(completed->status == JobStatus::completed);
+  auto interrupted = test::run(io, restarted->find_job(interrupted_id)).value();
+  REQUIRE(interrupted);
+  CHECK(interrupted->status == JobStatus::failed);
+  CHECK_THAT(interrupted->error_message, Catch::StartsWith("interrupted"));
+  CHECK_FALSE(upload_open_for(io, interrupted_key));
+  auto listed = test::run(io, restarted->list_jobs(1000)).value();
+  CHECK(std::ranges::any_of(listed, [&](const auto& job) { return job.id == completed_id; }));
+  CHECK(std::ranges::is_sorted(listed, std::greater<>{}, &engine::JobRecord::created_at));
+}
+
+TEST_CASE("an unknown dataset or a bad key is refused and nothing is recorded", "[engine]") {
+  asio::io_context io;
+  auto engine = start_engine(io);
+  auto unknown = test::run(io, engine->start_export({"users; DROP TABLE users", "", engine::Compression::none, ""}));
+  REQUIRE_FALSE(unknown.has_value());
+  CHECK(unknown.error().code == engine::errc::unknown_dataset);
+  auto bad_key = test::run(io, engine->start_export({"users", "../escape.csv", engine::Compression::none, ""}));
+  REQUIRE_FALSE(bad_key.has_value());
+  CHECK(bad_key.error().code == engine::errc::invalid_request);
+  CHECK(engine->metrics().exports_waiting == 0);
+  CHECK(engine->metrics().exports_running == 0);
+}
+
+// The engine inside a small server of the test's own: a line with a dataset name in, the final status out.
+TEST_CASE("the engine embeds in another Asio server", "[engine][embedding]") {
+  asio::io_context io;
+  auto engine = start_engine(io);
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  auto serve_one = [&]() -> asio::awaitable<void> {
+    auto socket = co_await acceptor.async_accept(asio::use_awaitable);
+    asio::streambuf line;
+    co_await asio::async_read_until(socket, line, '\n', asio::use_awaitable);
+    std::string dataset{std::istreambuf_iterator<char>(&line), {}};
+    dataset.pop_back();
+    const engine::ExportRequest request{dataset, "", engine::Compression::none, ""};
+    auto job = co_await engine->start_export(request);
+    std::string reply = job ? std::string() : job.error().message;
+    if (job) {
+      auto ended = co_await engine->wait(job->id);
+      reply = http::job_status_json(ended.value());
+    }
+    co_await asio::async_write(socket, asio::buffer(reply + "\n"), asio::use_awaitable);
+  };
+  auto ask = [&]() -> asio::awaitable<std::string> {
+    asio::ip::tcp::socket socket(io);
+    co_await socket.async_connect(acceptor.local_endpoint(), asio::use_awaitable);
+    co_await asio::async_write(socket, asio::buffer(std::string("users\n")), asio::use_awaitable);
+    asio::streambuf reply;
+    co_await asio::async_read_until(socket, reply, '\n', asio::use_awaitable);
+    co_return std::string{std::istreambuf_iterator<char>(&reply), {}};
+  };
+  asio::co_spawn(io, serve_one(), asio::detached);
+  const std::string reply = test::run(io, ask());
+  CHECK_THAT(reply, Catch::Contains(R"("status":"COMPLETED")") && Catch::Contains(R"("dataset":"users")"));
+}

@@ -1,0 +1,230 @@
+// The engine's plain logic: job rules, keys, estimates, part sizes, compression, the buffer pool, settings, JSON.
+#include "app/export_command.hpp"
+#include "app/settings.hpp"
+#include "engine/buffer_pool.hpp"
+#include "engine/compressor.hpp"
+#include "engine/detail/export_pipeline.hpp"
+#include "engine/detail/row_estimate.hpp"
+#include "engine/engine.hpp"
+#include "http/json.hpp"
+#include "tests/support/run.hpp"
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <catch2/catch.hpp>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+
+using namespace pg2s3;
+using namespace pg2s3::engine;
+namespace asio = boost::asio;
+
+TEST_CASE("progress stays within 0..99 until COMPLETED and is 100 then", "[job]") {
+  JobRecord job;
+  job.status = JobStatus::running;
+  CHECK(progress_percent(job) == 0);  // no estimate yet
+  job.total_records = 1000;
+  job.processed_records = 500;
+  CHECK(progress_percent(job) == 50);
+  job.processed_records = 1000;
+  CHECK(progress_percent(job) == 99);
+  job.processed_records = 5000;  // the planner underestimated
+  CHECK(progress_percent(job) == 99);
+  job.status = JobStatus::completed;
+  CHECK(progress_percent(job) == 100);
+}
+
+TEST_CASE("job states move forward only", "[job]") {
+  CHECK(can_transition(JobStatus::pending, JobStatus::running));
+  CHECK(can_transition(JobStatus::pending, JobStatus::cancelled));
+  CHECK_FALSE(can_transition(JobStatus::pending, JobStatus::completed));
+  CHECK(can_transition(JobStatus::running, JobStatus::completed));
+  CHECK(can_transition(JobStatus::running, JobStatus::failed));
+  CHECK_FALSE(can_transition(JobStatus::completed, JobStatus::failed));
+  CHECK_FALSE(can_transition(JobStatus::cancelled, JobStatus::running));
+  CHECK(parse_job_status("RUNNING") == JobStatus::running);
+  CHECK_FALSE(parse_job_status("running"));
+}
+
+TEST_CASE("job ids are random version 4 UUIDs", "[job]") {
+  const auto id = new_job_id();
+  CHECK(is_job_id(id));
+  CHECK(id[14] == '4');
+  CHECK(std::string("89ab").find(id[19]) != std::string::npos);
+  CHECK(new_job_id() != id);
+  CHECK_FALSE(is_job_id("not-a-uuid"));
+  CHECK_FALSE(is_job_id("123e4567-e89b-12d3-a456-42661417400z"));
+  CHECK(iso8601(TimePoint(std::chrono::seconds(1768298400))) == "2026-01-13T10:00:00Z");
+}
+
+TEST_CASE("object keys stay under the prefix and refuse what could escape it", "[keys]") {
+  CHECK(object_key("", "exports/", "id", Compression::gzip).value() == "exports/id.csv.gz");
+  CHECK(object_key("mine.csv", "exports/", "id", Compression::none).value() == "exports/mine.csv");
+  CHECK(object_key("exports/a/b.csv", "exports/", "id", Compression::none).value() == "exports/a/b.csv");
+  const std::string bad_keys[] = {"/abs.csv", "../up.csv", "a/../../b", "..", "a/..", "tab\tkey",
+                                  std::string("nul\0key", 7), std::string(1100, 'k')};
+  for (const auto& bad : bad_keys) {
+    auto key = object_key(bad, "exports/", "id", Compression::none);
+    REQUIRE_FALSE(key.has_value());
+    CHECK(key.error().code == errc::invalid_request);
+  }
+}
+
+TEST_CASE("the planner's estimate is read from EXPLAIN (FORMAT JSON)", "[estimate]") {
+  CHECK(detail::plan_rows(R"([{"Plan": {"Node Type": "Seq Scan", "Plan Rows": 100000, "Plan Width": 40}}])") == 100000);
+  CHECK_FALSE(detail::plan_rows("not json"));
+  CHECK_FALSE(detail::plan_rows(R"([{"NoPlan": 1}])"));
+}
+
+TEST_CASE("parts grow after every thousand so that 10,000 parts hold far more", "[parts]") {
+  const std::size_t mib = 1024 * 1024;
+  CHECK(detail::part_size_for(8 * mib, 1) == 8 * mib);
+  CHECK(detail::part_size_for(8 * mib, 1000) == 8 * mib);
+  CHECK(detail::part_size_for(8 * mib, 1001) == 16 * mib);
+  std::size_t total = 0;
+  for (std::size_t part = 1; part <= 10000; ++part) total += detail::part_size_for(5 * mib, part);
+  CHECK(total >= std::size_t{250} * 1024 * mib);  // over 250 GiB at the smallest part size
+}
+
+namespace {
+std::string gunzip(const std::string& compressed) {
+  z_stream stream{};
+  REQUIRE(inflateInit2(&stream, 15 + 16) == Z_OK);
+  std::string out(compressed.size() * 20 + 1024, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+  stream.avail_in = static_cast<uInt>(compressed.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  CHECK(inflate(&stream, Z_FINISH) == Z_STREAM_END);
+  out.resize(stream.total_out);
+  inflateEnd(&stream);
+  return out;
+}
+std::string unzstd(const std::string& compressed) {
+  std::string out(ZSTD_getFrameContentSize(compressed.data(), compressed.size()) == ZSTD_CONTENTSIZE_UNKNOWN
+                      ? compressed.size() * 20 + 1024 : 0, '\0');
+  const auto size = ZSTD_decompress(out.data(), out.size(), compressed.data(), compressed.size());
+  REQUIRE_FALSE(ZSTD_isError(size));
+  out.resize(size);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("gzip and zstd streams decompress to what went in, written piece by piece", "[compression]") {
+  std::string csv;
+  std::minstd_rand random(7);
+  for (int row = 0; row < 20000; ++row) csv += std::to_string(row) + ",name " + std::to_string(random()) + "\n";
+  for (auto compression : {Compression::gzip, Compression::zstd}) {
+    auto compressor = Compressor::create(compression);
+    std::string out;
+    for (std::size_t at = 0; at < csv.size(); at += 7777) compressor->write(std::string_view(csv).substr(at, 7777), out, false);
+    compressor->write({}, out, true);
+    CHECK(out.size() < csv.size() / 2);
+    CHECK((compression == Compression::gzip ? gunzip(out) : unzstd(out)) == csv);
+  }
+  std::string plain;
+  Compressor::create(Compression::none)->write("a,b\n", plain, true);
+  CHECK(plain == "a,b\n");
+}
+
+TEST_CASE("the buffer pool lends within its budget and makes the next borrower wait", "[pool]") {
+  asio::io_context io;
+  BufferPool pool(io.get_executor(), 2 * 1024, 1024);
+  std::vector<std::string> order;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto first = co_await pool.acquire();
+    auto second = co_await pool.acquire();
+    CHECK(pool.bytes_in_use() == 2048);
+    auto third = [&]() -> asio::awaitable<void> {
+      auto lease = co_await pool.acquire();  // waits: the budget is spent
+      order.push_back("third got a buffer");
+      CHECK(lease->bytes().capacity() >= 1024);
+    };
+    asio::co_spawn(co_await asio::this_coro::executor, third(), asio::detached);
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    CHECK(pool.waiting() == 1);
+    order.push_back("first returned");
+    first.reset();
+  }());
+  CHECK(order == std::vector<std::string>{"first returned", "third got a buffer"});
+  CHECK(pool.bytes_in_use() == 0);
+}
+
+TEST_CASE("settings: flags over environment over the config file over defaults", "[settings]") {
+  const std::string path = "/tmp/pg2s3-settings-test.toml";
+  {
+    std::ofstream file(path);
+    file << "[s3]\nbucket = \"from-file\"\nregion = \"eu-west-1\"\n[server]\nlisten = \"127.0.0.1:1111\"\n"
+            "[export]\npart_size_mib = 16\nmax_running = 3\n"
+            "[[datasets]]\nname = \"orders\"\nquery = \"SELECT * FROM orders\"\nexact_count = true\n";
+  }
+  std::map<std::string, std::string> variables{{"PG2S3_S3_BUCKET", "from-env"}, {"PG2S3_LISTEN", "127.0.0.1:2222"},
+                                               {"AWS_SECRET_ACCESS_KEY", "s3cr3t"}};
+  app::Environment environment = [&](const char* name) -> std::optional<std::string> {
+    auto it = variables.find(name);
+    if (it == variables.end()) return std::nullopt;
+    return it->second;
+  };
+  auto loaded = app::load_settings({path, "127.0.0.1:3333"}, environment);
+  REQUIRE(std::holds_alternative<app::Settings>(loaded));
+  const auto& settings = std::get<app::Settings>(loaded);
+  CHECK(settings.listen == "127.0.0.1:3333");           // flag
+  CHECK(settings.engine.bucket == "from-env");           // environment over file
+  CHECK(settings.engine.s3.scope.region == "eu-west-1");  // file over default
+  CHECK(settings.engine.part_size == 16 * 1024 * 1024);
+  CHECK(settings.engine.max_running_exports == 3);
+  CHECK(settings.engine.parts_per_export == 3);  // default
+  REQUIRE(settings.engine.datasets.size() == 1);
+  CHECK(settings.engine.datasets[0].exact_count);
+
+  variables["AWS_REGION"] = "ap-south-1";
+  variables["PG2S3_S3_REGION"] = "us-west-2";
+  CHECK(std::get<app::Settings>(app::load_settings({path, ""}, environment)).engine.s3.scope.region == "us-west-2");
+
+  { std::ofstream(path) << "[export]\npart_size_mib = 1\n"; }
+  auto too_small = app::load_settings({path, ""}, environment);
+  REQUIRE(std::holds_alternative<std::string>(too_small));
+  CHECK_THAT(std::get<std::string>(too_small), Catch::Contains("part_size_mib must be at least 5"));
+  { std::ofstream(path) << "[s3\nbucket = 1"; }
+  auto broken = app::load_settings({path, ""}, environment);
+  REQUIRE(std::holds_alternative<std::string>(broken));
+  CHECK_THAT(std::get<std::string>(broken), Catch::StartsWith("config file " + path));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("the status JSON has every field of the contract", "[json]") {
+  JobRecord job;
+  job.id = "123e4567-e89b-42d3-a456-426614174000";
+  job.dataset = "users";
+  job.status = JobStatus::running;
+  job.total_records = 200;
+  job.processed_records = 100;
+  job.s3_key = "exports/x.csv";
+  job.created_at = TimePoint(std::chrono::seconds(1768298400));
+  CHECK(http::job_status_json(job) ==
+        R"({"id":"123e4567-e89b-42d3-a456-426614174000","dataset":"users","status":"RUNNING","totalRecords":200,)"
+        R"("processedRecords":100,"progressPercent":50,"bytesUploaded":0,"s3Key":"exports/x.csv","errorMessage":null,)"
+        R"("createdAt":"2026-01-13T10:00:00Z","startedAt":null,"finishedAt":null})");
+  CHECK(http::error_json("not_found", "no \"job\"") == R"({"error":"not_found","message":"no \"job\""})");
+  CHECK(app::progress_line(job, 2.0) == "users  100/200 rows  50%  0.0 MB/s  ETA 0:02");
+}
+
+TEST_CASE("export options are read from an optional JSON body", "[json]") {
+  auto options = [](std::string_view body) { return http::parse_export_options(body); };
+  CHECK(std::get<http::ExportOptions>(options("")).compression == Compression::none);
+  auto full = std::get<http::ExportOptions>(options(R"({"key":"a.csv.gz","compression":"gzip"})"));
+  CHECK(full.key == "a.csv.gz");
+  CHECK(full.compression == Compression::gzip);
+  CHECK(std::get<std::string>(options("{bad json")) == "the body is not a JSON object");
+  CHECK(std::get<std::string>(options(R"({"key": 5})")) == "\"key\" must be a string");
+  CHECK_THAT(std::get<std::string>(options(R"({"compression":"lz4"})")), Catch::Contains("not \"lz4\""));
+  CHECK(std::get<std::string>(options(R"({"sql":"DROP TABLE users"})")) == "unknown field \"sql\"");
+}
