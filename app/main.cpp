@@ -1,5 +1,6 @@
 // The pg2s3 command: `serve` runs the control API, `export` runs one export in this process.
 #include "app/export_command.hpp"
+#include "app/serve_command.hpp"
 #include "app/settings.hpp"
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,10 @@ int main(int argc, char** argv) {
   cli.require_subcommand(1);
 
   app::Flags flags;
+  auto* serve_command = cli.add_subcommand("serve", "Run the HTTP control API");
+  serve_command->add_option("--listen", flags.listen, "HOST:PORT to listen on (PG2S3_LISTEN, default 127.0.0.1:8080)");
+  serve_command->add_option("--config", flags.config_file, "TOML config file (PG2S3_CONFIG)");
+
   app::ExportArguments arguments;
   auto* export_command = cli.add_subcommand("export", "Run one export in this process and print its final status");
   export_command->add_option("DATASET", arguments.dataset, "Dataset to export (the config file names them)")->required();
@@ -30,5 +35,7 @@ int main(int argc, char** argv) {
     std::cerr << "pg2s3: " << *problem << "\n";
     return 2;
   }
-  return app::run_export(std::get<app::Settings>(loaded), arguments);
+  const auto& settings = std::get<app::Settings>(loaded);
+  if (serve_command->parsed()) return app::run_server(settings);
+  return app::run_export(settings, arguments);
 }

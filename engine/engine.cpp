@@ -239,6 +239,16 @@ bool Engine::cancel(std::string_view id) {
   return true;
 }
 
+Engine::Task<void> Engine::check_health() { return impl_->store->ping(); }
+
+asio::awaitable<void> Engine::shutdown() {
+  std::vector<std::shared_ptr<ActiveJob>> jobs;
+  for (const auto& [id, job] : impl_->active) jobs.push_back(job);
+  for (const auto& job : jobs) cancel(job->record.id);
+  for (const auto& job : jobs)
+    if (impl_->active.contains(job->record.id)) co_await job->finished.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
 std::string Engine::download_url(const JobRecord& job) const {
   return impl_->client.presign_get(impl_->config.bucket, job.s3_key, impl_->config.download_url_lifetime);
 }

@@ -62,6 +62,11 @@ class Engine {
   // Cancels a PENDING or RUNNING job: it ends CANCELLED with its upload aborted. False when not active.
   bool cancel(std::string_view id);
 
+  // Whether the database answers.
+  Task<void> check_health();
+  // Cancels every PENDING and RUNNING job and waits until each has ended and been saved.
+  boost::asio::awaitable<void> shutdown();
+
   // A presigned GET URL for a COMPLETED job's object, valid for download_url_lifetime.
   std::string download_url(const JobRecord& job) const;
   EngineMetrics metrics() const;

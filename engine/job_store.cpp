@@ -165,3 +165,13 @@ JobStore::Task<std::vector<JobRecord>> JobStore::fail_interrupted() {
 }
 
 }  // namespace pg2s3::engine
+
+namespace pg2s3::engine {
+
+JobStore::Task<void> JobStore::ping() {
+  auto answered = co_await run("SELECT 1", {});
+  if (!answered) co_return answered.error();
+  co_return Result<void>{};
+}
+
+}  // namespace pg2s3::engine

@@ -29,6 +29,8 @@ class JobStore {
   // Jobs a previous process left PENDING or RUNNING become FAILED ("interrupted"); returns them, with
   // the upload ids that still need aborting.
   Task<std::vector<JobRecord>> fail_interrupted();
+  // Whether the database answers (reconnecting when needed).
+  Task<void> ping();
 
  private:
   JobStore(boost::asio::any_io_executor executor, std::string database_url);

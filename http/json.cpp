@@ -1,5 +1,6 @@
 #include "http/json.hpp"
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <simdjson.h>
@@ -15,7 +16,8 @@ json::value time_or_null(const std::optional<engine::TimePoint>& time) {
 }
 }  // namespace
 
-std::string job_status_json(const engine::JobRecord& job) {
+namespace {
+json::object status_object(const engine::JobRecord& job) {
   json::object status;
   status["id"] = job.id;
   status["dataset"] = job.dataset;
@@ -29,7 +31,16 @@ std::string job_status_json(const engine::JobRecord& job) {
   status["createdAt"] = engine::iso8601(job.created_at);
   status["startedAt"] = time_or_null(job.started_at);
   status["finishedAt"] = time_or_null(job.finished_at);
-  return json::serialize(status);
+  return status;
+}
+}  // namespace
+
+std::string job_status_json(const engine::JobRecord& job) { return json::serialize(status_object(job)); }
+
+std::string job_list_json(const std::vector<engine::JobRecord>& jobs) {
+  json::array statuses;
+  for (const auto& job : jobs) statuses.push_back(status_object(job));
+  return json::serialize(json::object{{"jobs", std::move(statuses)}});
 }
 
 std::string error_json(std::string_view code, std::string_view message) {

@@ -7,12 +7,16 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace pg2s3::http {
 
 // {"id","dataset","status","totalRecords","processedRecords","progressPercent","bytesUploaded","s3Key",
 //  "errorMessage","createdAt","startedAt","finishedAt"}; null where not known.
 std::string job_status_json(const engine::JobRecord& job);
+
+// {"jobs": [status...]}
+std::string job_list_json(const std::vector<engine::JobRecord>& jobs);
 
 // {"error": code, "message": message}
 std::string error_json(std::string_view code, std::string_view message);

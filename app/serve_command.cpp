@@ -1,0 +1,61 @@
+#include "app/serve_command.hpp"
+
+#include "engine/engine.hpp"
+#include "http/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <iostream>
+
+namespace pg2s3::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+asio::awaitable<int> serve(const Settings& settings) {
+  const auto executor = co_await asio::this_coro::executor;
+  auto engine = co_await engine::Engine::start(executor, settings.engine);
+  if (!engine) {
+    std::cerr << "pg2s3: " << engine.error().message << "\n";
+    co_return 1;
+  }
+  http::ServerConfig config;
+  config.api_token = settings.api_token;
+  auto server = http::Server::listen(executor, **engine, settings.listen, config);
+  if (!server) {
+    std::cerr << "pg2s3: " << server.error().message << "\n";
+    co_return 1;
+  }
+  std::clog << "pg2s3: listening on " << settings.listen << (settings.api_token.empty() ? "" : " (bearer token required)")
+            << std::endl;
+
+  // SIGINT/SIGTERM: stop accepting, cancel what runs (each export aborts its upload), record it, exit.
+  asio::signal_set signals(executor, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (!ec) (*server)->stop();
+  });
+  co_await (*server)->run();
+  signals.cancel();
+  co_await (*engine)->shutdown();
+  std::clog << "pg2s3: stopped" << std::endl;
+  co_return 0;
+}
+
+}  // namespace
+
+int run_server(const Settings& settings) {
+  if (settings.engine.bucket.empty()) {
+    std::cerr << "pg2s3: no bucket: set PG2S3_S3_BUCKET (or s3.bucket in the config file)\n";
+    return 2;
+  }
+  asio::io_context io;
+  int status = 1;
+  asio::co_spawn(io, serve(settings), [&](std::exception_ptr failure, int result) { status = failure ? 1 : result; });
+  io.run();
+  return status;
+}
+
+}  // namespace pg2s3::app

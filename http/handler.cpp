@@ -1,0 +1,107 @@
+#include "http/handler.hpp"
+
+#include "http/json.hpp"
+#include "http/metrics.hpp"
+#include "http/routes.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace pg2s3::http {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using engine::JobStatus;
+
+namespace {
+
+ApiResponse json_response(unsigned status, std::string body) { return {status, "application/json", std::move(body)}; }
+
+// The engine's refusals map to the client's mistakes; anything else is the service's trouble.
+ApiResponse engine_error(const engine::Error& error) {
+  if (error.code == engine::errc::unknown_dataset) return error_response(404, "not_found", error.message);
+  if (error.code == engine::errc::invalid_request) return error_response(400, "bad_request", error.message);
+  if (error.code == engine::errc::unknown_job) return error_response(404, "not_found", error.message);
+  return error_response(503, "unavailable", error.message);
+}
+
+ApiResponse job_not_found(std::string_view id) { return error_response(404, "not_found", "no job " + std::string(id)); }
+
+asio::awaitable<ApiResponse> start_export(engine::Engine& engine, const StartExport& route, const std::string& body) {
+  auto options = parse_export_options(body);
+  if (auto* problem = std::get_if<std::string>(&options)) co_return error_response(400, "bad_request", *problem);
+  const auto& chosen = std::get<ExportOptions>(options);
+  const engine::ExportRequest request{route.dataset, chosen.key, chosen.compression, {}};
+  auto job = co_await engine.start_export(request);
+  if (!job) co_return engine_error(job.error());
+  co_return json_response(202, json::serialize(json::object{{"jobId", job->id},
+                                                            {"message", "Export started"},
+                                                            {"statusUrl", "/exports/" + job->id}}));
+}
+
+asio::awaitable<ApiResponse> get_job(engine::Engine& engine, const GetJob& route) {
+  auto job = co_await engine.find_job(route.id);
+  if (!job) co_return engine_error(job.error());
+  if (!*job) co_return job_not_found(route.id);
+  co_return json_response(200, job_status_json(**job));
+}
+
+asio::awaitable<ApiResponse> get_download_url(engine::Engine& engine, const GetDownloadUrl& route) {
+  auto job = co_await engine.find_job(route.id);
+  if (!job) co_return engine_error(job.error());
+  if (!*job) co_return job_not_found(route.id);
+  if ((*job)->status != JobStatus::completed)
+    co_return error_response(409, "conflict", "job " + route.id + " is " + std::string(engine::to_string((*job)->status)) +
+                                                  ": a download URL exists only once it is COMPLETED");
+  const auto expires = std::chrono::system_clock::now() + engine.config().download_url_lifetime;
+  co_return json_response(200, json::serialize(json::object{{"downloadUrl", engine.download_url(**job)},
+                                                            {"expiresAt", engine::iso8601(expires)}}));
+}
+
+asio::awaitable<ApiResponse> cancel_job(engine::Engine& engine, const CancelJob& route) {
+  if (engine.cancel(route.id)) {
+    co_return json_response(202, json::serialize(json::object{{"jobId", route.id}, {"message", "Export cancelling"}}));
+  }
+  auto job = co_await engine.find_job(route.id);
+  if (!job) co_return engine_error(job.error());
+  if (!*job) co_return job_not_found(route.id);
+  co_return error_response(409, "conflict",
+                           "job " + route.id + " already ended " + std::string(engine::to_string((*job)->status)));
+}
+
+asio::awaitable<ApiResponse> list_jobs(engine::Engine& engine, const ListJobs& route) {
+  auto jobs = co_await engine.list_jobs(route.limit);
+  if (!jobs) co_return engine_error(jobs.error());
+  co_return json_response(200, job_list_json(*jobs));
+}
+
+asio::awaitable<ApiResponse> health(engine::Engine& engine) {
+  auto healthy = co_await engine.check_health();
+  if (!healthy) co_return error_response(503, "unavailable", "the database does not answer: " + healthy.error().message);
+  co_return json_response(200, R"({"status":"ok"})");
+}
+
+}  // namespace
+
+ApiResponse error_response(unsigned status, std::string_view code, std::string_view message) {
+  return json_response(status, error_json(code, message));
+}
+
+asio::awaitable<ApiResponse> handle_request(engine::Engine& engine, const ApiRequest& request,
+                                            std::string_view api_token) {
+  Route chosen = route(request.method, request.target);
+  const bool open_route = std::holds_alternative<Health>(chosen);
+  if (!api_token.empty() && !open_route && !authorized(request.authorization, api_token))
+    co_return error_response(401, "unauthorized", "a valid \"Authorization: Bearer <token>\" header is required");
+
+  if (auto* refusal = std::get_if<Refusal>(&chosen)) co_return error_response(refusal->status, refusal->code, refusal->message);
+  if (auto* start = std::get_if<StartExport>(&chosen)) co_return co_await start_export(engine, *start, request.body);
+  if (auto* get = std::get_if<GetJob>(&chosen)) co_return co_await get_job(engine, *get);
+  if (auto* url = std::get_if<GetDownloadUrl>(&chosen)) co_return co_await get_download_url(engine, *url);
+  if (auto* cancel = std::get_if<CancelJob>(&chosen)) co_return co_await cancel_job(engine, *cancel);
+  if (auto* list = std::get_if<ListJobs>(&chosen)) co_return co_await list_jobs(engine, *list);
+  if (std::holds_alternative<Health>(chosen)) co_return co_await health(engine);
+  co_return ApiResponse{200, "text/plain; version=0.0.4", prometheus_text(engine.metrics())};
+}
+
+}  // namespace pg2s3::http

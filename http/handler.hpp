@@ -1,0 +1,32 @@
+// One API request in, one response out: the bearer check, routing, and the engine's answer as JSON.
+#pragma once
+
+#include "engine/engine.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace pg2s3::http {
+
+struct ApiRequest {
+  std::string method;
+  std::string target;
+  std::string authorization;
+  std::string body;
+};
+
+struct ApiResponse {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+// With a non-empty `api_token`, every request but GET /healthz needs "Authorization: Bearer <token>".
+boost::asio::awaitable<ApiResponse> handle_request(engine::Engine& engine, const ApiRequest& request,
+                                                   std::string_view api_token);
+
+ApiResponse error_response(unsigned status, std::string_view code, std::string_view message);
+
+}  // namespace pg2s3::http

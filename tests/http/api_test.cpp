@@ -1,0 +1,298 @@
+// The control API of a real `pg2s3 serve` process, driven with curl, against the real PostgreSQL and RGW.
+#include "http/routes.hpp"
+#include "s3/client.hpp"
+#include "tests/support/services.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <simdjson.h>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+using namespace pg2s3;
+namespace asio = boost::asio;
+
+extern char** environ;
+
+namespace {
+
+const std::string users_copy_query = "SELECT id, email, name, created_at FROM users";
+
+// `pg2s3 serve` on a free loopback port, with extra environment; stopped with SIGTERM by its pid.
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::vector<std::string> extra_environment = {}, std::string config_file = {}) {
+    port_ = 20000 + static_cast<int>(std::random_device{}() % 20000);
+    std::vector<std::string> arguments{PG2S3_BINARY, "serve", "--listen", "127.0.0.1:" + std::to_string(port_)};
+    if (!config_file.empty()) arguments.insert(arguments.end(), {"--config", config_file});
+    std::vector<std::string> environment;
+    for (char** variable = environ; *variable; ++variable) environment.emplace_back(*variable);
+    environment.insert(environment.end(), extra_environment.begin(), extra_environment.end());
+
+    int log_pipe[2];
+    REQUIRE(pipe(log_pipe) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, log_pipe[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&actions, log_pipe[0]);
+    auto argv = pointers(arguments);
+    auto envp = pointers(environment);
+    REQUIRE(posix_spawn(&pid_, PG2S3_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(log_pipe[1]);
+    log_ = fdopen(log_pipe[0], "r");
+    // Ready when it says so; a server that exits first shows its reason in the failure.
+    std::string said;
+    char line[4096];
+    while (std::fgets(line, sizeof line, log_)) {
+      said += line;
+      if (said.find("listening on") != std::string::npos) return;
+    }
+    FAIL("pg2s3 serve did not start: " << said);
+  }
+  ~ServerProcess() { stop(); }
+
+  void stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = 0;
+    std::fclose(log_);
+  }
+
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+
+ private:
+  static std::vector<char*> pointers(std::vector<std::string>& strings) {
+    std::vector<char*> result;
+    for (auto& s : strings) result.push_back(s.data());
+    result.push_back(nullptr);
+    return result;
+  }
+  pid_t pid_ = 0;
+  int port_ = 0;
+  FILE* log_ = nullptr;
+};
+
+struct Reply {
+  int status = 0;
+  std::string body;
+};
+
+Reply request(const std::string& method, const std::string& url, const std::string& body = {},
+              const std::string& header = {}) {
+  const std::string body_file = "/tmp/pg2s3-api-test-body", reply_file = "/tmp/pg2s3-api-test-reply";
+  std::ofstream(body_file, std::ios::binary) << body;
+  std::string command = "curl -s -o " + reply_file + " -w '%{http_code}' -X " + method + " '" + url + "'";
+  if (!body.empty()) command += " --data-binary @" + body_file + " -H 'Content-Type: application/json'";
+  if (!header.empty()) command += " -H '" + header + "'";
+  Reply reply;
+  reply.status = std::stoi(test::command_output(command));
+  std::ifstream file(reply_file, std::ios::binary);
+  reply.body.assign(std::istreambuf_iterator<char>(file), {});
+  return reply;
+}
+
+simdjson::dom::element parse(simdjson::dom::parser& parser, const std::string& json) { return parser.parse(json); }
+
+std::string text_of(simdjson::dom::element element, const char* field) {
+  return std::string(std::string_view(element[field]));
+}
+
+void check_error(const Reply& reply, int status, const std::string& code) {
+  INFO(reply.body);
+  CHECK(reply.status == status);
+  simdjson::dom::parser parser;
+  auto json = parse(parser, reply.body);
+  CHECK(text_of(json, "error") == code);
+  CHECK_FALSE(text_of(json, "message").empty());
+}
+
+// Polls the job's status until it is final; returns every status seen.
+std::vector<std::string> statuses_until_final(const ServerProcess& server, const std::string& id) {
+  std::vector<std::string> seen;
+  for (int attempt = 0; attempt < 20000; ++attempt) {
+    auto reply = request("GET", server.url("/exports/" + id));
+    REQUIRE(reply.status == 200);
+    seen.push_back(reply.body);
+    simdjson::dom::parser parser;
+    const auto status = text_of(parse(parser, reply.body), "status");
+    if (status != "PENDING" && status != "RUNNING") return seen;
+  }
+  FAIL("job " << id << " did not end");
+  return seen;
+}
+
+std::string start(const ServerProcess& server, const std::string& dataset, const std::string& body = {}) {
+  auto reply = request("POST", server.url("/exports/" + dataset), body);
+  INFO(reply.body);
+  REQUIRE(reply.status == 202);
+  simdjson::dom::parser parser;
+  auto json = parse(parser, reply.body);
+  CHECK(text_of(json, "message") == "Export started");
+  const auto id = text_of(json, "jobId");
+  CHECK(text_of(json, "statusUrl") == "/exports/" + id);
+  return id;
+}
+
+// A config file with a dataset slow enough to be caught running.
+std::string slow_config() {
+  const std::string path = "/tmp/pg2s3-api-test.toml";
+  std::ofstream(path) << "[[datasets]]\nname = \"users\"\nquery = \"" << users_copy_query << "\"\n"
+                      << "[[datasets]]\nname = \"slow\"\nquery = \"SELECT g AS id, md5(g::text) AS hash "
+                         "FROM generate_series(1, 4000000) AS g\"\n";
+  return path;
+}
+
+bool object_or_upload_left(const std::string& key) {
+  asio::io_context io;
+  auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
+  const bool object = test::run(io, client.head_object(test::bucket(), key)).has_value();
+  const bool upload = !test::run(io, client.list_multipart_uploads(test::bucket(), key)).value().empty();
+  return object || upload;
+}
+
+}  // namespace
+
+TEST_CASE("POST /exports/users: progress then the presigned download equals PostgreSQL's CSV", "[api]") {
+  ServerProcess server;
+  const auto id = start(server, "users");
+  const auto seen = statuses_until_final(server, id);
+
+  std::int64_t last_processed = -1, last_percent = -1;
+  simdjson::dom::parser parser;
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    auto json = parse(parser, seen[i]);
+    const std::int64_t processed = json["processedRecords"];
+    const std::int64_t percent = json["progressPercent"];
+    CHECK(processed >= last_processed);
+    CHECK(percent >= last_percent);
+    if (i + 1 < seen.size()) CHECK(percent <= 99);
+    last_processed = processed;
+    last_percent = percent;
+  }
+  auto final_status = parse(parser, seen.back());
+  CHECK(text_of(final_status, "status") == "COMPLETED");
+  CHECK(text_of(final_status, "id") == id);
+  CHECK(text_of(final_status, "dataset") == "users");
+  CHECK(std::int64_t(final_status["progressPercent"]) == 100);
+  CHECK(std::int64_t(final_status["processedRecords"]) == 100000);
+  CHECK(std::int64_t(final_status["totalRecords"]) > 0);
+  CHECK(text_of(final_status, "s3Key") == "exports/" + id + ".csv");
+  CHECK(final_status["errorMessage"].is_null());
+  for (const char* time : {"createdAt", "startedAt", "finishedAt"})
+    CHECK_THAT(text_of(final_status, time), Catch::Matches(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"));
+  const std::string expected = test::psql_csv(users_copy_query);
+  CHECK(std::uint64_t(final_status["bytesUploaded"]) == expected.size());
+
+  auto link = request("GET", server.url("/exports/" + id + "/download-url"));
+  REQUIRE(link.status == 200);
+  auto json = parse(parser, link.body);
+  CHECK_THAT(text_of(json, "expiresAt"), Catch::Matches(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"));
+  CHECK(test::command_output("curl -sf '" + text_of(json, "downloadUrl") + "'") == expected);
+
+  auto listed = request("GET", server.url("/exports?limit=1"));
+  REQUIRE(listed.status == 200);
+  auto jobs = parse(parser, listed.body)["jobs"].get_array();
+  REQUIRE(jobs.size() == 1);
+  CHECK(text_of(jobs.at(0), "id") == id);  // newest first
+}
+
+TEST_CASE("a gzip export through the API downloads as gzip of the same bytes", "[api]") {
+  ServerProcess server;
+  const auto id = start(server, "users", R"({"compression":"gzip","key":"api/users.csv.gz"})");
+  simdjson::dom::parser parser;
+  auto final_status = parse(parser, statuses_until_final(server, id).back());
+  CHECK(text_of(final_status, "status") == "COMPLETED");
+  CHECK(text_of(final_status, "s3Key") == "exports/api/users.csv.gz");
+  auto link = parse(parser, request("GET", server.url("/exports/" + id + "/download-url")).body);
+  CHECK(test::command_output("curl -sf '" + text_of(link, "downloadUrl") + "' | gunzip") ==
+        test::psql_csv(users_copy_query));
+}
+
+TEST_CASE("every error route answers its status and a JSON error", "[api]") {
+  ServerProcess server({}, slow_config());
+  check_error(request("GET", server.url("/exports/not-a-uuid")), 400, "bad_request");
+  check_error(request("DELETE", server.url("/exports/12345")), 400, "bad_request");
+  check_error(request("POST", server.url("/exports/users"), "{not json"), 400, "bad_request");
+  check_error(request("POST", server.url("/exports/users"), R"({"key": 42})"), 400, "bad_request");
+  check_error(request("POST", server.url("/exports/users"), R"({"compression":"lz4"})"), 400, "bad_request");
+  check_error(request("POST", server.url("/exports/users"), R"({"key":"../../etc/passwd"})"), 400, "bad_request");
+  check_error(request("POST", server.url("/exports/nope")), 404, "not_found");
+  check_error(request("POST", server.url("/exports/users%3B%20DROP%20TABLE%20users")), 404, "not_found");
+  check_error(request("GET", server.url("/exports/123e4567-e89b-42d3-a456-426614174000")), 404, "not_found");
+  check_error(request("GET", server.url("/exports/123e4567-e89b-42d3-a456-426614174000/download-url")), 404,
+              "not_found");
+  check_error(request("DELETE", server.url("/exports/123e4567-e89b-42d3-a456-426614174000")), 404, "not_found");
+  check_error(request("GET", server.url("/nowhere")), 404, "not_found");
+  check_error(request("PUT", server.url("/exports/users")), 405, "method_not_allowed");
+  check_error(request("DELETE", server.url("/healthz")), 405, "method_not_allowed");
+  check_error(request("GET", server.url("/exports?limit=0")), 400, "bad_request");
+  check_error(request("POST", server.url("/exports/users"), std::string(100 * 1024, ' ')), 413, "payload_too_large");
+
+  const auto running = start(server, "slow");
+  check_error(request("GET", server.url("/exports/" + running + "/download-url")), 409, "conflict");
+  CHECK(request("DELETE", server.url("/exports/" + running)).status == 202);
+  statuses_until_final(server, running);
+  check_error(request("DELETE", server.url("/exports/" + running)), 409, "conflict");
+  check_error(request("GET", server.url("/exports/" + running + "/download-url")), 409, "conflict");
+}
+
+TEST_CASE("with an API token every route but /healthz wants it", "[api]") {
+  ServerProcess server({"PG2S3_API_TOKEN=distinctive-api-token"});
+  check_error(request("GET", server.url("/exports")), 401, "unauthorized");
+  check_error(request("GET", server.url("/exports"), {}, "Authorization: Bearer wrong-token"), 401, "unauthorized");
+  check_error(request("POST", server.url("/exports/users")), 401, "unauthorized");
+  CHECK(request("GET", server.url("/exports"), {}, "Authorization: Bearer distinctive-api-token").status == 200);
+  CHECK(request("GET", server.url("/healthz")).status == 200);
+  CHECK(http::authorized("Bearer abc", "abc"));
+  CHECK_FALSE(http::authorized("bearer abc", "abc"));
+  CHECK_FALSE(http::authorized("Bearer abcd", "abc"));
+}
+
+TEST_CASE("DELETE mid-export: CANCELLED with no object and no open upload", "[api]") {
+  ServerProcess server({}, slow_config());
+  const auto id = start(server, "slow");
+  simdjson::dom::parser parser;
+  for (int attempt = 0; attempt < 20000; ++attempt) {  // until it has read some rows
+    auto json = parse(parser, request("GET", server.url("/exports/" + id)).body);
+    if (std::int64_t(json["processedRecords"]) > 0) break;
+  }
+  CHECK(request("DELETE", server.url("/exports/" + id)).status == 202);
+  auto final_status = parse(parser, statuses_until_final(server, id).back());
+  CHECK(text_of(final_status, "status") == "CANCELLED");
+  CHECK_FALSE(object_or_upload_left(text_of(final_status, "s3Key")));
+}
+
+TEST_CASE("a status is readable after the server restarts and health and metrics answer", "[api]") {
+  std::string id, before;
+  {
+    ServerProcess server;
+    id = start(server, "users");
+    before = statuses_until_final(server, id).back();
+    CHECK(request("GET", server.url("/healthz")).status == 200);
+    auto metrics = request("GET", server.url("/metrics"));
+    CHECK(metrics.status == 200);
+    CHECK_THAT(metrics.body, Catch::Contains("pg2s3_exports_total{status=\"COMPLETED\"} 1") &&
+                                 Catch::Contains("pg2s3_buffer_pool_bytes_in_use 0") &&
+                                 Catch::Contains("pg2s3_exports_running 0"));
+  }
+  ServerProcess restarted;
+  auto after = request("GET", restarted.url("/exports/" + id));
+  CHECK(after.status == 200);
+  CHECK(after.body == before);
+}
+
+TEST_CASE("pg2s3 export --output - prints the same bytes and the status goes to stderr", "[cli]") {
+  const std::string bytes = test::command_output(std::string(PG2S3_BINARY) + " export users --output - 2>/dev/null");
+  CHECK(bytes == test::psql_csv(users_copy_query));
+  const std::string status = test::command_output(std::string(PG2S3_BINARY) + " export users --output /dev/null");
+  CHECK_THAT(status, Catch::Contains(R"("status":"COMPLETED")"));
+}
