@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,18 +44,21 @@ struct FilePartWriter::Descriptor {
 
 Result<std::unique_ptr<FilePartWriter>> FilePartWriter::open(asio::any_io_executor executor, std::string path) {
   const bool to_stdout = path == "-";
-  const int fd = to_stdout ? ::dup(STDOUT_FILENO)
-                           : ::open((path + ".partial").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  struct stat existing {};
+  const bool in_place = to_stdout || (::stat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode));
+  const int fd = to_stdout  ? ::dup(STDOUT_FILENO)
+                 : in_place ? ::open(path.c_str(), O_WRONLY | O_CLOEXEC)
+                            : ::open((path + ".partial").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return file_failure("cannot open", path, errno);
   auto descriptor = std::make_unique<Descriptor>(Descriptor{asio::posix::stream_descriptor(executor)});
   boost::system::error_code not_pollable;  // a regular file cannot be watched by epoll
   descriptor->stream.assign(fd, not_pollable);
   if (not_pollable) descriptor.reset();
-  return std::unique_ptr<FilePartWriter>(new FilePartWriter(std::move(path), fd, std::move(descriptor)));
+  return std::unique_ptr<FilePartWriter>(new FilePartWriter(std::move(path), fd, in_place, std::move(descriptor)));
 }
 
-FilePartWriter::FilePartWriter(std::string path, int fd, std::unique_ptr<Descriptor> descriptor)
-    : path_(std::move(path)), fd_(fd), async_(std::move(descriptor)) {}
+FilePartWriter::FilePartWriter(std::string path, int fd, bool in_place, std::unique_ptr<Descriptor> descriptor)
+    : path_(std::move(path)), fd_(fd), in_place_(in_place), async_(std::move(descriptor)) {}
 
 FilePartWriter::~FilePartWriter() {
   if (async_) async_->stream.release();
@@ -78,14 +82,14 @@ asio::awaitable<Result<void>> FilePartWriter::write(std::string_view part) {
 }
 
 asio::awaitable<Result<void>> FilePartWriter::complete() {
-  if (path_ == "-") co_return Result<void>{};
+  if (in_place_) co_return Result<void>{};
   if (::fsync(fd_) != 0) co_return file_failure("syncing", path_, errno);
   if (std::rename((path_ + ".partial").c_str(), path_.c_str()) != 0) co_return file_failure("renaming", path_, errno);
   co_return Result<void>{};
 }
 
 asio::awaitable<void> FilePartWriter::abort() {
-  if (path_ != "-") ::unlink((path_ + ".partial").c_str());
+  if (!in_place_) ::unlink((path_ + ".partial").c_str());
   co_return;
 }
 

@@ -34,8 +34,10 @@ class S3PartWriter final : public PartWriter {
   s3::MultipartUpload upload_;
 };
 
-// "-" is stdout; any other path is written as "<path>.partial" and renamed when complete. Pipes and
-// terminals are written asynchronously; a regular file is written directly (into the page cache).
+// "-" is stdout. A regular file (or a path that does not exist yet) is written as "<path>.partial" and
+// renamed into place when complete; anything else that exists (a device such as /dev/null, a FIFO) is
+// written in place, never replaced. Pipes and terminals are written asynchronously; files directly
+// (into the page cache).
 class FilePartWriter final : public PartWriter {
  public:
   static Result<std::unique_ptr<FilePartWriter>> open(boost::asio::any_io_executor executor, std::string path);
@@ -46,9 +48,10 @@ class FilePartWriter final : public PartWriter {
 
  private:
   struct Descriptor;
-  FilePartWriter(std::string path, int fd, std::unique_ptr<Descriptor> descriptor);
+  FilePartWriter(std::string path, int fd, bool in_place, std::unique_ptr<Descriptor> descriptor);
   std::string path_;
   int fd_;
+  bool in_place_;  // written where it is: no partial file, no rename
   std::unique_ptr<Descriptor> async_;  // set when the fd can be watched (a pipe, a socket, a terminal)
 };
 

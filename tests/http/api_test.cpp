@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -295,4 +296,8 @@ TEST_CASE("pg2s3 export --output - prints the same bytes and the status goes to 
   CHECK(bytes == test::psql_csv(users_copy_query));
   const std::string status = test::command_output(std::string(PG2S3_BINARY) + " export users --output /dev/null");
   CHECK_THAT(status, Catch::Contains(R"("status":"COMPLETED")"));
+  struct stat device {};
+  REQUIRE(stat("/dev/null", &device) == 0);
+  CHECK(S_ISCHR(device.st_mode));  // written to, never replaced by a file
+
 }
