@@ -3,6 +3,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <random>
+
 namespace pg2s3::engine {
 
 namespace asio = boost::asio;
@@ -25,8 +27,12 @@ constexpr std::string_view create_table = R"(
   ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS bytes_uploaded bigint NOT NULL DEFAULT 0;
   ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS compression text NOT NULL DEFAULT 'none';
   ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS upload_id text;
+  ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS owner integer;
   CREATE INDEX IF NOT EXISTS export_jobs_created_at ON export_jobs (created_at DESC);
   RESET client_min_messages)";
+
+// The first key of the advisory locks that mark a live owner ("pg2s").
+constexpr std::string_view owner_lock_space = "1885811315";
 
 // Times travel as milliseconds since the epoch.
 constexpr std::string_view columns =
@@ -75,7 +81,10 @@ Error store_error(const pg::Error& error) { return {error.code, "export_jobs: " 
 }  // namespace
 
 JobStore::JobStore(asio::any_io_executor executor, std::string database_url)
-    : executor_(executor), database_url_(std::move(database_url)), turn_(executor, 1) {}
+    : executor_(executor),
+      database_url_(std::move(database_url)),
+      owner_(static_cast<std::int32_t>(std::random_device{}() & 0x7FFFFFFF) | 1),
+      turn_(executor, 1) {}
 
 JobStore::Task<std::unique_ptr<JobStore>> JobStore::open(asio::any_io_executor executor, std::string database_url) {
   std::unique_ptr<JobStore> store(new JobStore(executor, std::move(database_url)));
@@ -91,6 +100,9 @@ JobStore::Task<pg::QueryResult> JobStore::run(std::string_view sql, std::span<co
       auto connected = co_await pg::Connection::connect(executor_, database_url_);
       if (!connected) co_return store_error(connected.error());
       connection_.emplace(std::move(*connected));
+      const std::string claim = "SELECT pg_advisory_lock(" + std::string(owner_lock_space) + ", " +
+                                std::to_string(owner_) + ")";
+      if (auto claimed = co_await connection_->execute(claim); !claimed) co_return store_error(claimed.error());
     }
     const bool multiple_statements = parameters.empty();
     if (multiple_statements) {
@@ -120,14 +132,15 @@ JobStore::Task<void> JobStore::save(const JobRecord& job) {
       job.error_message.empty() ? pg::Parameter() : job.error_message,
       millis(job.created_at),
       millis(job.started_at),
-      millis(job.finished_at)};
+      millis(job.finished_at),
+      std::to_string(owner_)};
   auto saved = co_await run(R"(
     INSERT INTO export_jobs (id, dataset, status, total_records, processed_records, bytes_uploaded, s3_key,
-                             compression, upload_id, error_message, created_at, started_at, finished_at)
+                             compression, upload_id, error_message, created_at, started_at, finished_at, owner)
     VALUES ($1::uuid, $2, $3, $4::bigint, $5::bigint, $6::bigint, $7, $8, $9, $10,
             to_timestamp($11::double precision / 1000), to_timestamp($12::double precision / 1000),
-            to_timestamp($13::double precision / 1000))
-    ON CONFLICT (id) DO UPDATE SET
+            to_timestamp($13::double precision / 1000), $14::integer)
+    ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner,
       status = EXCLUDED.status, total_records = EXCLUDED.total_records,
       processed_records = EXCLUDED.processed_records, bytes_uploaded = EXCLUDED.bytes_uploaded,
       upload_id = EXCLUDED.upload_id, error_message = EXCLUDED.error_message,
@@ -156,9 +169,13 @@ JobStore::Task<std::vector<JobRecord>> JobStore::list(int limit) {
 }
 
 JobStore::Task<std::vector<JobRecord>> JobStore::fail_interrupted() {
-  const pg::Parameter parameters[] = {"interrupted: the server stopped before the export ended"};
+  const pg::Parameter parameters[] = {"interrupted: the server stopped before the export ended",
+                                      std::to_string(owner_)};
+  // An owner's lock that can be had (for this statement's transaction only) belongs to a session that is gone.
   const std::string sql = "UPDATE export_jobs SET status = 'FAILED', error_message = $1, finished_at = now() "
-                          "WHERE status IN ('PENDING', 'RUNNING') RETURNING " + std::string(columns);
+                          "WHERE status IN ('PENDING', 'RUNNING') AND owner IS DISTINCT FROM $2::integer "
+                          "AND (owner IS NULL OR pg_try_advisory_xact_lock(" + std::string(owner_lock_space) +
+                          ", owner)) RETURNING " + std::string(columns);
   auto rows = co_await run(sql, parameters);
   if (!rows) co_return rows.error();
   co_return jobs_in(*rows);

@@ -1,4 +1,8 @@
 // Jobs in the export_jobs table, over a bookkeeping connection of their own, so a status outlives the process.
+//
+// Several processes may share the table. Each store holds a session-level advisory lock on an owner id of
+// its own and writes that id into its jobs; a job is taken for interrupted only when its owner's lock can
+// be had, that is when the session that ran it is gone.
 #pragma once
 
 #include "engine/error.hpp"
@@ -26,8 +30,8 @@ class JobStore {
   Task<void> save(const JobRecord& job);  // insert or update
   Task<std::optional<JobRecord>> find(std::string_view id);
   Task<std::vector<JobRecord>> list(int limit);  // newest first
-  // Jobs a previous process left PENDING or RUNNING become FAILED ("interrupted"); returns them, with
-  // the upload ids that still need aborting.
+  // Jobs that a process now gone left PENDING or RUNNING become FAILED ("interrupted"); returns them,
+  // with the upload ids that still need aborting. Jobs of live processes are left alone.
   Task<std::vector<JobRecord>> fail_interrupted();
   // Whether the database answers (reconnecting when needed).
   Task<void> ping();
@@ -40,6 +44,7 @@ class JobStore {
   boost::asio::any_io_executor executor_;
   std::string database_url_;
   std::optional<pg::Connection> connection_;
+  std::int32_t owner_;  // this store's advisory lock key, written into its jobs
   boost::asio::experimental::channel<void(boost::system::error_code)> turn_;  // holds a token while busy
 };
 

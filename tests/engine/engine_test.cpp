@@ -242,6 +242,30 @@ TEST_CASE("a status outlives the process and an interrupted job is failed and it
   CHECK(std::ranges::is_sorted(listed, std::greater<>{}, &engine::JobRecord::created_at));
 }
 
+TEST_CASE("a second process on the same table leaves the first one's running jobs alone", "[engine]") {
+  asio::io_context io;
+  auto first = start_engine(io);
+  auto [seen_by_second, ended] = test::run(io, [&]() -> asio::awaitable<std::pair<JobStatus, engine::JobRecord>> {
+    const engine::ExportRequest request{"slow", "", engine::Compression::none, ""};
+    auto started = co_await first->start_export(request);
+    const std::string id = started.value().id;
+    asio::steady_timer poll(io);
+    for (;;) {  // until it runs
+      auto job = co_await first->find_job(id);
+      if (job && *job && (*job)->processed_records > 0) break;
+      poll.expires_after(5ms);
+      co_await poll.async_wait(use_tuple);
+    }
+    auto second = co_await engine::Engine::start(io.get_executor(), engine_config());  // sweeps at start-up
+    auto seen = co_await second.value()->find_job(id);
+    first->cancel(id);
+    auto final_record = co_await first->wait(id);
+    co_return std::pair{seen.value()->status, final_record.value()};
+  }());
+  CHECK(seen_by_second == JobStatus::running);  // not taken for interrupted
+  CHECK(ended.status == JobStatus::cancelled);
+}
+
 TEST_CASE("an unknown dataset or a bad key is refused and nothing is recorded", "[engine]") {
   asio::io_context io;
   auto engine = start_engine(io);
