@@ -85,11 +85,15 @@ struct Engine::Impl {
     }, asio::detached);
   }
 
-  void on_progress(ActiveJob& job) {
+  static void take_progress(ActiveJob& job) {
     job.record.total_records = job.progress.total_records;
     job.record.processed_records = job.progress.processed_records;
     job.record.bytes_uploaded = job.progress.bytes_uploaded;
     job.record.upload_id = job.progress.upload_id;
+  }
+
+  void on_progress(ActiveJob& job) {
+    take_progress(job);
     const auto now = Clock::now();
     if (now - job.last_saved < config.progress_interval) return;
     job.last_saved = now;
@@ -116,7 +120,7 @@ struct Engine::Impl {
     save_soon(job->record);
     auto outcome = co_await detail::run_export(config, client, pool, job->target, job->progress);
     co_await asio::this_coro::reset_cancellation_state();  // the ending is recorded even after a cancel
-    on_progress(*job);
+    take_progress(*job);  // no save of its own: a RUNNING record saved after the ending would undo it
     if (outcome) co_await end_job(job, JobStatus::completed, {});
     else if (job->cancel_requested) co_await end_job(job, JobStatus::cancelled, "cancelled");
     else co_await end_job(job, JobStatus::failed, outcome.error().message);
