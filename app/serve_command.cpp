@@ -32,14 +32,15 @@ asio::awaitable<int> serve(const Settings& settings) {
   std::clog << "pg2s3: listening on " << settings.listen << (settings.api_token.empty() ? "" : " (bearer token required)")
             << std::endl;
 
-  // SIGINT/SIGTERM: stop accepting, cancel what runs (each export aborts its upload), record it, exit.
+  // SIGINT/SIGTERM: stop accepting, let running exports finish for up to the drain timeout, cancel the rest
+  // (each aborts its upload), record every ending, exit 0.
   asio::signal_set signals(executor, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (!ec) (*server)->stop();
   });
   co_await (*server)->run();
   signals.cancel();
-  co_await (*engine)->shutdown();
+  co_await (*engine)->shutdown(settings.drain_timeout);
   std::clog << "pg2s3: stopped" << std::endl;
   co_return 0;
 }

@@ -32,6 +32,8 @@ std::optional<std::string> apply_file(Settings& settings, const std::string& pat
   engine.s3.payload_integrity =
       integrity == "sha256" ? s3::PayloadIntegrity::signed_sha256 : s3::PayloadIntegrity::crc32c;
   settings.listen = file["server"]["listen"].value_or(settings.listen);
+  settings.drain_timeout =
+      std::chrono::seconds(file["server"]["drain_timeout_seconds"].value_or(settings.drain_timeout.count()));
 
   const auto& tuning = file["export"];
   engine.key_prefix = tuning["key_prefix"].value_or(engine.key_prefix);
@@ -41,6 +43,8 @@ std::optional<std::string> apply_file(Settings& settings, const std::string& pat
   engine.max_running_exports = tuning["max_running"].value_or(engine.max_running_exports);
   engine.download_url_lifetime =
       std::chrono::seconds(tuning["download_url_seconds"].value_or(engine.download_url_lifetime.count()));
+  engine.sweep_interval =
+      std::chrono::milliseconds(tuning["sweep_interval_ms"].value_or(engine.sweep_interval.count()));
 
   if (auto* datasets = file["datasets"].as_array()) {
     engine.datasets.clear();
@@ -109,9 +113,10 @@ std::string environment_help() {
   PG2S3_LISTEN               control API address (default: 127.0.0.1:8080)
   PG2S3_API_TOKEN            when set, API requests but GET /healthz need "Authorization: Bearer <token>"
   PG2S3_CONFIG               TOML config file: [database] url; [s3] bucket, endpoint, public_endpoint, region,
-                             ca_file, payload_integrity (crc32c|sha256), max_attempts; [server] listen;
-                             [export] key_prefix, part_size_mib, buffer_budget_mib, parts_per_export,
-                             max_running, download_url_seconds; [[datasets]] name, query, exact_count
+                             ca_file, payload_integrity (crc32c|sha256), max_attempts; [server] listen,
+                             drain_timeout_seconds; [export] key_prefix, part_size_mib, buffer_budget_mib,
+                             parts_per_export, max_running, download_url_seconds, sweep_interval_ms;
+                             [[datasets]] name, query, exact_count
 )";
 }
 

@@ -11,9 +11,11 @@
 namespace pg2s3::app {
 
 struct Settings {
+  Settings() { engine.sweep_interval = std::chrono::minutes(1); }  // a server sweeps for dead peers' jobs
   engine::EngineConfig engine;
   std::string listen = "127.0.0.1:8080";
   std::string api_token;  // empty: the API is open
+  std::chrono::seconds drain_timeout{30};  // at SIGTERM, how long running exports may go on before cancelled
 };
 
 // Reads one environment variable; nothing when unset. Injected so that tests need not touch the process's.

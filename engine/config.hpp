@@ -34,6 +34,9 @@ struct EngineConfig {
   int max_running_exports = 8;
   std::chrono::seconds download_url_lifetime{3600};
   std::chrono::milliseconds progress_interval{1000};  // how often progress reaches export_jobs
+  // How often jobs of processes now gone are swept besides at start-up; 0: only at start-up. A periodic
+  // sweep keeps a timer waiting on the executor for as long as the Engine lives.
+  std::chrono::milliseconds sweep_interval{0};
 };
 
 const Dataset* find_dataset(const EngineConfig& config, std::string_view name);

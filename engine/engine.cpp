@@ -10,6 +10,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -56,7 +57,7 @@ struct ActiveJob {
   detail::ExportProgress progress;
   asio::cancellation_signal cancel;
   bool cancel_requested = false;
-  asio::steady_timer finished;  // cancelled when the job ends, waking whoever waits
+  asio::steady_timer finished;  // expires when the job ends: wakes whoever waits, and any later wait at once
   Clock::time_point last_saved{};
 };
 
@@ -66,7 +67,8 @@ struct Engine::Impl {
         config(std::move(config)),
         client(std::move(client)),
         store(std::move(store)),
-        pool(executor, this->config.buffer_budget, this->config.part_size) {}
+        pool(executor, this->config.buffer_budget, this->config.part_size),
+        sweep_timer(executor) {}
 
   asio::any_io_executor executor;
   EngineConfig config;
@@ -76,7 +78,9 @@ struct Engine::Impl {
   std::map<std::string, std::shared_ptr<ActiveJob>, std::less<>> active;
   std::deque<std::shared_ptr<ActiveJob>> waiting;  // PENDING, in arrival order
   std::size_t running = 0;
+  bool draining = false;
   EngineMetrics counters;
+  asio::steady_timer sweep_timer;
 
   // Writes the job as it is now; failures are logged, the export goes on.
   void save_soon(const JobRecord& record) {
@@ -93,15 +97,17 @@ struct Engine::Impl {
   }
 
   void on_progress(ActiveJob& job) {
+    // A new upload is saved at once: its id is what lets a later process abort it.
+    const bool new_upload = job.record.upload_id != job.progress.upload_id;
     take_progress(job);
     const auto now = Clock::now();
-    if (now - job.last_saved < config.progress_interval) return;
+    if (!new_upload && now - job.last_saved < config.progress_interval) return;
     job.last_saved = now;
     save_soon(job.record);
   }
 
   void schedule() {
-    while (running < static_cast<std::size_t>(config.max_running_exports) && !waiting.empty()) {
+    while (!draining && running < static_cast<std::size_t>(config.max_running_exports) && !waiting.empty()) {
       auto job = std::move(waiting.front());
       waiting.pop_front();
       ++running;
@@ -143,11 +149,30 @@ struct Engine::Impl {
     counters.parts_uploaded += job->progress.parts_uploaded;
     active.erase(job->record.id);
     if (was_running) --running;
-    job->finished.cancel();
+    job->finished.expires_at(Clock::time_point::min());
     schedule();
   }
 
-  // Jobs an earlier process left unfinished: FAILED, their uploads aborted.
+  // Sweeps again every sweep_interval until the timer is cancelled (at shutdown or destruction).
+  asio::awaitable<void> sweep_periodically() {
+    for (;;) {
+      sweep_timer.expires_after(config.sweep_interval);
+      auto [ec] = co_await sweep_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;  // the engine is going: touch nothing of it
+      co_await sweep_interrupted();
+    }
+  }
+
+  // Waits until each of `jobs` has ended and been saved, or until cancelled.
+  static asio::awaitable<void> wait_all(const std::vector<std::shared_ptr<ActiveJob>>& jobs) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    for (const auto& job : jobs) {
+      co_await job->finished.async_wait(asio::as_tuple(asio::use_awaitable));
+      if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) co_return;
+    }
+  }
+
+  // Jobs that a process now gone left unfinished: FAILED, their uploads aborted.
   asio::awaitable<void> sweep_interrupted() {
     auto interrupted = co_await store->fail_interrupted();
     if (!interrupted) {
@@ -156,15 +181,31 @@ struct Engine::Impl {
     }
     for (const auto& job : *interrupted) {
       log("job " + job.id + " was interrupted by a restart: marked FAILED");
-      if (job.upload_id.empty()) continue;
-      if (auto aborted = co_await client.abort_multipart_upload(config.bucket, job.s3_key, job.upload_id); !aborted)
-        log("aborting the upload of job " + job.id + ": " + aborted.error().message());
+      for (const auto& upload_id : co_await uploads_of(job))
+        if (auto aborted = co_await client.abort_multipart_upload(config.bucket, job.s3_key, upload_id); !aborted)
+          log("aborting the upload of job " + job.id + ": " + aborted.error().message());
     }
+  }
+
+  // The uploads an interrupted job may have left: the one it recorded, or, when it died before recording
+  // one, those open at its key.
+  asio::awaitable<std::vector<std::string>> uploads_of(const JobRecord& job) {
+    if (!job.upload_id.empty()) co_return std::vector<std::string>{job.upload_id};
+    std::vector<std::string> found;
+    if (job.s3_key.empty() || !job.started_at) co_return found;
+    auto listed = co_await client.list_multipart_uploads(config.bucket, job.s3_key);
+    if (!listed) {
+      log("listing the uploads of job " + job.id + ": " + listed.error().message());
+      co_return found;
+    }
+    for (const auto& upload : *listed)
+      if (upload.key == job.s3_key) found.push_back(upload.upload_id);
+    co_return found;
   }
 };
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Engine::~Engine() = default;
+Engine::~Engine() { impl_->sweep_timer.cancel(); }
 
 Engine::Task<std::unique_ptr<Engine>> Engine::start(asio::any_io_executor executor, EngineConfig config) {
   auto client = s3::Client::create(executor, config.s3);
@@ -174,10 +215,13 @@ Engine::Task<std::unique_ptr<Engine>> Engine::start(asio::any_io_executor execut
   std::unique_ptr<Engine> engine(
       new Engine(std::make_unique<Impl>(executor, std::move(config), std::move(*client), std::move(*store))));
   co_await engine->impl_->sweep_interrupted();
+  if (engine->impl_->config.sweep_interval.count() > 0)
+    asio::co_spawn(executor, engine->impl_->sweep_periodically(), asio::detached);
   co_return std::move(engine);
 }
 
 Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
+  if (impl_->draining) co_return Error{errc::shutting_down, "the server is shutting down"};
   const Dataset* dataset = find_dataset(impl_->config, request.dataset);
   if (!dataset) co_return Error{errc::unknown_dataset, "no dataset named '" + request.dataset + "'"};
   JobRecord record;
@@ -245,12 +289,18 @@ bool Engine::cancel(std::string_view id) {
 
 Engine::Task<void> Engine::check_health() { return impl_->store->ping(); }
 
-asio::awaitable<void> Engine::shutdown() {
+asio::awaitable<void> Engine::shutdown(std::chrono::steady_clock::duration drain) {
+  using namespace asio::experimental::awaitable_operators;
+  impl_->draining = true;
+  impl_->sweep_timer.cancel();
+  for (auto waiting = impl_->waiting; const auto& job : waiting) cancel(job->record.id);
+
   std::vector<std::shared_ptr<ActiveJob>> jobs;
   for (const auto& [id, job] : impl_->active) jobs.push_back(job);
-  for (const auto& job : jobs) cancel(job->record.id);
-  for (const auto& job : jobs)
-    if (impl_->active.contains(job->record.id)) co_await job->finished.async_wait(asio::as_tuple(asio::use_awaitable));
+  asio::steady_timer deadline(impl_->executor, drain);
+  co_await (Impl::wait_all(jobs) || deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+  for (const auto& job : jobs) cancel(job->record.id);  // those still running after the drain
+  co_await Impl::wait_all(jobs);
 }
 
 std::string Engine::download_url(const JobRecord& job) const {

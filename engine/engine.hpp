@@ -8,6 +8,8 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -46,8 +48,8 @@ class Engine {
   template <class T>
   using Task = boost::asio::awaitable<Result<T>>;
 
-  // Opens export_jobs (creating it when absent), marks jobs an earlier process left unfinished as FAILED
-  // and aborts their uploads.
+  // Opens export_jobs (creating it when absent), marks jobs that a process now gone left unfinished as
+  // FAILED and aborts their uploads, then does so again every sweep_interval when that is set.
   static Task<std::unique_ptr<Engine>> start(boost::asio::any_io_executor executor, EngineConfig config);
   ~Engine();
 
@@ -64,8 +66,9 @@ class Engine {
 
   // Whether the database answers.
   Task<void> check_health();
-  // Cancels every PENDING and RUNNING job and waits until each has ended and been saved.
-  boost::asio::awaitable<void> shutdown();
+  // Starts nothing more (start_export answers errc::shutting_down), cancels PENDING jobs, lets RUNNING ones
+  // finish for up to `drain`, cancels the rest, and returns when every ending is saved.
+  boost::asio::awaitable<void> shutdown(std::chrono::steady_clock::duration drain);
 
   // A presigned GET URL for a COMPLETED job's object, valid for download_url_lifetime.
   std::string download_url(const JobRecord& job) const;

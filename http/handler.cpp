@@ -22,6 +22,7 @@ ApiResponse engine_error(const engine::Error& error) {
   if (error.code == engine::errc::unknown_dataset) return error_response(404, "not_found", error.message);
   if (error.code == engine::errc::invalid_request) return error_response(400, "bad_request", error.message);
   if (error.code == engine::errc::unknown_job) return error_response(404, "not_found", error.message);
+  if (error.code == engine::errc::shutting_down) return error_response(503, "shutting_down", error.message);
   return error_response(503, "unavailable", error.message);
 }
 

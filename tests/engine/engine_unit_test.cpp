@@ -182,6 +182,8 @@ TEST_CASE("settings: flags over environment over the config file over defaults",
   CHECK(settings.engine.part_size == 16 * 1024 * 1024);
   CHECK(settings.engine.max_running_exports == 3);
   CHECK(settings.engine.parts_per_export == 3);  // default
+  CHECK(settings.engine.sweep_interval == std::chrono::minutes(1));  // a server sweeps; a bare EngineConfig does not
+  CHECK(engine::EngineConfig{}.sweep_interval.count() == 0);
   REQUIRE(settings.engine.datasets.size() == 1);
   CHECK(settings.engine.datasets[0].exact_count);
 

@@ -32,9 +32,14 @@ class ServerProcess {
     port_ = 20000 + static_cast<int>(std::random_device{}() % 20000);
     std::vector<std::string> arguments{PG2S3_BINARY, "serve", "--listen", "127.0.0.1:" + std::to_string(port_)};
     if (!config_file.empty()) arguments.insert(arguments.end(), {"--config", config_file});
-    std::vector<std::string> environment;
-    for (char** variable = environ; *variable; ++variable) environment.emplace_back(*variable);
-    environment.insert(environment.end(), extra_environment.begin(), extra_environment.end());
+    // The extra variables replace inherited ones of the same name (getenv takes the first it finds).
+    std::vector<std::string> environment = extra_environment;
+    auto overridden = [&](std::string_view variable) {
+      const auto name = variable.substr(0, variable.find('=') + 1);
+      return std::ranges::any_of(extra_environment, [&](const std::string& extra) { return extra.starts_with(name); });
+    };
+    for (char** variable = environ; *variable; ++variable)
+      if (!overridden(*variable)) environment.emplace_back(*variable);
 
     int log_pipe[2];
     REQUIRE(pipe(log_pipe) == 0);
@@ -52,21 +57,28 @@ class ServerProcess {
     std::string said;
     char line[4096];
     while (std::fgets(line, sizeof line, log_)) {
-      said += line;
-      if (said.find("listening on") != std::string::npos) return;
+      log_text_ += line;
+      if (log_text_.find("listening on") != std::string::npos) return;
     }
-    FAIL("pg2s3 serve did not start: " << said);
+    FAIL("pg2s3 serve did not start: " << log_text_);
   }
   ~ServerProcess() { stop(); }
 
-  void stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
+  // Sends `signal`, waits for the process to end, and returns its exit status (-1 if killed by a signal).
+  int stop(int signal = SIGTERM) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, signal);
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = 0;
+    char chunk[4096];
+    for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, log_)) > 0;) log_text_.append(chunk, n);
     std::fclose(log_);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
+
+  // Everything the server wrote to stderr (all of it once stopped).
+  const std::string& log() const { return log_text_; }
 
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
 
@@ -80,6 +92,7 @@ class ServerProcess {
   pid_t pid_ = 0;
   int port_ = 0;
   FILE* log_ = nullptr;
+  std::string log_text_;
 };
 
 struct Reply {
@@ -143,13 +156,25 @@ std::string start(const ServerProcess& server, const std::string& dataset, const
   return id;
 }
 
-// A config file with a dataset slow enough to be caught running.
-std::string slow_config() {
+// A config file with a dataset slow enough to be caught running, the drain timeout, and the sweep interval.
+std::string slow_config(int drain_seconds = 30, int sweep_interval_ms = 60000) {
   const std::string path = "/tmp/pg2s3-api-test.toml";
-  std::ofstream(path) << "[[datasets]]\nname = \"users\"\nquery = \"" << users_copy_query << "\"\n"
+  std::ofstream(path) << "[server]\ndrain_timeout_seconds = " << drain_seconds << "\n"
+                      << "[export]\nsweep_interval_ms = " << sweep_interval_ms << "\n"
+                      << "[[datasets]]\nname = \"users\"\nquery = \"" << users_copy_query << "\"\n"
                       << "[[datasets]]\nname = \"slow\"\nquery = \"SELECT g AS id, md5(g::text) AS hash "
                          "FROM generate_series(1, 4000000) AS g\"\n";
   return path;
+}
+
+// Polls until the job has read some rows.
+void wait_until_running(const ServerProcess& server, const std::string& id) {
+  simdjson::dom::parser parser;
+  for (int attempt = 0; attempt < 20000; ++attempt) {
+    auto json = parse(parser, request("GET", server.url("/exports/" + id)).body);
+    if (std::int64_t(json["processedRecords"]) > 0) return;
+  }
+  FAIL("job " << id << " never started reading rows");
 }
 
 bool object_or_upload_left(const std::string& key) {
@@ -261,12 +286,9 @@ TEST_CASE("with an API token every route but /healthz wants it", "[api]") {
 TEST_CASE("DELETE mid-export: CANCELLED with no object and no open upload", "[api]") {
   ServerProcess server({}, slow_config());
   const auto id = start(server, "slow");
-  simdjson::dom::parser parser;
-  for (int attempt = 0; attempt < 20000; ++attempt) {  // until it has read some rows
-    auto json = parse(parser, request("GET", server.url("/exports/" + id)).body);
-    if (std::int64_t(json["processedRecords"]) > 0) break;
-  }
+  wait_until_running(server, id);
   CHECK(request("DELETE", server.url("/exports/" + id)).status == 202);
+  simdjson::dom::parser parser;
   auto final_status = parse(parser, statuses_until_final(server, id).back());
   CHECK(text_of(final_status, "status") == "CANCELLED");
   CHECK_FALSE(object_or_upload_left(text_of(final_status, "s3Key")));
@@ -289,6 +311,89 @@ TEST_CASE("a status is readable after the server restarts and health and metrics
   auto after = request("GET", restarted.url("/exports/" + id));
   CHECK(after.status == 200);
   CHECK(after.body == before);
+}
+
+TEST_CASE("SIGTERM lets running exports finish within the drain timeout and cancels them after it", "[api][shutdown]") {
+  simdjson::dom::parser parser;
+  std::string drained, cut_short;
+  {
+    ServerProcess server({}, slow_config(600));
+    drained = start(server, "slow");
+    wait_until_running(server, drained);
+    CHECK(server.stop(SIGTERM) == 0);
+  }
+  {
+    ServerProcess server({}, slow_config(0));
+    cut_short = start(server, "slow");
+    wait_until_running(server, cut_short);
+    CHECK(server.stop(SIGTERM) == 0);
+    CHECK_THAT(server.log(), Catch::Contains("stopped"));
+  }
+  ServerProcess restarted({}, slow_config());
+  CHECK(text_of(parse(parser, request("GET", restarted.url("/exports/" + drained)).body), "status") == "COMPLETED");
+  auto cancelled = parse(parser, request("GET", restarted.url("/exports/" + cut_short)).body);
+  CHECK(text_of(cancelled, "status") == "CANCELLED");
+  CHECK_FALSE(object_or_upload_left(text_of(cancelled, "s3Key")));
+}
+
+TEST_CASE("after kill -9 mid-export the job becomes FAILED and its upload is aborted", "[api][shutdown]") {
+  std::string id, key;
+  {
+    ServerProcess server({}, slow_config());
+    id = start(server, "slow");
+    wait_until_running(server, id);
+    simdjson::dom::parser parser;
+    key = text_of(parse(parser, request("GET", server.url("/exports/" + id)).body), "s3Key");
+    server.stop(SIGKILL);
+  }
+  // The dead process's database session may outlive it for a moment: the periodic sweep catches it then.
+  ServerProcess restarted({}, slow_config(30, 100));
+  simdjson::dom::parser parser;
+  std::string status;
+  for (int attempt = 0; attempt < 20000 && status != "FAILED"; ++attempt)
+    status = text_of(parse(parser, request("GET", restarted.url("/exports/" + id)).body), "status");
+  CHECK(status == "FAILED");
+  auto final_status = parse(parser, request("GET", restarted.url("/exports/" + id)).body);
+  CHECK_THAT(text_of(final_status, "errorMessage"), Catch::StartsWith("interrupted"));
+  bool left = true;  // the sweep marks the job, then aborts its upload
+  for (int attempt = 0; attempt < 2000 && left; ++attempt) left = object_or_upload_left(key);
+  CHECK_FALSE(left);
+}
+
+TEST_CASE("no secret appears in logs, errors, metrics or API responses", "[api][secrets]") {
+  const std::string api_token = "api-token-5f3a9c1e-distinct";
+  const std::string s3_secret = "s3-secret-8b2d7e4f-distinct";
+  const std::string session_token = "session-token-1c6e0a9b-distinct";
+  const std::string database_password = "pg2s3-test-password";  // the test cluster's, in PG2S3_DATABASE_URL
+  // (A download URL made with temporary credentials must carry X-Amz-Security-Token, as AWS's presigning
+  // requires; it signs nothing without the secret key. Here the export fails, so no URL is made.)
+  ServerProcess server({"PG2S3_API_TOKEN=" + api_token, "AWS_SECRET_ACCESS_KEY=" + s3_secret,
+                        "AWS_SESSION_TOKEN=" + session_token});
+  const std::string auth = "Authorization: Bearer " + api_token;
+  std::string answered;
+  auto ask = [&](const std::string& method, const std::string& path, const std::string& header) {
+    auto reply = request(method, server.url(path), {}, header);
+    answered += reply.body;
+    return reply;
+  };
+  ask("GET", "/exports", "Authorization: Bearer wrong");  // 401
+  auto started = ask("POST", "/exports/users", auth);     // fails at S3: the secret is wrong
+  simdjson::dom::parser parser;
+  const auto id = text_of(parse(parser, started.body), "jobId");
+  std::string status;
+  for (int attempt = 0; attempt < 20000 && (status.empty() || status == "PENDING" || status == "RUNNING"); ++attempt)
+    status = text_of(parse(parser, ask("GET", "/exports/" + id, auth).body), "status");
+  CHECK(status == "FAILED");
+  CHECK_THAT(answered, Catch::Contains("SignatureDoesNotMatch") || Catch::Contains("InvalidAccessKeyId"));
+  ask("GET", "/exports/" + id + "/download-url", auth);
+  ask("GET", "/exports?limit=5", auth);
+  ask("GET", "/metrics", auth);
+  ask("GET", "/healthz", "");
+  server.stop();
+  for (const auto& secret : {api_token, s3_secret, session_token, database_password}) {
+    CHECK_THAT(answered, !Catch::Contains(secret));
+    CHECK_THAT(server.log(), !Catch::Contains(secret));
+  }
 }
 
 TEST_CASE("pg2s3 export --output - prints the same bytes and the status goes to stderr", "[cli]") {
