@@ -180,8 +180,9 @@ struct Engine::Impl {
       co_return;
     }
     for (const auto& job : *interrupted) {
-      log("job " + job.id + " was interrupted by a restart: marked FAILED");
-      for (const auto& upload_id : co_await uploads_of(job))
+      log("job " + job.id + " was left unfinished by a process that is gone: marked FAILED");
+      const auto uploads = co_await uploads_of(job);  // named: GCC 12 mishandles temporaries across co_await
+      for (const auto& upload_id : uploads)
         if (auto aborted = co_await client.abort_multipart_upload(config.bucket, job.s3_key, upload_id); !aborted)
           log("aborting the upload of job " + job.id + ": " + aborted.error().message());
     }
