@@ -55,9 +55,9 @@ struct ActiveJob {
   JobRecord record;
   detail::ExportTarget target;
   detail::ExportProgress progress;
-  asio::cancellation_signal cancel;
-  bool cancel_requested = false;
+  asio::cancellation_signal cancel;  // stops a running export's waiting step (progress.cancel_requested is the record)
   asio::steady_timer finished;  // expires when the job ends: wakes whoever waits, and any later wait at once
+  bool holds_running_slot = false;  // taken when scheduled, given back when it ends
   Clock::time_point last_saved{};
 };
 
@@ -111,6 +111,7 @@ struct Engine::Impl {
       auto job = std::move(waiting.front());
       waiting.pop_front();
       ++running;
+      job->holds_running_slot = true;
       asio::co_spawn(executor, run_job(job),
                      asio::bind_cancellation_slot(job->cancel.slot(), [](std::exception_ptr failure) {
                        if (failure) std::rethrow_exception(failure);  // a bug: let it be seen
@@ -120,6 +121,10 @@ struct Engine::Impl {
 
   asio::awaitable<void> run_job(std::shared_ptr<ActiveJob> job) {
     co_await asio::this_coro::throw_if_cancelled(false);
+    if (job->progress.cancel_requested) {  // cancelled between being scheduled and starting
+      co_await end_job(job, JobStatus::cancelled, "cancelled");
+      co_return;
+    }
     job->record.status = JobStatus::running;
     job->record.started_at = std::chrono::system_clock::now();
     job->last_saved = Clock::now();
@@ -128,14 +133,13 @@ struct Engine::Impl {
     co_await asio::this_coro::reset_cancellation_state();  // the ending is recorded even after a cancel
     take_progress(*job);  // no save of its own: a RUNNING record saved after the ending would undo it
     if (outcome) co_await end_job(job, JobStatus::completed, {});
-    else if (job->cancel_requested) co_await end_job(job, JobStatus::cancelled, "cancelled");
+    else if (job->progress.cancel_requested) co_await end_job(job, JobStatus::cancelled, "cancelled");
     else co_await end_job(job, JobStatus::failed, outcome.error().message);
   }
 
   // Records the final state, frees the job's place and lets the next one run. Whoever waits for the job
   // is woken only once the ending is saved.
   asio::awaitable<void> end_job(std::shared_ptr<ActiveJob> job, JobStatus status, std::string message) {
-    const bool was_running = job->record.status == JobStatus::running;
     job->record.status = status;
     job->record.error_message = std::move(message);
     job->record.upload_id.clear();  // completed or aborted
@@ -148,7 +152,7 @@ struct Engine::Impl {
     }
     counters.parts_uploaded += job->progress.parts_uploaded;
     active.erase(job->record.id);
-    if (was_running) --running;
+    if (job->holds_running_slot) --running;
     job->finished.expires_at(Clock::time_point::min());
     schedule();
   }
@@ -276,13 +280,14 @@ Engine::Task<JobRecord> Engine::wait(std::string_view id) {
 
 bool Engine::cancel(std::string_view id) {
   auto it = impl_->active.find(id);
-  if (it == impl_->active.end()) return false;
+  // A job whose ending is being saved is still listed, but too late to cancel.
+  if (it == impl_->active.end() || is_final(it->second->record.status)) return false;
   auto job = it->second;
-  job->cancel_requested = true;
-  if (job->record.status == JobStatus::pending) {
-    std::erase(impl_->waiting, job);
+  if (job->progress.cancel_requested) return true;
+  job->progress.cancel_requested = true;
+  if (std::erase(impl_->waiting, job) > 0) {  // still queued: it never ran
     asio::co_spawn(impl_->executor, impl_->end_job(job, JobStatus::cancelled, "cancelled"), asio::detached);
-  } else {
+  } else {  // running, or scheduled and about to run
     job->cancel.emit(asio::cancellation_type::terminal);
   }
   return true;

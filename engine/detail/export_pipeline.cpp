@@ -25,6 +25,8 @@ using PartChannel = asio::experimental::channel<void(boost::system::error_code, 
 
 Error failure(std::string_view step, const pg::Error& error) { return {error.code, std::string(step) + ": " + error.message()}; }
 
+const Error cancelled{asio::error::operation_aborted, "cancelled"};
+
 asio::awaitable<Result<std::optional<std::int64_t>>> count_rows(pg::Connection& connection, const Dataset& dataset) {
   if (dataset.exact_count) {
     const std::string sql = "SELECT count(*) AS n FROM (" + dataset.query + ") AS dataset";
@@ -81,6 +83,10 @@ asio::awaitable<Result<void>> read_parts(const EngineConfig& config, pg::CopyOut
     }
     progress.processed_records = static_cast<std::int64_t>(stream.rows());
     progress.changed();
+    if (progress.cancel_requested) {
+      parts.close();
+      co_return cancelled;
+    }
     const bool only_part = number == 1;
     if (*more || !lease->bytes().empty() || only_part) {
       auto [ec] = co_await parts.async_send(boost::system::error_code{}, std::move(lease), use_tuple);
@@ -147,13 +153,17 @@ asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client&
   PartChannel parts(executor, static_cast<std::size_t>(std::max(1, config.parts_per_export - 2)));
   auto [read, written] = co_await (read_parts(config, *stream, parts, pool, compressor.get(), progress) &&
                                    write_parts(**writer, parts, progress));
-  if (!read || !written) {
+  if (!read || !written || progress.cancel_requested) {
     co_await (*writer)->abort();
-    co_return first_cause(read, written);
+    co_return read && written ? cancelled : first_cause(read, written);
   }
   if (auto committed = co_await connection->execute("COMMIT"); !committed) {
     co_await (*writer)->abort();
     co_return failure("committing the snapshot", committed.error());
+  }
+  if (progress.cancel_requested) {  // the last word before the object appears
+    co_await (*writer)->abort();
+    co_return cancelled;
   }
   if (auto completed = co_await (*writer)->complete(); !completed) {
     co_await (*writer)->abort();

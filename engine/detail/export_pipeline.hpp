@@ -20,6 +20,9 @@ struct ExportProgress {
   std::uint64_t parts_uploaded = 0;
   std::string upload_id;
   std::function<void()> changed;
+  // Set by whoever cancels. The cancellation signal stops a waiting step; this flag is checked after
+  // every part and before committing, so a cancelled export never completes even if the signal missed.
+  bool cancel_requested = false;
 };
 
 struct ExportTarget {
