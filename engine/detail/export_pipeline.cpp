@@ -125,13 +125,29 @@ Error first_cause(const Result<void>& read, const Result<void>& written) {
   return written ? read.error() : written.error();
 }
 
+// Everything between opening the output and its completion; on failure the caller aborts the output.
+asio::awaitable<Result<void>> transfer_and_commit(const EngineConfig& config, pg::Connection& connection,
+                                                  pg::CopyOutStream& stream, PartWriter& writer, BufferPool& pool,
+                                                  const ExportTarget& target, ExportProgress& progress) {
+  using namespace asio::experimental::awaitable_operators;
+  auto compressor = target.compression == Compression::none ? nullptr : Compressor::create(target.compression);
+  PartChannel parts(co_await asio::this_coro::executor,
+                    static_cast<std::size_t>(std::max(1, config.parts_per_export - 2)));
+  auto [read, written] = co_await (read_parts(config, stream, parts, pool, compressor.get(), progress) &&
+                                   write_parts(writer, parts, progress));
+  if (!read || !written) co_return first_cause(read, written);
+  if (auto committed = co_await connection.execute("COMMIT"); !committed)
+    co_return failure("committing the snapshot", committed.error());
+  if (progress.cancel_requested) co_return cancelled;  // the last word before the object appears
+  co_return co_await writer.complete();
+}
+
 }  // namespace
 
 std::size_t part_size_for(std::size_t base, std::size_t number) { return base * (1 + (number - 1) / 1000); }
 
 asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client& client, BufferPool& pool,
                                          const ExportTarget& target, ExportProgress& progress) {
-  using namespace asio::experimental::awaitable_operators;
   co_await asio::this_coro::throw_if_cancelled(false);
   const auto executor = co_await asio::this_coro::executor;
 
@@ -149,27 +165,9 @@ asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client&
   auto writer = co_await open_writer(config, client, target, progress);
   if (!writer) co_return writer.error();
 
-  auto compressor = target.compression == Compression::none ? nullptr : Compressor::create(target.compression);
-  PartChannel parts(executor, static_cast<std::size_t>(std::max(1, config.parts_per_export - 2)));
-  auto [read, written] = co_await (read_parts(config, *stream, parts, pool, compressor.get(), progress) &&
-                                   write_parts(**writer, parts, progress));
-  if (!read || !written || progress.cancel_requested) {
-    co_await (*writer)->abort();
-    co_return read && written ? cancelled : first_cause(read, written);
-  }
-  if (auto committed = co_await connection->execute("COMMIT"); !committed) {
-    co_await (*writer)->abort();
-    co_return failure("committing the snapshot", committed.error());
-  }
-  if (progress.cancel_requested) {  // the last word before the object appears
-    co_await (*writer)->abort();
-    co_return cancelled;
-  }
-  if (auto completed = co_await (*writer)->complete(); !completed) {
-    co_await (*writer)->abort();
-    co_return completed.error();
-  }
-  co_return Result<void>{};
+  auto finished = co_await transfer_and_commit(config, *connection, *stream, **writer, pool, target, progress);
+  if (!finished) co_await (*writer)->abort();
+  co_return finished;
 }
 
 }  // namespace pg2s3::engine::detail

@@ -67,6 +67,17 @@ bool upload_open_for(asio::io_context& io, const std::string& key) {
   return !test::run(io, client.list_multipart_uploads(test::bucket(), key)).value().empty();
 }
 
+// Waits until the job has read some rows.
+asio::awaitable<void> wait_until_reading(engine::Engine& engine, const std::string& id) {
+  asio::steady_timer poll(co_await asio::this_coro::executor);
+  for (;;) {
+    auto job = co_await engine.find_job(id);
+    if (job && *job && (*job)->processed_records > 0) co_return;
+    poll.expires_after(5ms);
+    co_await poll.async_wait(use_tuple);
+  }
+}
+
 // Starts an export of `dataset`, cancels it once it has read some rows, and returns its final record.
 // (One coroutine: test::run returns only when the io_context has no work left, the export included.)
 engine::JobRecord cancel_mid_export(asio::io_context& io, engine::Engine& engine, const std::string& dataset) {
@@ -74,13 +85,7 @@ engine::JobRecord cancel_mid_export(asio::io_context& io, engine::Engine& engine
     const engine::ExportRequest request{dataset, "", engine::Compression::none, ""};
     auto started = co_await engine.start_export(request);
     const std::string id = started.value().id;
-    asio::steady_timer poll(io);
-    for (;;) {
-      auto job = co_await engine.find_job(id);
-      if (job && *job && (*job)->processed_records > 0) break;
-      poll.expires_after(5ms);
-      co_await poll.async_wait(use_tuple);
-    }
+    co_await wait_until_reading(engine, id);
     CHECK(engine.cancel(id));
     auto ended = co_await engine.wait(id);
     co_return ended.value();
@@ -249,13 +254,7 @@ TEST_CASE("a second process on the same table leaves the first one's running job
     const engine::ExportRequest request{"slow", "", engine::Compression::none, ""};
     auto started = co_await first->start_export(request);
     const std::string id = started.value().id;
-    asio::steady_timer poll(io);
-    for (;;) {  // until it runs
-      auto job = co_await first->find_job(id);
-      if (job && *job && (*job)->processed_records > 0) break;
-      poll.expires_after(5ms);
-      co_await poll.async_wait(use_tuple);
-    }
+    co_await wait_until_reading(*first, id);
     auto second = co_await engine::Engine::start(io.get_executor(), engine_config());  // sweeps at start-up
     auto seen = co_await second.value()->find_job(id);
     first->cancel(id);
