@@ -142,7 +142,8 @@ struct Engine::Impl {
   asio::awaitable<void> end_job(std::shared_ptr<ActiveJob> job, JobStatus status, std::string message) {
     job->record.status = status;
     job->record.error_message = std::move(message);
-    job->record.upload_id.clear();  // completed or aborted
+    if (!job->progress.abort_failure.empty())
+      log("job " + job->record.id + " left its upload open for a later sweep: " + job->progress.abort_failure);
     job->record.finished_at = std::chrono::system_clock::now();
     if (auto saved = co_await store->save(job->record); !saved) log(saved.error().message);
     ++counters.jobs_ended[status];
@@ -163,7 +164,7 @@ struct Engine::Impl {
       sweep_timer.expires_after(config.sweep_interval);
       auto [ec] = co_await sweep_timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;  // the engine is going: touch nothing of it
-      co_await sweep_interrupted();
+      co_await sweep();
     }
   }
 
@@ -176,8 +177,14 @@ struct Engine::Impl {
     }
   }
 
-  // Jobs that a process now gone left unfinished: FAILED, their uploads aborted.
-  asio::awaitable<void> sweep_interrupted() {
+  // Jobs that a process now gone left unfinished become FAILED, and uploads that ended jobs left open are
+  // aborted, theirs included.
+  asio::awaitable<void> sweep() {
+    co_await fail_interrupted();
+    co_await abort_left_uploads();
+  }
+
+  asio::awaitable<void> fail_interrupted() {
     auto interrupted = co_await store->fail_interrupted();
     if (!interrupted) {
       log(interrupted.error().message);
@@ -185,17 +192,34 @@ struct Engine::Impl {
     }
     for (const auto& job : *interrupted) {
       log("job " + job.id + " was left unfinished by a process that is gone: marked FAILED");
-      const auto uploads = co_await uploads_of(job);  // named: GCC 12 mishandles temporaries across co_await
+      if (!job.upload_id.empty()) continue;  // aborted with the other recorded uploads
+      const auto uploads = co_await uploads_at_key(job);  // named: GCC 12 mishandles temporaries across co_await
       for (const auto& upload_id : uploads)
         if (auto aborted = co_await client.abort_multipart_upload(config.bucket, job.s3_key, upload_id); !aborted)
           log("aborting the upload of job " + job.id + ": " + aborted.error().message());
     }
   }
 
-  // The uploads an interrupted job may have left: the one it recorded, or, when it died before recording
-  // one, those open at its key.
-  asio::awaitable<std::vector<std::string>> uploads_of(const JobRecord& job) {
-    if (!job.upload_id.empty()) co_return std::vector<std::string>{job.upload_id};
+  // An upload is forgotten once aborted, or once S3 no longer knows it (another process aborted it first).
+  asio::awaitable<void> abort_left_uploads() {
+    auto jobs = co_await store->with_open_uploads();
+    if (!jobs) {
+      log(jobs.error().message);
+      co_return;
+    }
+    for (const auto& job : *jobs) {
+      auto aborted = co_await client.abort_multipart_upload(config.bucket, job.s3_key, job.upload_id);
+      if (!aborted && aborted.error().s3_code != "NoSuchUpload") {
+        log("aborting the upload of job " + job.id + ": " + aborted.error().message());
+        continue;
+      }
+      if (auto forgotten = co_await store->forget_upload(job.id, job.upload_id); !forgotten)
+        log(forgotten.error().message);
+    }
+  }
+
+  // The uploads open at an interrupted job's key, for a job that died before it recorded its own.
+  asio::awaitable<std::vector<std::string>> uploads_at_key(const JobRecord& job) {
     std::vector<std::string> found;
     if (job.s3_key.empty() || !job.started_at) co_return found;
     auto listed = co_await client.list_multipart_uploads(config.bucket, job.s3_key);
@@ -215,11 +239,10 @@ Engine::~Engine() { impl_->sweep_timer.cancel(); }
 Engine::Task<std::unique_ptr<Engine>> Engine::start(asio::any_io_executor executor, EngineConfig config) {
   auto client = s3::Client::create(executor, config.s3);
   if (!client) co_return Error{client.error().code, client.error().message()};
-  auto store = co_await JobStore::open(executor, config.database_url);
-  if (!store) co_return store.error();
+  auto store = JobStore::open(executor, config.database_url);
   std::unique_ptr<Engine> engine(
-      new Engine(std::make_unique<Impl>(executor, std::move(config), std::move(*client), std::move(*store))));
-  co_await engine->impl_->sweep_interrupted();
+      new Engine(std::make_unique<Impl>(executor, std::move(config), std::move(*client), std::move(store))));
+  co_await engine->impl_->sweep();
   if (engine->impl_->config.sweep_interval.count() > 0)
     asio::co_spawn(executor, engine->impl_->sweep_periodically(), asio::detached);
   co_return std::move(engine);

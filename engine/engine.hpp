@@ -48,8 +48,10 @@ class Engine {
   template <class T>
   using Task = boost::asio::awaitable<Result<T>>;
 
-  // Opens export_jobs (creating it when absent), marks jobs that a process now gone left unfinished as
-  // FAILED and aborts their uploads, then does so again every sweep_interval when that is set.
+  // Sweeps export_jobs (creating it when absent): jobs that a process now gone left unfinished become
+  // FAILED, and the uploads that ended jobs could not abort are aborted; then again every sweep_interval
+  // when that is set. A database that does not answer yet is logged, not fatal: the engine reconnects at
+  // its next use. Fails only for S3 settings that cannot work.
   static Task<std::unique_ptr<Engine>> start(boost::asio::any_io_executor executor, EngineConfig config);
   ~Engine();
 
@@ -61,7 +63,8 @@ class Engine {
   Task<std::vector<JobRecord>> list_jobs(int limit);
   // Waits until the job is final.
   Task<JobRecord> wait(std::string_view id);
-  // Cancels a PENDING or RUNNING job: it ends CANCELLED with its upload aborted. False when not active.
+  // Cancels a PENDING or RUNNING job: it ends CANCELLED with its upload aborted, or COMPLETED when its
+  // object was already being completed. False when not active.
   bool cancel(std::string_view id);
 
   // Whether the database answers.

@@ -86,36 +86,46 @@ JobStore::JobStore(asio::any_io_executor executor, std::string database_url)
       owner_(static_cast<std::int32_t>(std::random_device{}() & 0x7FFFFFFF) | 1),
       turn_(executor, 1) {}
 
-JobStore::Task<std::unique_ptr<JobStore>> JobStore::open(asio::any_io_executor executor, std::string database_url) {
-  std::unique_ptr<JobStore> store(new JobStore(executor, std::move(database_url)));
-  auto created = co_await store->run(create_table, {});
-  if (!created) co_return created.error();
-  co_return std::move(store);
+std::unique_ptr<JobStore> JobStore::open(asio::any_io_executor executor, std::string database_url) {
+  return std::unique_ptr<JobStore>(new JobStore(executor, std::move(database_url)));
+}
+
+JobStore::Task<void> JobStore::reconnect() {
+  connection_.reset();
+  auto connected = co_await pg::Connection::connect(executor_, database_url_);
+  if (!connected) co_return store_error(connected.error());
+  const std::string claim = "SELECT pg_advisory_lock(" + std::string(owner_lock_space) + ", " +
+                            std::to_string(owner_) + ")";
+  if (auto claimed = co_await connected->execute(claim); !claimed) co_return store_error(claimed.error());
+  if (auto created = co_await connected->execute(create_table); !created) co_return store_error(created.error());
+  connection_.emplace(std::move(*connected));
+  co_return Result<void>{};
 }
 
 JobStore::Task<pg::QueryResult> JobStore::run(std::string_view sql, std::span<const pg::Parameter> parameters) {
   co_await turn_.async_send(boost::system::error_code{}, asio::as_tuple(asio::use_awaitable));
-  auto outcome = co_await [&]() -> Task<pg::QueryResult> {
-    if (!connection_ || !connection_->is_open()) {
-      auto connected = co_await pg::Connection::connect(executor_, database_url_);
-      if (!connected) co_return store_error(connected.error());
-      connection_.emplace(std::move(*connected));
-      const std::string claim = "SELECT pg_advisory_lock(" + std::string(owner_lock_space) + ", " +
-                                std::to_string(owner_) + ")";
-      if (auto claimed = co_await connection_->execute(claim); !claimed) co_return store_error(claimed.error());
-    }
-    const bool multiple_statements = parameters.empty();
-    if (multiple_statements) {
-      auto done = co_await connection_->execute(sql);
-      if (!done) co_return store_error(done.error());
-      co_return pg::QueryResult{};
-    }
-    auto rows = co_await connection_->query(sql, parameters);
-    if (!rows) co_return store_error(rows.error());
-    co_return std::move(*rows);
-  }();
+  const bool reused = connection_ && connection_->is_open();
+  auto outcome = co_await run_once(sql, parameters);
+  // A connection that went idle before the database restarted fails at its next use: try once on a new one.
+  // Every statement here may run twice.
+  if (!outcome && reused && !(connection_ && connection_->is_open())) outcome = co_await run_once(sql, parameters);
   turn_.try_receive([](boost::system::error_code) {});
   co_return outcome;
+}
+
+JobStore::Task<pg::QueryResult> JobStore::run_once(std::string_view sql, std::span<const pg::Parameter> parameters) {
+  if (!connection_ || !connection_->is_open()) {
+    if (auto connected = co_await reconnect(); !connected) co_return connected.error();
+  }
+  const bool multiple_statements = parameters.empty();
+  if (multiple_statements) {
+    auto done = co_await connection_->execute(sql);
+    if (!done) co_return store_error(done.error());
+    co_return pg::QueryResult{};
+  }
+  auto rows = co_await connection_->query(sql, parameters);
+  if (!rows) co_return store_error(rows.error());
+  co_return std::move(*rows);
 }
 
 JobStore::Task<void> JobStore::save(const JobRecord& job) {
@@ -181,9 +191,22 @@ JobStore::Task<std::vector<JobRecord>> JobStore::fail_interrupted() {
   co_return jobs_in(*rows);
 }
 
-}  // namespace pg2s3::engine
+JobStore::Task<std::vector<JobRecord>> JobStore::with_open_uploads() {
+  const pg::Parameter parameters[] = {"1000"};
+  const std::string sql = "SELECT " + std::string(columns) + " FROM export_jobs WHERE upload_id IS NOT NULL "
+                          "AND status IN ('FAILED', 'CANCELLED') ORDER BY finished_at LIMIT $1::int";
+  auto rows = co_await run(sql, parameters);
+  if (!rows) co_return rows.error();
+  co_return jobs_in(*rows);
+}
 
-namespace pg2s3::engine {
+JobStore::Task<void> JobStore::forget_upload(std::string_view id, std::string_view upload_id) {
+  const pg::Parameter parameters[] = {std::string(id), std::string(upload_id)};
+  auto forgotten = co_await run("UPDATE export_jobs SET upload_id = NULL WHERE id = $1::uuid AND upload_id = $2",
+                                parameters);
+  if (!forgotten) co_return forgotten.error();
+  co_return Result<void>{};
+}
 
 JobStore::Task<void> JobStore::ping() {
   auto answered = co_await run("SELECT 1", {});

@@ -24,8 +24,9 @@ class JobStore {
   template <class T>
   using Task = boost::asio::awaitable<Result<T>>;
 
-  // Connects and creates export_jobs when absent (later columns are added the same way).
-  static Task<std::unique_ptr<JobStore>> open(boost::asio::any_io_executor executor, std::string database_url);
+  // Connects at first use, and again whenever the connection was lost, so a store outlives a database
+  // restart; each new connection creates export_jobs when absent (later columns are added the same way).
+  static std::unique_ptr<JobStore> open(boost::asio::any_io_executor executor, std::string database_url);
 
   Task<void> save(const JobRecord& job);  // insert or update
   Task<std::optional<JobRecord>> find(std::string_view id);
@@ -33,6 +34,10 @@ class JobStore {
   // Jobs that a process now gone left PENDING or RUNNING become FAILED ("interrupted"); returns them,
   // with the upload ids that still need aborting. Jobs of live processes are left alone.
   Task<std::vector<JobRecord>> fail_interrupted();
+  // Ended jobs whose upload could not be aborted when they ended (S3 was away), oldest first.
+  Task<std::vector<JobRecord>> with_open_uploads();
+  // Records that the job's upload `upload_id` is gone.
+  Task<void> forget_upload(std::string_view id, std::string_view upload_id);
   // Whether the database answers (reconnecting when needed).
   Task<void> ping();
 
@@ -40,6 +45,8 @@ class JobStore {
   JobStore(boost::asio::any_io_executor executor, std::string database_url);
   // One statement at a time on the one connection, reconnecting when it was lost.
   Task<pg::QueryResult> run(std::string_view sql, std::span<const pg::Parameter> parameters);
+  Task<pg::QueryResult> run_once(std::string_view sql, std::span<const pg::Parameter> parameters);
+  Task<void> reconnect();
 
   boost::asio::any_io_executor executor_;
   std::string database_url_;

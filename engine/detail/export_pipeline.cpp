@@ -55,6 +55,17 @@ asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_writer(const EngineCon
   co_return std::unique_ptr<PartWriter>(std::make_unique<S3PartWriter>(std::move(*upload)));
 }
 
+// Runs `step` to its end even when the export is cancelled meanwhile: an interrupted CreateMultipartUpload or
+// CompleteMultipartUpload may still take effect at S3, leaving an upload nobody knows of or an object of a
+// job that says CANCELLED. A cancel that comes meanwhile is seen afterwards, through cancel_requested.
+template <class T>
+asio::awaitable<T> uninterrupted(asio::awaitable<T> step) {
+  co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+  auto outcome = co_await std::move(step);
+  co_await asio::this_coro::reset_cancellation_state(asio::enable_terminal_cancellation());
+  co_return outcome;
+}
+
 // Appends CSV to `part` until it reaches `size` or the data ends; true while more may follow.
 asio::awaitable<pg::Result<bool>> fill_part(pg::CopyOutStream& stream, std::string& part, std::size_t size,
                                             Compressor* compressor, std::string& staging) {
@@ -108,7 +119,9 @@ asio::awaitable<Result<void>> write_parts(PartWriter& writer, PartChannel& parts
     if (!lease) co_return Result<void>{};  // the end of the data
     auto written = co_await writer.write(lease->bytes());
     if (!written) {
-      parts.close();  // stops the reader
+      // Stops the reader: close() alone would leave it waiting forever to send into a full channel.
+      parts.cancel();
+      parts.close();
       co_return written.error();
     }
     progress.bytes_uploaded += lease->bytes().size();
@@ -139,7 +152,8 @@ asio::awaitable<Result<void>> transfer_and_commit(const EngineConfig& config, pg
   if (auto committed = co_await connection.execute("COMMIT"); !committed)
     co_return failure("committing the snapshot", committed.error());
   if (progress.cancel_requested) co_return cancelled;  // the last word before the object appears
-  co_return co_await writer.complete();
+  auto completing = writer.complete();
+  co_return co_await uninterrupted(std::move(completing));
 }
 
 }  // namespace
@@ -162,11 +176,20 @@ asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client&
   const std::string copy = "COPY (" + target.dataset->query + ") TO STDOUT WITH (FORMAT csv, HEADER)";
   auto stream = co_await connection->copy_out(copy);
   if (!stream) co_return failure("starting the COPY", stream.error());
-  auto writer = co_await open_writer(config, client, target, progress);
+  auto opening = open_writer(config, client, target, progress);
+  auto writer = co_await uninterrupted(std::move(opening));
   if (!writer) co_return writer.error();
 
-  auto finished = co_await transfer_and_commit(config, *connection, *stream, **writer, pool, target, progress);
-  if (!finished) co_await (*writer)->abort();
+  Result<void> finished = cancelled;
+  if (!progress.cancel_requested)
+    finished = co_await transfer_and_commit(config, *connection, *stream, **writer, pool, target, progress);
+  if (finished) {
+    progress.upload_id.clear();
+    co_return finished;
+  }
+  // An upload that cannot be aborted now (S3 is away) keeps its id in the job for a later sweep.
+  if (auto aborted = co_await (*writer)->abort(); aborted) progress.upload_id.clear();
+  else progress.abort_failure = aborted.error().message;
   co_return finished;
 }
 

@@ -18,7 +18,8 @@ struct ExportProgress {
   std::int64_t processed_records = 0;
   std::uint64_t bytes_uploaded = 0;
   std::uint64_t parts_uploaded = 0;
-  std::string upload_id;
+  std::string upload_id;  // the upload still open: set once created, cleared once completed or aborted
+  std::string abort_failure;  // why the upload could not be aborted, when it could not
   std::function<void()> changed;
   // Set by whoever cancels. The cancellation signal stops a waiting step; this flag is checked after
   // every part and before committing, so a cancelled export never completes even if the signal missed.

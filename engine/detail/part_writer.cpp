@@ -36,7 +36,11 @@ asio::awaitable<Result<void>> S3PartWriter::complete() {
   co_return Result<void>{};
 }
 
-asio::awaitable<void> S3PartWriter::abort() { co_await upload_.abort(); }
+asio::awaitable<Result<void>> S3PartWriter::abort() {
+  auto aborted = co_await upload_.abort();
+  if (!aborted) co_return s3_failure(aborted.error());
+  co_return Result<void>{};
+}
 
 struct FilePartWriter::Descriptor {
   asio::posix::stream_descriptor stream;
@@ -88,9 +92,10 @@ asio::awaitable<Result<void>> FilePartWriter::complete() {
   co_return Result<void>{};
 }
 
-asio::awaitable<void> FilePartWriter::abort() {
-  if (!in_place_) ::unlink((path_ + ".partial").c_str());
-  co_return;
+asio::awaitable<Result<void>> FilePartWriter::abort() {
+  if (!in_place_ && ::unlink((path_ + ".partial").c_str()) != 0 && errno != ENOENT)
+    co_return file_failure("removing", path_ + ".partial", errno);
+  co_return Result<void>{};
 }
 
 }  // namespace pg2s3::engine::detail

@@ -19,8 +19,8 @@ class PartWriter {
   virtual boost::asio::awaitable<Result<void>> write(std::string_view part) = 0;
   // Makes the whole output appear at once.
   virtual boost::asio::awaitable<Result<void>> complete() = 0;
-  // Leaves nothing behind: no object, no open upload, no partial file.
-  virtual boost::asio::awaitable<void> abort() = 0;
+  // Leaves nothing behind: no object, no open upload, no partial file; or says why it could not.
+  virtual boost::asio::awaitable<Result<void>> abort() = 0;
 };
 
 class S3PartWriter final : public PartWriter {
@@ -28,7 +28,7 @@ class S3PartWriter final : public PartWriter {
   explicit S3PartWriter(s3::MultipartUpload upload) : upload_(std::move(upload)) {}
   boost::asio::awaitable<Result<void>> write(std::string_view part) override;
   boost::asio::awaitable<Result<void>> complete() override;
-  boost::asio::awaitable<void> abort() override;
+  boost::asio::awaitable<Result<void>> abort() override;
 
  private:
   s3::MultipartUpload upload_;
@@ -44,7 +44,7 @@ class FilePartWriter final : public PartWriter {
   ~FilePartWriter() override;
   boost::asio::awaitable<Result<void>> write(std::string_view part) override;
   boost::asio::awaitable<Result<void>> complete() override;
-  boost::asio::awaitable<void> abort() override;
+  boost::asio::awaitable<Result<void>> abort() override;
 
  private:
   struct Descriptor;
