@@ -4,7 +4,7 @@
 #include "engine/job_store.hpp"
 #include "http/json.hpp"
 #include "s3/multipart_upload.hpp"
-#include "tests/support/services.hpp"
+#include "tests/engine/engine_helpers.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,62 +21,9 @@ using namespace pg2s3;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using engine::JobStatus;
+using namespace pg2s3::test;
 
 namespace {
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-const std::string users_query = "SELECT id, email, name, created_at FROM users";
-// Big enough to be caught mid-flight: about 2.5 million rows, 110 MB.
-const std::string slow_query = "SELECT g AS id, md5(g::text) AS hash, g * 2 AS twice FROM generate_series(1, 2500000) AS g";
-
-engine::EngineConfig engine_config() {
-  engine::EngineConfig config;
-  config.database_url = test::database_url();
-  config.bucket = test::bucket();
-  config.s3 = test::rgw_config();
-  config.datasets.push_back({"slow", slow_query, false});
-  config.datasets.push_back({"users_counted", users_query, true});
-  config.progress_interval = 50ms;
-  return config;
-}
-
-std::unique_ptr<engine::Engine> start_engine(asio::io_context& io, engine::EngineConfig config = engine_config()) {
-  return test::run(io, engine::Engine::start(io.get_executor(), std::move(config))).value();
-}
-
-engine::JobRecord export_and_wait(asio::io_context& io, engine::Engine& engine, engine::ExportRequest request) {
-  return test::run(io, [&]() -> asio::awaitable<engine::Result<engine::JobRecord>> {
-    auto job = co_await engine.start_export(request);
-    if (!job) co_return job.error();
-    co_return co_await engine.wait(job->id);
-  }()).value();
-}
-
-std::string object_bytes(asio::io_context& io, const std::string& key) {
-  auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
-  return test::run(io, test::read_object(client, key)).value();
-}
-
-bool object_exists(asio::io_context& io, const std::string& key) {
-  auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
-  return test::run(io, client.head_object(test::bucket(), key)).has_value();
-}
-
-bool upload_open_for(asio::io_context& io, const std::string& key) {
-  auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
-  return !test::run(io, client.list_multipart_uploads(test::bucket(), key)).value().empty();
-}
-
-// Waits until the job has read some rows.
-asio::awaitable<void> wait_until_reading(engine::Engine& engine, const std::string& id) {
-  asio::steady_timer poll(co_await asio::this_coro::executor);
-  for (;;) {
-    auto job = co_await engine.find_job(id);
-    if (job && *job && (*job)->processed_records > 0) co_return;
-    poll.expires_after(5ms);
-    co_await poll.async_wait(use_tuple);
-  }
-}
 
 // Starts an export of `dataset`, cancels it once it has read some rows, and returns its final record.
 // (One coroutine: test::run returns only when the io_context has no work left, the export included.)
@@ -85,7 +32,8 @@ engine::JobRecord cancel_mid_export(asio::io_context& io, engine::Engine& engine
     const engine::ExportRequest request{dataset, "", engine::Compression::none, ""};
     auto started = co_await engine.start_export(request);
     const std::string id = started.value().id;
-    co_await wait_until_reading(engine, id);
+    const bool reading = co_await wait_until_reading(engine, id);
+    REQUIRE(reading);
     CHECK(engine.cancel(id));
     auto ended = co_await engine.wait(id);
     co_return ended.value();
@@ -222,7 +170,7 @@ TEST_CASE("a status outlives the process and an interrupted job is failed and it
     interrupted_id = engine::new_job_id();
     interrupted_key = "exports/" + interrupted_id + ".csv";
     upload_id = test::run(io, client.create_multipart_upload(test::bucket(), interrupted_key)).value();
-    auto store = test::run(io, engine::JobStore::open(io.get_executor(), test::database_url())).value();
+    auto store = engine::JobStore::open(io.get_executor(), test::database_url());
     engine::JobRecord running;
     running.id = interrupted_id;
     running.dataset = "users";
@@ -241,6 +189,7 @@ TEST_CASE("a status outlives the process and an interrupted job is failed and it
   REQUIRE(interrupted);
   CHECK(interrupted->status == JobStatus::failed);
   CHECK_THAT(interrupted->error_message, Catch::StartsWith("interrupted"));
+  CHECK(interrupted->upload_id.empty());  // aborted, so forgotten
   CHECK_FALSE(upload_open_for(io, interrupted_key));
   auto listed = test::run(io, restarted->list_jobs(1000)).value();
   CHECK(std::ranges::any_of(listed, [&](const auto& job) { return job.id == completed_id; }));
@@ -254,7 +203,8 @@ TEST_CASE("a second process on the same table leaves the first one's running job
     const engine::ExportRequest request{"slow", "", engine::Compression::none, ""};
     auto started = co_await first->start_export(request);
     const std::string id = started.value().id;
-    co_await wait_until_reading(*first, id);
+    const bool reading = co_await wait_until_reading(*first, id);
+    REQUIRE(reading);
     auto second = co_await engine::Engine::start(io.get_executor(), engine_config());  // sweeps at start-up
     auto seen = co_await second.value()->find_job(id);
     first->cancel(id);

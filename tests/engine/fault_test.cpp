@@ -1,0 +1,210 @@
+// Faults during an export, against the real PostgreSQL and RGW: a terminated backend, RGW refusing,
+// away for a while or for too long (behind a fault proxy), SlowDown, an untrusted certificate, and a storm
+// of cancels. Each ends truthfully and clean: a final status with the reason, no object, no open upload.
+#include "engine/engine.hpp"
+#include "pg/connection.hpp"
+#include "s3/multipart_upload.hpp"
+#include "tests/engine/engine_helpers.hpp"
+#include "tests/support/s3_fault_proxy.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <catch2/catch.hpp>
+
+#include <random>
+
+using namespace pg2s3;
+using namespace pg2s3::test;
+using engine::JobStatus;
+
+namespace {
+
+// About 16 MB: four parts of 5 MiB.
+const std::string four_parts_query = "SELECT g AS id, md5(g::text) AS hash FROM generate_series(1, 400000) AS g";
+
+// Retries enough that every other part answered SlowDown, or a few dropped requests, still get through.
+engine::EngineConfig fault_config(const std::string& s3_endpoint) {
+  auto config = engine_config();
+  config.s3.endpoint = s3_endpoint;
+  config.s3.retry = {6, std::chrono::milliseconds(10), std::chrono::milliseconds(200)};
+  config.part_size = s3::min_part_size;
+  config.datasets.push_back({"four_parts", four_parts_query, false});
+  return config;
+}
+
+void check_clean(asio::io_context& io, const engine::JobRecord& job) {
+  CHECK_FALSE(object_exists(io, job.s3_key));
+  CHECK_FALSE(upload_open_for(io, job.s3_key));
+}
+
+// A loopback port with nobody listening.
+unsigned short closed_port() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+  return probe.local_endpoint().port();
+}
+
+asio::awaitable<void> terminate_backend_of(const std::string& query_prefix) {
+  const auto executor = co_await asio::this_coro::executor;
+  const std::string url = database_url();
+  auto admin = co_await pg::Connection::connect(executor, url);
+  const std::string sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '" +
+                          query_prefix + "%' AND pid <> pg_backend_pid()";
+  auto terminated = co_await admin.value().query(sql);
+  REQUIRE(terminated.value().rows() == 1);
+}
+
+}  // namespace
+
+TEST_CASE("the COPY backend terminated mid-export: FAILED with the server's words, clean", "[faults]") {
+  asio::io_context io;
+  auto engine = start_engine(io);
+  auto job = test::run(io, [&]() -> asio::awaitable<engine::JobRecord> {
+    const engine::ExportRequest request{"slow", "", engine::Compression::none, ""};
+    auto started = co_await engine->start_export(request);
+    const std::string id = started.value().id;
+    const bool reading = co_await wait_until_reading(*engine, id);
+    REQUIRE(reading);
+    const std::string copy_prefix = "COPY (" + slow_query.substr(0, 30);
+    co_await terminate_backend_of(copy_prefix);
+    auto ended = co_await engine->wait(id);
+    co_return ended.value();
+  }());
+  CHECK(job.status == JobStatus::failed);
+  CHECK_THAT(job.error_message, Catch::Contains("reading rows") && Catch::Contains("terminating connection"));
+  check_clean(io, job);
+}
+
+TEST_CASE("RGW refusing connections when an export starts: FAILED, clean", "[faults]") {
+  asio::io_context io;
+  auto engine = start_engine(io, fault_config("http://127.0.0.1:" + std::to_string(closed_port())));
+  auto job = export_and_wait(io, *engine, {"users", "", engine::Compression::none, ""});
+  CHECK(job.status == JobStatus::failed);
+  CHECK_THAT(job.error_message, Catch::Contains("CreateMultipartUpload") && Catch::Contains("refused"));
+  check_clean(io, job);
+}
+
+TEST_CASE("RGW away mid-upload and back within the retry window: COMPLETED with the right bytes", "[faults]") {
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  asio::io_context io;
+  auto engine = start_engine(io, fault_config(proxy.endpoint()));
+  proxy.go_away(1, 3);
+  auto job = export_and_wait(io, *engine, {"four_parts", "", engine::Compression::none, ""});
+  INFO(job.error_message);
+  CHECK(job.status == JobStatus::completed);
+  CHECK(proxy.requests_dropped() == 3);
+  CHECK(object_bytes(io, job.s3_key) == psql_csv(four_parts_query));
+}
+
+TEST_CASE("RGW away longer than the retry window: FAILED, and the sweeper aborts the upload once RGW is back",
+          "[faults]") {
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  asio::io_context io;
+  auto config = fault_config(proxy.endpoint());
+  config.sweep_interval = 20ms;
+  engine::JobRecord ended, swept;
+  bool upload_left_while_away = false;
+  test::run(io, [&]() -> asio::awaitable<void> {  // one coroutine: the periodic sweep lives as long as the engine
+    const auto executor = io.get_executor();  // named: GCC 12 mishandles temporaries across co_await
+    auto started_engine = co_await engine::Engine::start(executor, config);
+    auto engine = std::move(started_engine.value());
+    proxy.go_away(1, -1);
+    const engine::ExportRequest request{"four_parts", "", engine::Compression::none, ""};
+    auto started = co_await engine->start_export(request);
+    auto waited = co_await engine->wait(started.value().id);
+    ended = waited.value();
+    auto direct = s3::Client::create(executor, rgw_config()).value();
+    auto uploads = co_await direct.list_multipart_uploads(bucket(), ended.s3_key);
+    upload_left_while_away = !uploads.value().empty();
+
+    proxy.come_back();
+    auto upload_forgotten = [&]() -> asio::awaitable<bool> {
+      auto job = co_await engine->find_job(ended.id);
+      swept = **job;
+      co_return swept.upload_id.empty();
+    };
+    const bool forgotten = co_await poll_until(upload_forgotten);
+    CHECK(forgotten);
+  }());
+  CHECK(ended.status == JobStatus::failed);
+  CHECK_THAT(ended.error_message, Catch::Contains("UploadPart"));
+  CHECK_FALSE(ended.upload_id.empty());  // recorded for the sweeper
+  CHECK(upload_left_while_away);
+  CHECK(swept.status == JobStatus::failed);
+  CHECK(proxy.aborts_forwarded() >= 1);  // theirs, and maybe uploads that earlier runs left to a sweep
+  check_clean(io, ended);
+}
+
+TEST_CASE("503 SlowDown to some parts: retried with backoff, the object is right", "[faults]") {
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  asio::io_context io;
+  auto engine = start_engine(io, fault_config(proxy.endpoint()));
+  proxy.slow_down_parts(3);
+  auto job = export_and_wait(io, *engine, {"four_parts", "", engine::Compression::none, ""});
+  INFO(job.error_message);
+  CHECK(job.status == JobStatus::completed);
+  CHECK(proxy.slow_downs_sent() == 3);
+  CHECK(engine->metrics().s3_retries >= 3);
+  CHECK(object_bytes(io, job.s3_key) == psql_csv(four_parts_query));
+}
+
+TEST_CASE("HTTPS to S3 with a certificate that does not verify: a clear certificate error, nothing sent",
+          "[faults][tls]") {
+  asio::io_context io;
+  auto config = engine_config();
+  config.s3.endpoint = service_setting("PG2S3_TEST_S3_TLS_ENDPOINT");  // self-signed, and no CA file given
+  auto engine = start_engine(io, config);
+  auto job = export_and_wait(io, *engine, {"users", "", engine::Compression::none, ""});
+  CHECK(job.status == JobStatus::failed);
+  CHECK_THAT(job.error_message, Catch::Contains("CreateMultipartUpload") && Catch::Contains("certificate"));
+  CHECK(engine->metrics().s3_retries == 0);
+  check_clean(io, job);
+}
+
+TEST_CASE("a storm of 64 exports, half cancelled at random moments: every job final and clean", "[faults]") {
+  asio::io_context io;
+  auto engine = start_engine(io);
+  std::vector<std::string> ids;
+  std::vector<bool> cancel_taken(64, false);
+  std::vector<engine::JobRecord> ended;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    const engine::ExportRequest request{"users", "", engine::Compression::none, ""};
+    for (int i = 0; i < 64; ++i) {
+      auto started = co_await engine->start_export(request);
+      ids.push_back(started.value().id);
+    }
+    std::mt19937 random(std::random_device{}());
+    for (int i = 0; i < 64; i += 2) {  // each even job is cancelled after a random 0 to 3 s: queued, running or ended
+      const auto delay = std::chrono::milliseconds(std::uniform_int_distribution<>(0, 3000)(random));
+      asio::co_spawn(io, [&, i, delay]() -> asio::awaitable<void> {
+        asio::steady_timer moment(io, delay);
+        co_await moment.async_wait(use_tuple);
+        cancel_taken[i] = engine->cancel(ids[i]);
+      }, asio::detached);
+    }
+    for (const auto& id : ids) {
+      auto job = co_await engine->wait(id);
+      ended.push_back(job.value());
+    }
+  }());
+
+  const std::string expected = psql_csv(users_query);
+  int cancelled = 0;
+  for (int i = 0; i < 64; ++i) {
+    const auto& job = ended[i];
+    INFO("job " << i << " " << engine::to_string(job.status) << " " << job.error_message);
+    if (job.status == JobStatus::cancelled) {
+      ++cancelled;
+      CHECK(cancel_taken[i]);
+      CHECK(job.error_message == "cancelled");
+      check_clean(io, job);
+    } else {  // not cancelled, or too late: once CompleteMultipartUpload is sent, the export completes
+      CHECK(job.status == JobStatus::completed);
+      CHECK(object_bytes(io, job.s3_key) == expected);
+    }
+  }
+  CHECK(cancelled > 0);
+  CHECK(engine->metrics().buffer_bytes_in_use == 0);
+  CHECK(engine->metrics().exports_running == 0);
+}

@@ -1,0 +1,205 @@
+#include "tests/support/s3_fault_proxy.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <stdexcept>
+#include <thread>
+
+namespace pg2s3::test {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+enum class Fault { none, slow_down, drop };
+
+Response slow_down_response(unsigned version) {
+  Response response(http::status::service_unavailable, version);
+  response.set(http::field::content_type, "application/xml");
+  response.body() = R"(<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>)"
+                    R"(<Message>Please reduce your request rate.</Message><RequestId>s3-fault-proxy</RequestId></Error>)";
+  response.prepare_payload();
+  return response;
+}
+
+bool is_upload_part(const Request& request) {
+  return request.method() == http::verb::put && request.target().find("partNumber=") != std::string_view::npos;
+}
+
+bool is_abort(const Request& request) {
+  return request.method() == http::verb::delete_ && request.target().find("uploadId=") != std::string_view::npos;
+}
+
+tcp::endpoint endpoint_of(const std::string& url) {
+  static const std::regex form(R"(http://([0-9.]+):([0-9]+)/?)");
+  std::smatch parts;
+  if (!std::regex_match(url, parts, form)) throw std::invalid_argument("S3FaultProxy needs http://IP:PORT, not " + url);
+  return {asio::ip::make_address(parts[1].str()), static_cast<unsigned short>(std::stoi(parts[2].str()))};
+}
+
+}  // namespace
+
+struct S3FaultProxy::State {
+  explicit State(tcp::endpoint upstream) : upstream(upstream) {}
+
+  asio::io_context io;  // first: destroyed last, after every socket of it
+  tcp::acceptor acceptor{io, {asio::ip::make_address("127.0.0.1"), 0}};
+  tcp::endpoint upstream;
+  std::thread thread;
+
+  std::mutex mutex;  // guards everything below
+  int slow_downs_left = 0;
+  bool pass_next_part = false;  // slow-downs go to every other part
+  int parts_until_away = -1;  // -1: not going away
+  int away_count = 0;         // requests still to drop once away; negative: until come_back()
+  bool away = false;
+  int slow_downs_sent = 0;
+  int requests_dropped = 0;
+  int aborts_forwarded = 0;
+
+  Fault decide(const Request& request) {
+    std::lock_guard lock(mutex);
+    if (away) {
+      ++requests_dropped;
+      if (away_count > 0 && --away_count == 0) away = false;
+      return Fault::drop;
+    }
+    if (!is_upload_part(request)) return Fault::none;
+    if (parts_until_away > 0 && --parts_until_away == 0) {
+      parts_until_away = -1;
+      away = true;
+    }
+    if (slow_downs_left == 0) return Fault::none;
+    if (pass_next_part) {
+      pass_next_part = false;
+      return Fault::none;
+    }
+    pass_next_part = true;
+    --slow_downs_left;
+    ++slow_downs_sent;
+    return Fault::slow_down;
+  }
+
+  asio::awaitable<void> accept_connections() {
+    for (;;) {
+      auto [ec, client] = co_await acceptor.async_accept(use_tuple);
+      if (ec) co_return;
+      asio::co_spawn(io, serve(std::move(client)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> serve(tcp::socket client) {
+    boost::beast::flat_buffer from_client, from_upstream;
+    std::optional<tcp::socket> upstream_socket;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(1024 * 1024 * 1024);
+      auto [ec, n] = co_await http::async_read(client, from_client, parser, use_tuple);
+      if (ec) co_return;
+      Request request = parser.release();
+      const Fault fault = decide(request);
+      if (fault == Fault::drop) co_return;  // closes the connection without an answer
+      Response response;
+      if (fault == Fault::slow_down) {
+        response = slow_down_response(request.version());
+      } else {
+        auto forwarded = co_await forward(request, upstream_socket, from_upstream);
+        if (!forwarded) co_return;
+        response = std::move(*forwarded);
+      }
+      const bool keep_alive = response.keep_alive();
+      auto [write_ec, written] = co_await http::async_write(client, response, use_tuple);
+      if (write_ec || !keep_alive) co_return;
+    }
+  }
+
+  // RGW's answer, or nothing when it could not be had (then the client's connection is closed).
+  asio::awaitable<std::optional<Response>> forward(const Request& request, std::optional<tcp::socket>& upstream_socket,
+                                                   boost::beast::flat_buffer& buffer) {
+    if (!upstream_socket) {
+      upstream_socket.emplace(io);
+      auto [ec] = co_await upstream_socket->async_connect(upstream, use_tuple);
+      if (ec) co_return std::nullopt;
+    }
+    auto [write_ec, written] = co_await http::async_write(*upstream_socket, request, use_tuple);
+    if (write_ec) co_return std::nullopt;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    parser.skip(request.method() == http::verb::head);
+    auto [read_ec, read] = co_await http::async_read(*upstream_socket, buffer, parser, use_tuple);
+    if (read_ec) co_return std::nullopt;
+    Response response = parser.release();
+    if (is_abort(request) && response.result_int() / 100 == 2) {
+      std::lock_guard lock(mutex);
+      ++aborts_forwarded;
+    }
+    co_return response;
+  }
+};
+
+S3FaultProxy::S3FaultProxy(const std::string& upstream_endpoint)
+    : state_(std::make_unique<State>(endpoint_of(upstream_endpoint))) {
+  asio::co_spawn(state_->io, state_->accept_connections(), asio::detached);
+  state_->thread = std::thread([state = state_.get()] { state->io.run(); });
+}
+
+S3FaultProxy::~S3FaultProxy() {
+  state_->io.stop();
+  state_->thread.join();
+}
+
+std::string S3FaultProxy::endpoint() const {
+  return "http://127.0.0.1:" + std::to_string(state_->acceptor.local_endpoint().port());
+}
+
+void S3FaultProxy::slow_down_parts(int count) {
+  std::lock_guard lock(state_->mutex);
+  state_->slow_downs_left = count;
+  state_->pass_next_part = false;
+}
+
+void S3FaultProxy::go_away(int after_parts, int count) {
+  std::lock_guard lock(state_->mutex);
+  state_->away = after_parts == 0;
+  state_->parts_until_away = after_parts == 0 ? -1 : after_parts;
+  state_->away_count = count;
+}
+
+void S3FaultProxy::come_back() {
+  std::lock_guard lock(state_->mutex);
+  state_->away = false;
+  state_->parts_until_away = -1;
+}
+
+int S3FaultProxy::slow_downs_sent() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->slow_downs_sent;
+}
+
+int S3FaultProxy::requests_dropped() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->requests_dropped;
+}
+
+int S3FaultProxy::aborts_forwarded() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->aborts_forwarded;
+}
+
+}  // namespace pg2s3::test

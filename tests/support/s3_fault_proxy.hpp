@@ -1,0 +1,34 @@
+// A loopback HTTP proxy in front of RGW that drops requests or answers 503 SlowDown, for the fault tests.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace pg2s3::test {
+
+// Runs on a thread of its own until destroyed; its faults may be set from any thread at any time.
+// Requests it forwards keep their Host header, so RGW checks the signature the client made for the proxy.
+class S3FaultProxy {
+ public:
+  explicit S3FaultProxy(const std::string& upstream_endpoint);  // "http://127.0.0.1:57480"
+  ~S3FaultProxy();
+
+  std::string endpoint() const;  // "http://127.0.0.1:<port>"
+
+  // Answers 503 SlowDown, rather than forwarding, to every other UploadPart until `count` were answered so.
+  void slow_down_parts(int count);
+  // Once `after_parts` more UploadParts went through, RGW is away: every request is read and its connection
+  // closed without an answer, `count` times, or (count < 0) until come_back().
+  void go_away(int after_parts, int count);
+  void come_back();
+
+  int slow_downs_sent() const;
+  int requests_dropped() const;
+  int aborts_forwarded() const;  // AbortMultipartUpload requests that reached RGW
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace pg2s3::test
