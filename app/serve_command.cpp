@@ -7,6 +7,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <sys/resource.h>
+
 #include <iostream>
 
 namespace pg2s3::app {
@@ -24,6 +26,8 @@ asio::awaitable<int> serve(const Settings& settings) {
   }
   http::ServerConfig config;
   config.api_token = settings.api_token;
+  config.read_timeout = settings.request_timeout;
+  config.write_timeout = settings.request_timeout;
   auto server = http::Server::listen(executor, **engine, settings.listen, config);
   if (!server) {
     std::cerr << "pg2s3: " << server.error().message << "\n";
@@ -45,6 +49,15 @@ asio::awaitable<int> serve(const Settings& settings) {
   co_return 0;
 }
 
+// Every client connection and every export's database connection is a descriptor: the soft limit, often
+// 1024, is raised to the hard one, as servers commonly do.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+}
+
 }  // namespace
 
 int run_server(const Settings& settings) {
@@ -52,6 +65,7 @@ int run_server(const Settings& settings) {
     std::cerr << "pg2s3: no bucket: set PG2S3_S3_BUCKET (or s3.bucket in the config file)\n";
     return 2;
   }
+  raise_descriptor_limit();
   asio::io_context io;
   int status = 1;
   asio::co_spawn(io, serve(settings), [&](std::exception_ptr failure, int result) { status = failure ? 1 : result; });

@@ -34,6 +34,8 @@ std::optional<std::string> apply_file(Settings& settings, const std::string& pat
   settings.listen = file["server"]["listen"].value_or(settings.listen);
   settings.drain_timeout =
       std::chrono::seconds(file["server"]["drain_timeout_seconds"].value_or(settings.drain_timeout.count()));
+  settings.request_timeout =
+      std::chrono::seconds(file["server"]["request_timeout_seconds"].value_or(settings.request_timeout.count()));
 
   const auto& tuning = file["export"];
   engine.key_prefix = tuning["key_prefix"].value_or(engine.key_prefix);
@@ -56,6 +58,8 @@ std::optional<std::string> apply_file(Settings& settings, const std::string& pat
       engine.datasets.push_back({*name, *query, (*table)["exact_count"].value_or(false)});
     }
   }
+  if (settings.request_timeout.count() < 1)
+    return "config file " + path + ": server.request_timeout_seconds must be at least 1";
   if (engine.part_size < 5 * mebibyte) return "config file " + path + ": export.part_size_mib must be at least 5";
   if (engine.parts_per_export < 2) return "config file " + path + ": export.parts_per_export must be at least 2";
   if (engine.max_running_exports < 1) return "config file " + path + ": export.max_running must be at least 1";
@@ -114,8 +118,9 @@ std::string environment_help() {
   PG2S3_API_TOKEN            when set, API requests but GET /healthz need "Authorization: Bearer <token>"
   PG2S3_CONFIG               TOML config file: [database] url; [s3] bucket, endpoint, public_endpoint, region,
                              ca_file, payload_integrity (crc32c|sha256), max_attempts; [server] listen,
-                             drain_timeout_seconds; [export] key_prefix, part_size_mib, buffer_budget_mib,
-                             parts_per_export, max_running, download_url_seconds, sweep_interval_ms;
+                             drain_timeout_seconds, request_timeout_seconds; [export] key_prefix,
+                             part_size_mib, buffer_budget_mib, parts_per_export, max_running,
+                             download_url_seconds, sweep_interval_ms;
                              [[datasets]] name, query, exact_count
 )";
 }

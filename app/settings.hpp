@@ -16,6 +16,7 @@ struct Settings {
   std::string listen = "127.0.0.1:8080";
   std::string api_token;  // empty: the API is open
   std::chrono::seconds drain_timeout{30};  // at SIGTERM, how long running exports may go on before cancelled
+  std::chrono::seconds request_timeout{30};  // how long a client may take to send a request or read an answer
 };
 
 // Reads one environment variable; nothing when unset. Injected so that tests need not touch the process's.
