@@ -1,0 +1,191 @@
+// Helpers of the API tests: a real `pg2s3 serve` process, requests to it with curl, its JSON answers.
+#pragma once
+
+#include "s3/client.hpp"
+#include "tests/support/services.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <simdjson.h>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+extern char** environ;
+
+namespace pg2s3::test {
+
+namespace asio = boost::asio;
+
+inline const std::string users_copy_query = "SELECT id, email, name, created_at FROM users";
+
+// `pg2s3 serve` on a free loopback port, with extra environment; stopped with SIGTERM by its pid.
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::vector<std::string> extra_environment = {}, std::string config_file = {}) {
+    port_ = 20000 + static_cast<int>(std::random_device{}() % 20000);
+    std::vector<std::string> arguments{PG2S3_BINARY, "serve", "--listen", "127.0.0.1:" + std::to_string(port_)};
+    if (!config_file.empty()) arguments.insert(arguments.end(), {"--config", config_file});
+    // The extra variables replace inherited ones of the same name (getenv takes the first it finds).
+    std::vector<std::string> environment = extra_environment;
+    auto overridden = [&](std::string_view variable) {
+      const auto name = variable.substr(0, variable.find('=') + 1);
+      return std::ranges::any_of(extra_environment, [&](const std::string& extra) { return extra.starts_with(name); });
+    };
+    for (char** variable = environ; *variable; ++variable)
+      if (!overridden(*variable)) environment.emplace_back(*variable);
+
+    int log_pipe[2];
+    REQUIRE(pipe(log_pipe) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, log_pipe[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&actions, log_pipe[0]);
+    auto argv = pointers(arguments);
+    auto envp = pointers(environment);
+    REQUIRE(posix_spawn(&pid_, PG2S3_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(log_pipe[1]);
+    log_ = fdopen(log_pipe[0], "r");
+    // Ready when it says so; a server that exits first shows its reason in the failure.
+    std::string said;
+    char line[4096];
+    while (std::fgets(line, sizeof line, log_)) {
+      log_text_ += line;
+      if (log_text_.find("listening on") != std::string::npos) return;
+    }
+    FAIL("pg2s3 serve did not start: " << log_text_);
+  }
+  ~ServerProcess() { stop(); }
+
+  // Sends `signal`, waits for the process to end, and returns its exit status (-1 if killed by a signal).
+  int stop(int signal = SIGTERM) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = 0;
+    char chunk[4096];
+    for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, log_)) > 0;) log_text_.append(chunk, n);
+    std::fclose(log_);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  // Everything the server wrote to stderr (all of it once stopped).
+  const std::string& log() const { return log_text_; }
+
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  static std::vector<char*> pointers(std::vector<std::string>& strings) {
+    std::vector<char*> result;
+    for (auto& s : strings) result.push_back(s.data());
+    result.push_back(nullptr);
+    return result;
+  }
+  pid_t pid_ = 0;
+  int port_ = 0;
+  FILE* log_ = nullptr;
+  std::string log_text_;
+};
+
+struct Reply {
+  int status = 0;
+  std::string body;
+};
+
+inline Reply request(const std::string& method, const std::string& url, const std::string& body = {},
+              const std::string& header = {}) {
+  const std::string body_file = "/tmp/pg2s3-api-test-body", reply_file = "/tmp/pg2s3-api-test-reply";
+  std::ofstream(body_file, std::ios::binary) << body;
+  std::string command = "curl -s -o " + reply_file + " -w '%{http_code}' -X " + method + " '" + url + "'";
+  if (!body.empty()) command += " --data-binary @" + body_file + " -H 'Content-Type: application/json'";
+  if (!header.empty()) command += " -H '" + header + "'";
+  Reply reply;
+  reply.status = std::stoi(test::command_output(command));
+  std::ifstream file(reply_file, std::ios::binary);
+  reply.body.assign(std::istreambuf_iterator<char>(file), {});
+  return reply;
+}
+
+inline simdjson::dom::element parse(simdjson::dom::parser& parser, const std::string& json) { return parser.parse(json); }
+
+inline std::string text_of(simdjson::dom::element element, const char* field) {
+  return std::string(std::string_view(element[field]));
+}
+
+inline void check_error(const Reply& reply, int status, const std::string& code) {
+  INFO(reply.body);
+  CHECK(reply.status == status);
+  simdjson::dom::parser parser;
+  auto json = parse(parser, reply.body);
+  CHECK(text_of(json, "error") == code);
+  CHECK_FALSE(text_of(json, "message").empty());
+}
+
+// Polls the job's status until it is final; returns every status seen.
+inline std::vector<std::string> statuses_until_final(const ServerProcess& server, const std::string& id,
+                                              const std::string& header = {}) {
+  std::vector<std::string> seen;
+  for (int attempt = 0; attempt < 20000; ++attempt) {
+    auto reply = request("GET", server.url("/exports/" + id), {}, header);
+    REQUIRE(reply.status == 200);
+    seen.push_back(reply.body);
+    simdjson::dom::parser parser;
+    const auto status = text_of(parse(parser, reply.body), "status");
+    if (status != "PENDING" && status != "RUNNING") return seen;
+  }
+  FAIL("job " << id << " did not end");
+  return seen;
+}
+
+inline std::string start(const ServerProcess& server, const std::string& dataset, const std::string& body = {}) {
+  auto reply = request("POST", server.url("/exports/" + dataset), body);
+  INFO(reply.body);
+  REQUIRE(reply.status == 202);
+  simdjson::dom::parser parser;
+  auto json = parse(parser, reply.body);
+  CHECK(text_of(json, "message") == "Export started");
+  const auto id = text_of(json, "jobId");
+  CHECK(text_of(json, "statusUrl") == "/exports/" + id);
+  return id;
+}
+
+// A config file with a dataset slow enough to be caught running, the drain timeout, and the sweep interval.
+inline std::string slow_config(int drain_seconds = 30, int sweep_interval_ms = 60000) {
+  const std::string path = "/tmp/pg2s3-api-test.toml";
+  std::ofstream(path) << "[server]\ndrain_timeout_seconds = " << drain_seconds << "\n"
+                      << "[export]\nsweep_interval_ms = " << sweep_interval_ms << "\n"
+                      << "[[datasets]]\nname = \"users\"\nquery = \"" << users_copy_query << "\"\n"
+                      << "[[datasets]]\nname = \"slow\"\nquery = \"SELECT g AS id, md5(g::text) AS hash "
+                         "FROM generate_series(1, 4000000) AS g\"\n";
+  return path;
+}
+
+// Polls until the job has read some rows.
+inline void wait_until_running(const ServerProcess& server, const std::string& id) {
+  simdjson::dom::parser parser;
+  for (int attempt = 0; attempt < 20000; ++attempt) {
+    auto json = parse(parser, request("GET", server.url("/exports/" + id)).body);
+    if (std::int64_t(json["processedRecords"]) > 0) return;
+  }
+  FAIL("job " << id << " never started reading rows");
+}
+
+inline bool object_or_upload_left(const std::string& key) {
+  asio::io_context io;
+  auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
+  const bool object = test::run(io, client.head_object(test::bucket(), key)).has_value();
+  const bool upload = !test::run(io, client.list_multipart_uploads(test::bucket(), key)).value().empty();
+  return object || upload;
+}
+
+
+}  // namespace pg2s3::test

@@ -1,0 +1,159 @@
+// A real `pg2s3 serve` facing PostgreSQL going away and coming back, requests too large to read, clients that
+// never finish a request, and a thousand idle connections.
+#include "tests/http/api_helpers.hpp"
+#include "tests/support/tcp_relay.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <filesystem>
+#include <thread>
+
+using namespace pg2s3;
+using namespace pg2s3::test;
+
+namespace {
+
+// A blocking loopback client socket, for requests curl will not send; reads give up after 10 s.
+class RawClient {
+ public:
+  explicit RawClient(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    REQUIRE(fd_ >= 0);
+    timeval limit{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  }
+  ~RawClient() { ::close(fd_); }
+  RawClient(const RawClient&) = delete;
+
+  bool send(std::string_view bytes) { return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size()); }
+
+  // Everything until the server closes the connection; fails the test if it does not within 10 s.
+  std::string read_until_closed() {
+    std::string received;
+    char chunk[4096];
+    for (;;) {
+      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n == 0) return received;
+      if (n < 0 && errno == ECONNRESET) return received;
+      REQUIRE(n > 0);  // else the server kept the connection open for 10 s
+      received.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+void raise_descriptor_limit() {
+  rlimit limit{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
+  limit.rlim_cur = limit.rlim_max;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &limit) == 0);
+}
+
+std::size_t open_descriptors(pid_t pid) {
+  const std::filesystem::path fds = "/proc/" + std::to_string(pid) + "/fd";
+  return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator(fds), {}));
+}
+
+std::string config_with(const std::string& server_section) {
+  const std::string path = "/tmp/pg2s3-robustness-test.toml";
+  std::ofstream(path) << "[server]\n" << server_section << "\n";
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("PostgreSQL down at start-up and at an export: 503 with the reason, then recovery by itself",
+          "[api][faults]") {
+  TcpRelay relay("127.0.0.1", static_cast<unsigned short>(std::stoi(service_setting("PGPORT"))));
+  const std::string relayed_url = "postgresql://" + service_setting("PGUSER") + ":" + service_setting("PGPASSWORD") +
+                                  "@127.0.0.1:" + std::to_string(relay.port()) + "/" + service_setting("PGDATABASE");
+  relay.switch_off();
+  ServerProcess server({"PG2S3_DATABASE_URL=" + relayed_url});  // starts all the same
+
+  auto health = request("GET", server.url("/healthz"));
+  check_error(health, 503, "unavailable");
+  CHECK_THAT(health.body, Catch::Contains("database does not answer") && Catch::Contains("refused"));
+  check_error(request("POST", server.url("/exports/users")), 503, "unavailable");
+  check_error(request("GET", server.url("/exports")), 503, "unavailable");
+
+  relay.switch_on();
+  CHECK(request("GET", server.url("/healthz")).status == 200);
+  const auto id = start(server, "users");
+  simdjson::dom::parser parser;
+  CHECK(text_of(parse(parser, statuses_until_final(server, id).back()), "status") == "COMPLETED");
+
+  // Away and back while the server holds an idle connection to it.
+  relay.switch_off();
+  check_error(request("GET", server.url("/healthz")), 503, "unavailable");
+  relay.switch_on();
+  CHECK(request("GET", server.url("/healthz")).status == 200);
+  CHECK(request("GET", server.url("/exports/" + id)).status == 200);
+}
+
+TEST_CASE("an over-long URL or too many headers: 431 with a JSON error", "[api][limits]") {
+  ServerProcess server;
+  {
+    RawClient client(server.port());
+    REQUIRE(client.send("GET /exports/" + std::string(20000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const auto answer = client.read_until_closed();
+    CHECK_THAT(answer, Catch::StartsWith("HTTP/1.1 431") && Catch::Contains(R"("error":"headers_too_large")"));
+  }
+  {
+    RawClient client(server.port());
+    std::string many = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    for (int i = 0; i < 2000; ++i) many += "X-Filler-" + std::to_string(i) + ": y\r\n";
+    REQUIRE(client.send(many + "\r\n"));
+    const auto answer = client.read_until_closed();
+    CHECK_THAT(answer, Catch::StartsWith("HTTP/1.1 431") && Catch::Contains(R"("error":"headers_too_large")"));
+  }
+  CHECK(request("GET", server.url("/healthz")).status == 200);
+}
+
+TEST_CASE("slow clients time out without holding up anybody else", "[api][limits]") {
+  ServerProcess server({}, config_with("request_timeout_seconds = 1"));
+  RawClient unfinished_headers(server.port());
+  REQUIRE(unfinished_headers.send("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+  RawClient unfinished_body(server.port());
+  REQUIRE(unfinished_body.send("POST /exports/users HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"key\":"));
+
+  // A body that trickles in, a byte every 100 ms (it would take 100 s): the deadline is for the whole request.
+  RawClient trickle(server.port());
+  REQUIRE(trickle.send("POST /exports/users HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"));
+  int trickled = 0;
+  std::thread trickler([&] {
+    while (trickled < 1000 && trickle.send(" ")) {
+      ++trickled;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // pacing the client, not waiting on the server
+    }
+  });
+
+  CHECK(request("GET", server.url("/healthz")).status == 200);  // meanwhile, others are served
+  CHECK(unfinished_headers.read_until_closed().empty());
+  CHECK(unfinished_body.read_until_closed().empty());
+  CHECK(trickle.read_until_closed().empty());
+  trickler.join();
+  CHECK(trickled < 1000);
+  CHECK(request("GET", server.url("/exports?limit=1")).status == 200);
+}
+
+TEST_CASE("1,000 idle connections at once do not stop /healthz answering", "[api][limits]") {
+  raise_descriptor_limit();
+  ServerProcess server;
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 1000; ++i) idle.push_back(std::make_unique<RawClient>(server.port()));
+  CHECK(request("GET", server.url("/healthz")).status == 200);
+  // Connections are accepted in arrival order, so by the time /healthz answered all 1,000 were taken.
+  CHECK(open_descriptors(server.pid()) >= 1000);
+  idle.clear();
+  CHECK(request("GET", server.url("/metrics")).status == 200);
+}
