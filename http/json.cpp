@@ -5,34 +5,56 @@
 #include <boost/json/serialize.hpp>
 #include <simdjson.h>
 
+#include <algorithm>
+#include <utility>
+
 namespace pg2s3::http {
 
 namespace json = boost::json;
 
 namespace {
+
+// Text as valid UTF-8, which JSON must be: a byte that does not start a well-formed sequence becomes U+FFFD.
+// (A request target, a server's message or a key may carry any bytes.)
+std::string valid_utf8(std::string_view text) {
+  if (simdjson::validate_utf8(text.data(), text.size())) return std::string(text);
+  std::string valid;
+  while (!text.empty()) {
+    std::size_t length = 1;  // of the sequence at the front: the shortest prefix that is valid UTF-8
+    while (length <= std::min<std::size_t>(4, text.size()) && !simdjson::validate_utf8(text.data(), length)) ++length;
+    if (length > std::min<std::size_t>(4, text.size())) {
+      valid += "\xEF\xBF\xBD";
+      length = 1;
+    } else {
+      valid.append(text.substr(0, length));
+    }
+    text.remove_prefix(length);
+  }
+  return valid;
+}
+
 json::value time_or_null(const std::optional<engine::TimePoint>& time) {
   if (!time) return nullptr;
   return json::value(engine::iso8601(*time));
 }
-}  // namespace
 
-namespace {
 json::object status_object(const engine::JobRecord& job) {
   json::object status;
   status["id"] = job.id;
-  status["dataset"] = job.dataset;
+  status["dataset"] = valid_utf8(job.dataset);
   status["status"] = engine::to_string(job.status);
   status["totalRecords"] = job.total_records ? json::value(*job.total_records) : json::value(nullptr);
   status["processedRecords"] = job.processed_records;
   status["progressPercent"] = engine::progress_percent(job);
   status["bytesUploaded"] = job.bytes_uploaded;
-  status["s3Key"] = job.s3_key;
-  status["errorMessage"] = job.error_message.empty() ? json::value(nullptr) : json::value(job.error_message);
+  status["s3Key"] = valid_utf8(job.s3_key);
+  status["errorMessage"] = job.error_message.empty() ? json::value(nullptr) : json::value(valid_utf8(job.error_message));
   status["createdAt"] = engine::iso8601(job.created_at);
   status["startedAt"] = time_or_null(job.started_at);
   status["finishedAt"] = time_or_null(job.finished_at);
   return status;
 }
+
 }  // namespace
 
 std::string job_status_json(const engine::JobRecord& job) { return json::serialize(status_object(job)); }
@@ -44,7 +66,7 @@ std::string job_list_json(const std::vector<engine::JobRecord>& jobs) {
 }
 
 std::string error_json(std::string_view code, std::string_view message) {
-  return json::serialize(json::object{{"error", code}, {"message", message}});
+  return json::serialize(json::object{{"error", code}, {"message", valid_utf8(message)}});
 }
 
 std::variant<ExportOptions, std::string> parse_export_options(std::string_view body) {
@@ -53,8 +75,12 @@ std::variant<ExportOptions, std::string> parse_export_options(std::string_view b
   simdjson::dom::parser parser;
   simdjson::dom::object object;
   if (parser.parse(body.data(), body.size()).get(object)) return std::string("the body is not a JSON object");
+  bool key_seen = false, compression_seen = false;  // a field given twice is ambiguous: refused
   for (auto [field, value] : object) {
     std::string_view text;
+    bool& seen = field == "key" ? key_seen : compression_seen;
+    if ((field == "key" || field == "compression") && std::exchange(seen, true))
+      return "\"" + std::string(field) + "\" is given twice";
     if (field == "key") {
       if (value.get(text)) return std::string("\"key\" must be a string");
       options.key = text;

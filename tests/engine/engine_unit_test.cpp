@@ -216,6 +216,8 @@ TEST_CASE("the status JSON has every field of the contract", "[json]") {
         R"("processedRecords":100,"progressPercent":50,"bytesUploaded":0,"s3Key":"exports/x.csv","errorMessage":null,)"
         R"("createdAt":"2026-01-13T10:00:00Z","startedAt":null,"finishedAt":null})");
   CHECK(http::error_json("not_found", "no \"job\"") == R"({"error":"not_found","message":"no \"job\""})");
+  // Bytes that are not UTF-8 (from a request target, say) become U+FFFD; valid sequences stay.
+  CHECK(http::error_json("not_found", "a\xFF\xC3\xA9\xE2\x82") == "{\"error\":\"not_found\",\"message\":\"a\xEF\xBF\xBD\xC3\xA9\xEF\xBF\xBD\xEF\xBF\xBD\"}");
   CHECK(app::progress_line(job, 2.0) == "users  100/200 rows  50%  0.0 MB/s  ETA 0:02");
 }
 
@@ -229,4 +231,5 @@ TEST_CASE("export options are read from an optional JSON body", "[json]") {
   CHECK(std::get<std::string>(options(R"({"key": 5})")) == "\"key\" must be a string");
   CHECK_THAT(std::get<std::string>(options(R"({"compression":"lz4"})")), Catch::Contains("not \"lz4\""));
   CHECK(std::get<std::string>(options(R"({"sql":"DROP TABLE users"})")) == "unknown field \"sql\"");
+  CHECK(std::get<std::string>(options(R"({"key":"a.csv","key":"../b.csv"})")) == "\"key\" is given twice");
 }
