@@ -18,7 +18,10 @@ constexpr std::size_t yield_every = 256 * 1024;
 }  // namespace
 
 CopyOutStream::CopyOutStream(CopyOutStream&& other) noexcept
-    : state_(std::exchange(other.state_, nullptr)), rows_(other.rows_), finished_(other.finished_) {}
+    : state_(std::exchange(other.state_, nullptr)),
+      rows_(other.rows_),
+      finished_(other.finished_),
+      rest_(std::move(other.rest_)) {}
 
 CopyOutStream& CopyOutStream::operator=(CopyOutStream&& other) noexcept {
   if (this != &other) {
@@ -26,6 +29,7 @@ CopyOutStream& CopyOutStream::operator=(CopyOutStream&& other) noexcept {
     state_ = std::exchange(other.state_, nullptr);
     rows_ = other.rows_;
     finished_ = other.finished_;
+    rest_ = std::move(other.rest_);
   }
   return *this;
 }
@@ -38,15 +42,19 @@ boost::asio::awaitable<Result<bool>> CopyOutStream::read(std::string& buffer, st
   if (finished_) co_return false;
   if (!state_ || !state_->conn) co_return Error{errc::closed, std::string(operation), {}, {}, {}, {}};
   co_await boost::asio::this_coro::throw_if_cancelled(false);  // cancellation is reported as a value
+  if (!rest_.empty()) {
+    const std::string rest = std::exchange(rest_, {});
+    if (take(buffer, limit, rest)) co_return true;
+  }
   std::size_t drained = 0;
   for (;;) {
     char* row = nullptr;
     const int length = PQgetCopyData(state_->conn, &row, 1);
     if (length > 0) {
-      buffer.append(row, static_cast<std::size_t>(length));
+      const bool full = take(buffer, limit, {row, static_cast<std::size_t>(length)});
       PQfreemem(row);
       ++rows_;
-      if (buffer.size() >= limit) co_return true;
+      if (full) co_return true;
       if ((drained += static_cast<std::size_t>(length)) >= yield_every) {
         drained = 0;
         co_await boost::asio::post(state_->executor, boost::asio::use_awaitable);
@@ -65,6 +73,13 @@ boost::asio::awaitable<Result<bool>> CopyOutStream::read(std::string& buffer, st
       co_return error;
     }
   }
+}
+
+bool CopyOutStream::take(std::string& buffer, std::size_t limit, std::string_view bytes) {
+  const std::size_t room = limit > buffer.size() ? limit - buffer.size() : 0;
+  buffer.append(bytes.substr(0, room));
+  if (bytes.size() > room) rest_.assign(bytes.substr(room));
+  return buffer.size() >= limit;
 }
 
 boost::asio::awaitable<Result<bool>> CopyOutStream::finish() {

@@ -21,21 +21,25 @@ class CopyOutStream {
   // Abandoning an unfinished COPY closes its connection.
   ~CopyOutStream();
 
-  // Appends whole rows to `buffer` until it holds at least `limit` bytes or the data ends, draining all
-  // that libpq already holds after each wakeup and yielding to the loop every few hundred KiB. True
-  // while more may follow; after false, rows() is the server's own count.
+  // Appends to `buffer` until it holds `limit` bytes or the data ends, draining all that libpq already
+  // holds after each wakeup and yielding to the loop every few hundred KiB. Never past `limit`, so a
+  // buffer reserved to that size is never reallocated: a row that does not fit is split, its rest
+  // coming first at the next read. True while more may follow; after false, rows() is the server's count.
   boost::asio::awaitable<Result<bool>> read(std::string& buffer, std::size_t limit);
 
-  std::uint64_t rows() const { return rows_; }
+  std::uint64_t rows() const { return rows_; }  // rows begun so far
 
  private:
   friend class Connection;
   explicit CopyOutStream(detail::ConnectionState* state) : state_(state) {}
   boost::asio::awaitable<Result<bool>> finish();
+  // Appends what fits of `bytes`, keeping the rest for the next read; true when `buffer` is full.
+  bool take(std::string& buffer, std::size_t limit, std::string_view bytes);
 
   detail::ConnectionState* state_;  // the connection's, which must outlive the stream
   std::uint64_t rows_ = 0;
   bool finished_ = false;
+  std::string rest_;  // of the last row, which did not fit in the last read's buffer
 };
 
 }  // namespace pg2s3::pg

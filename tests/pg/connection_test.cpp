@@ -219,6 +219,31 @@ TEST_CASE("COPY of 1M awkward rows gives exactly psql's bytes and the row count"
   CHECK(test::run(io, connection.query("SELECT 2 AS two")).value().int64(0, "two") == 2);  // usable after the COPY
 }
 
+TEST_CASE("a read never goes past its limit: rows split across reads come back whole, in order", "[pg][copy]") {
+  asio::io_context io;
+  auto connection = connect(io);
+  const std::string copy = "COPY (SELECT g, repeat(chr(120), g % 300) FROM generate_series(1, 20000) AS g) TO STDOUT";
+  auto stream = test::run(io, connection.copy_out(copy)).value();
+  std::string copied;
+  std::vector<std::size_t> sizes;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (bool more = true; more;) {
+      std::string chunk;
+      chunk.reserve(1000);
+      const auto capacity = chunk.capacity();
+      auto read = co_await stream.read(chunk, 1000);
+      more = read.value();
+      CHECK(chunk.capacity() == capacity);  // never reallocated
+      sizes.push_back(chunk.size());
+      copied += chunk;
+    }
+  }());
+  CHECK(copied == psql_output(copy));
+  CHECK(stream.rows() == 20000);
+  sizes.pop_back();  // the last read may hold less
+  CHECK(std::ranges::all_of(sizes, [](std::size_t size) { return size == 1000; }));
+}
+
 TEST_CASE("a statement that is not COPY TO STDOUT is refused and a failing COPY reports the server", "[pg][copy]") {
   asio::io_context io;
   auto connection = connect(io);
