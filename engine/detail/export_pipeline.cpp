@@ -80,24 +80,18 @@ asio::awaitable<pg::Result<bool>> fill_part(pg::CopyOutStream& stream, std::stri
   co_return true;
 }
 
-asio::awaitable<Result<void>> read_parts(const EngineConfig& config, pg::CopyOutStream& stream, PartChannel& parts,
+// Fills parts from the COPY and hands them to the writer, then the end of the data.
+asio::awaitable<Result<void>> send_parts(const EngineConfig& config, pg::CopyOutStream& stream, PartChannel& parts,
                                          BufferPool& pool, Compressor* compressor, ExportProgress& progress) {
-  co_await asio::this_coro::throw_if_cancelled(false);  // a branch of its own: cancellation comes as a value
   std::string staging;
   for (std::size_t number = 1;; ++number) {
     auto lease = co_await pool.acquire();
     if (!lease) co_return Error{asio::error::operation_aborted, "waiting for a part buffer: cancelled"};
     auto more = co_await fill_part(stream, lease->bytes(), part_size_for(config.part_size, number), compressor, staging);
-    if (!more) {
-      parts.close();  // stops the writer
-      co_return failure("reading rows", more.error());
-    }
+    if (!more) co_return failure("reading rows", more.error());
     progress.processed_records = static_cast<std::int64_t>(stream.rows());
     progress.changed();
-    if (progress.cancel_requested) {
-      parts.close();
-      co_return cancelled;
-    }
+    if (progress.cancel_requested) co_return cancelled;
     const bool only_part = number == 1;
     if (*more || !lease->bytes().empty() || only_part) {
       auto [ec] = co_await parts.async_send(boost::system::error_code{}, std::move(lease), use_tuple);
@@ -111,23 +105,40 @@ asio::awaitable<Result<void>> read_parts(const EngineConfig& config, pg::CopyOut
   }
 }
 
-asio::awaitable<Result<void>> write_parts(PartWriter& writer, PartChannel& parts, ExportProgress& progress) {
-  co_await asio::this_coro::throw_if_cancelled(false);
+// Writes the parts the reader hands over until the end of the data.
+asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& parts, ExportProgress& progress) {
   for (;;) {
     auto [ec, lease] = co_await parts.async_receive(use_tuple);
     if (ec) co_return Error{ec, "the row reader stopped"};
     if (!lease) co_return Result<void>{};  // the end of the data
     auto written = co_await writer.write(lease->bytes());
-    if (!written) {
-      // Stops the reader: close() alone would leave it waiting forever to send into a full channel.
-      parts.cancel();
-      parts.close();
-      co_return written.error();
-    }
+    if (!written) co_return written.error();
     progress.bytes_uploaded += lease->bytes().size();
     ++progress.parts_uploaded;
     progress.changed();
   }
+}
+
+// The reader and the writer are branches of their own, and either may stop first, for a reason of its own
+// or because a cancel reached it (a cancel reaches only the operation each branch waits on at that moment).
+// Whichever stops early stops the channel, so the other never waits on it forever: close() wakes a waiting
+// receiver, cancel() a waiting sender.
+asio::awaitable<Result<void>> read_parts(const EngineConfig& config, pg::CopyOutStream& stream, PartChannel& parts,
+                                         BufferPool& pool, Compressor* compressor, ExportProgress& progress) {
+  co_await asio::this_coro::throw_if_cancelled(false);  // cancellation comes as a value
+  auto sent = co_await send_parts(config, stream, parts, pool, compressor, progress);
+  if (!sent) parts.close();
+  co_return sent;
+}
+
+asio::awaitable<Result<void>> write_parts(PartWriter& writer, PartChannel& parts, ExportProgress& progress) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto received = co_await receive_parts(writer, parts, progress);
+  if (!received) {
+    parts.cancel();
+    parts.close();
+  }
+  co_return received;
 }
 
 // The reader's or writer's own failure, rather than the other side's echo of it.
@@ -144,8 +155,8 @@ asio::awaitable<Result<void>> transfer_and_commit(const EngineConfig& config, pg
                                                   const ExportTarget& target, ExportProgress& progress) {
   using namespace asio::experimental::awaitable_operators;
   auto compressor = target.compression == Compression::none ? nullptr : Compressor::create(target.compression);
-  PartChannel parts(co_await asio::this_coro::executor,
-                    static_cast<std::size_t>(std::max(1, config.parts_per_export - 2)));
+  // The reader's part and the writer's are outside the channel: it holds the others (none: a hand-over).
+  PartChannel parts(co_await asio::this_coro::executor, static_cast<std::size_t>(std::max(0, config.parts_per_export - 2)));
   auto [read, written] = co_await (read_parts(config, stream, parts, pool, compressor.get(), progress) &&
                                    write_parts(writer, parts, progress));
   if (!read || !written) co_return first_cause(read, written);
