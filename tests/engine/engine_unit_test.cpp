@@ -181,7 +181,7 @@ TEST_CASE("settings: flags over environment over the config file over defaults",
   CHECK(settings.engine.s3.scope.region == "eu-west-1");  // file over default
   CHECK(settings.engine.part_size == 16 * 1024 * 1024);
   CHECK(settings.engine.max_running_exports == 3);
-  CHECK(settings.engine.parts_per_export == 3);  // default
+  CHECK(settings.engine.parts_per_export == 2);  // default
   CHECK(settings.engine.sweep_interval == std::chrono::minutes(1));  // a server sweeps; a bare EngineConfig does not
   CHECK(engine::EngineConfig{}.sweep_interval.count() == 0);
   REQUIRE(settings.engine.datasets.size() == 1);
