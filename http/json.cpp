@@ -20,9 +20,11 @@ std::string valid_utf8(std::string_view text) {
   if (simdjson::validate_utf8(text.data(), text.size())) return std::string(text);
   std::string valid;
   while (!text.empty()) {
-    std::size_t length = 1;  // of the sequence at the front: the shortest prefix that is valid UTF-8
-    while (length <= std::min<std::size_t>(4, text.size()) && !simdjson::validate_utf8(text.data(), length)) ++length;
-    if (length > std::min<std::size_t>(4, text.size())) {
+    // The sequence at the front is the shortest prefix that is valid UTF-8, of at most 4 bytes.
+    const std::size_t longest = std::min<std::size_t>(4, text.size());
+    std::size_t length = 1;
+    while (length <= longest && !simdjson::validate_utf8(text.data(), length)) ++length;
+    if (length > longest) {
       valid += "\xEF\xBF\xBD";
       length = 1;
     } else {
@@ -78,13 +80,12 @@ std::variant<ExportOptions, std::string> parse_export_options(std::string_view b
   bool key_seen = false, compression_seen = false;  // a field given twice is ambiguous: refused
   for (auto [field, value] : object) {
     std::string_view text;
-    bool& seen = field == "key" ? key_seen : compression_seen;
-    if ((field == "key" || field == "compression") && std::exchange(seen, true))
-      return "\"" + std::string(field) + "\" is given twice";
     if (field == "key") {
+      if (std::exchange(key_seen, true)) return std::string("\"key\" is given twice");
       if (value.get(text)) return std::string("\"key\" must be a string");
       options.key = text;
     } else if (field == "compression") {
+      if (std::exchange(compression_seen, true)) return std::string("\"compression\" is given twice");
       if (value.get(text)) return std::string("\"compression\" must be a string");
       auto compression = engine::parse_compression(text);
       if (!compression) return "\"compression\" must be none, gzip or zstd, not \"" + std::string(text) + "\"";
