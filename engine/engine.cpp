@@ -143,7 +143,8 @@ struct Engine::Impl {
     job->record.status = status;
     job->record.error_message = std::move(message);
     if (!job->progress.abort_failure.empty())
-      log("job " + job->record.id + " left its upload open for a later sweep: " + job->progress.abort_failure);
+      log("job " + job->record.id + " could not clean up its output (an upload left open is aborted by a later "
+          "sweep): " + job->progress.abort_failure);
     job->record.finished_at = std::chrono::system_clock::now();
     if (auto saved = co_await store->save(job->record); !saved) log(saved.error().message);
     ++counters.jobs_ended[status];
