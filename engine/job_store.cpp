@@ -1,7 +1,6 @@
 #include "engine/job_store.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/error.hpp>
 
 #include <random>
 
@@ -84,7 +83,7 @@ JobStore::JobStore(asio::any_io_executor executor, std::string database_url)
     : executor_(executor),
       database_url_(std::move(database_url)),
       owner_(static_cast<std::int32_t>(std::random_device{}() & 0x7FFFFFFF) | 1),
-      turn_(executor, 1) {}
+      turn_(executor) {}
 
 std::unique_ptr<JobStore> JobStore::open(asio::any_io_executor executor, std::string database_url) {
   return std::unique_ptr<JobStore>(new JobStore(executor, std::move(database_url)));
@@ -103,13 +102,13 @@ JobStore::Task<void> JobStore::reconnect() {
 }
 
 JobStore::Task<pg::QueryResult> JobStore::run(std::string_view sql, std::span<const pg::Parameter> parameters) {
-  co_await turn_.async_send(boost::system::error_code{}, asio::as_tuple(asio::use_awaitable));
+  const auto turn = co_await turn_.take();
+  if (!turn) co_return Error{asio::error::operation_aborted, "export_jobs: cancelled while waiting for the connection"};
   const bool reused = connection_ && connection_->is_open();
   auto outcome = co_await run_once(sql, parameters);
   // A connection that went idle before the database restarted fails at its next use: try once on a new one.
   // Every statement here may run twice.
   if (!outcome && reused && !(connection_ && connection_->is_open())) outcome = co_await run_once(sql, parameters);
-  turn_.try_receive([](boost::system::error_code) {});
   co_return outcome;
 }
 

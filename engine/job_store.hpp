@@ -7,10 +7,10 @@
 
 #include "engine/error.hpp"
 #include "engine/job.hpp"
+#include "engine/sync.hpp"
 #include "pg/connection.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/experimental/channel.hpp>
 
 #include <memory>
 #include <optional>
@@ -52,7 +52,7 @@ class JobStore {
   std::string database_url_;
   std::optional<pg::Connection> connection_;
   std::int32_t owner_;  // this store's advisory lock key, written into its jobs
-  boost::asio::experimental::channel<void(boost::system::error_code)> turn_;  // holds a token while busy
+  Turn turn_;  // one statement at a time on the one connection
 };
 
 }  // namespace pg2s3::engine
