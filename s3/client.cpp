@@ -165,7 +165,17 @@ struct Client::Impl {
   std::optional<asio::ssl::context> tls_context;
   std::vector<std::pair<std::string, std::unique_ptr<HttpConnection>>> idle;  // by authority
   ClientStats stats;
+  RetryObserver retry_observer;
   std::minstd_rand random{std::random_device{}()};
+
+  void tell_retry(const Operation& operation, const Error& error, int next_attempt) const {
+    if (!retry_observer) return;
+    RetryNotice notice{std::string(operation.name), std::string(operation.bucket), std::string(operation.key), 0,
+                       next_attempt, config.retry.max_attempts, retry_reason(error)};
+    for (const auto& [name, value] : operation.query)
+      if (name == "partNumber") notice.part_number = std::stoi(value);
+    retry_observer(notice);
+  }
 
   Address address(const Endpoint& base, std::string_view bucket, std::string_view key) const {
     Address address{base, "/"};
@@ -284,6 +294,7 @@ struct Client::Impl {
       if (outcome || delivered || attempt_number >= config.retry.max_attempts || !is_retryable(outcome.error()))
         co_return outcome;
       ++stats.retries;
+      tell_retry(operation, outcome.error(), attempt_number + 1);
       asio::steady_timer pause(executor, backoff_delay(config.retry, attempt_number,
                                                        std::uniform_real_distribution<>(0.0, 1.0)(random)));
       auto [ec] = co_await pause.async_wait(use_tuple);
@@ -332,6 +343,8 @@ Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 Client::~Client() = default;
+
+void Client::on_retry(RetryObserver observer) { impl_->retry_observer = std::move(observer); }
 
 const ClientConfig& Client::config() const { return impl_->config; }
 ClientStats Client::stats() const { return impl_->stats; }

@@ -113,6 +113,9 @@ class Client {
   // A GET URL for the object, valid for `expires`, addressed to the public endpoint.
   std::string presign_get(std::string_view bucket, std::string_view key, std::chrono::seconds expires) const;
 
+  // Told of every request about to be retried, before the pause (one observer; a new one replaces it).
+  void on_retry(RetryObserver observer);
+
   const ClientConfig& config() const;
   ClientStats stats() const;
 

@@ -1,6 +1,42 @@
 #include "s3/multipart_upload.hpp"
 
+#include "s3/detail/crypto.hpp"
+
 namespace pg2s3::s3 {
+
+namespace {
+
+std::string_view unquoted(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') return etag.substr(1, etag.size() - 2);
+  return etag;
+}
+
+std::optional<std::string> md5_bytes(std::string_view hex_digest) {
+  if (hex_digest.size() != 32) return std::nullopt;
+  std::string bytes;
+  for (std::size_t i = 0; i < hex_digest.size(); i += 2) {
+    unsigned value = 0;
+    for (char c : hex_digest.substr(i, 2)) {
+      const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (digit < 0) return std::nullopt;
+      value = value * 16 + static_cast<unsigned>(digit);
+    }
+    bytes.push_back(static_cast<char>(value));
+  }
+  return bytes;
+}
+
+}  // namespace
+
+std::optional<std::string> multipart_etag(std::span<const CompletedPart> parts) {
+  std::string digests;
+  for (const auto& part : parts) {
+    auto digest = md5_bytes(unquoted(part.etag));
+    if (!digest) return std::nullopt;
+    digests += *digest;
+  }
+  return "\"" + detail::hex(detail::md5(digests)) + "-" + std::to_string(parts.size()) + "\"";
+}
 
 MultipartUpload::MultipartUpload(Client& client, std::string bucket, std::string key, std::string upload_id)
     : client_(&client), bucket_(std::move(bucket)), key_(std::move(key)), upload_id_(std::move(upload_id)) {}
@@ -44,9 +80,20 @@ Client::Task<void> MultipartUpload::complete() {
     co_return refusal("CompleteMultipartUpload", errc::incomplete_parts,
                       parts_.empty() ? "no part was uploaded" : "a part failed or is still in flight");
   auto completed = co_await client_->complete_multipart_upload(bucket_, key_, upload_id_, parts_);
-  if (!completed) co_return completed.error();
+  if (!completed) {
+    if (completed.error().s3_code != "NoSuchUpload") co_return completed.error();
+    const bool ours = co_await object_is_ours();
+    if (!ours) co_return completed.error();
+  }
   state_ = State::completed;
   co_return Result<void>{};
+}
+
+boost::asio::awaitable<bool> MultipartUpload::object_is_ours() {
+  const auto expected = multipart_etag(parts_);
+  if (!expected) co_return false;
+  auto object = co_await client_->head_object(bucket_, key_);
+  co_return object && object->size == bytes_uploaded_ && unquoted(object->etag) == unquoted(*expected);
 }
 
 Client::Task<void> MultipartUpload::abort() {

@@ -4,6 +4,8 @@
 #include "s3/client.hpp"
 
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,10 @@ inline constexpr std::size_t min_part_size = 5 * 1024 * 1024;
 // Parts are numbered in the order upload_part() is called, and several may be in flight at once (from
 // several coroutines). The upload ends exactly once: complete() with the parts really uploaded, or
 // abort(), which later calls and a failed complete() leave to the caller to issue once.
+// The ETag S3 gives the object these parts complete: the MD5 of their MD5s, then "-<count>", quoted.
+// Nothing when a part's ETag is not an MD5 (as with SSE-KMS), which makes the object's unpredictable.
+std::optional<std::string> multipart_etag(std::span<const CompletedPart> parts);
+
 class MultipartUpload {
  public:
   static Client::Task<MultipartUpload> create(Client& client, std::string_view bucket, std::string_view key,
@@ -24,7 +30,9 @@ class MultipartUpload {
   Client::Task<void> upload_part(std::string_view bytes);
 
   // Completes the upload with every part sent, in order. Fails without a request if a part failed
-  // or is still in flight.
+  // or is still in flight. When a retried Complete finds the upload gone (the first attempt took effect
+  // and its answer was lost), the object at the key is checked: it is ours when its size and ETag are
+  // what these parts make.
   Client::Task<void> complete();
 
   // Aborts the upload, once: later calls, and calls after complete() succeeded, do nothing.
@@ -41,6 +49,7 @@ class MultipartUpload {
 
   MultipartUpload(Client& client, std::string bucket, std::string key, std::string upload_id);
   Error refusal(std::string_view operation, errc code, std::string detail) const;
+  boost::asio::awaitable<bool> object_is_ours();
 
   Client* client_;
   std::string bucket_;

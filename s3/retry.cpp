@@ -28,4 +28,17 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, 
   return std::chrono::milliseconds(static_cast<long long>(ceiling * std::clamp(random_fraction, 0.0, 1.0)));
 }
 
+std::string RetryNotice::describe() const {
+  std::string text = operation;
+  if (part_number > 0) text += " " + std::to_string(part_number);
+  return text + ": " + reason + ", attempt " + std::to_string(next_attempt) + " of " + std::to_string(max_attempts);
+}
+
+std::string retry_reason(const Error& error) {
+  std::string reason = error.http_status != 0 ? "HTTP " + std::to_string(error.http_status) : error.code.message();
+  if (error.http_status != 0 && !error.s3_code.empty()) reason += " " + error.s3_code;
+  if (!error.detail.empty()) reason += ": " + error.detail;
+  return reason;
+}
+
 }  // namespace pg2s3::s3

@@ -4,6 +4,8 @@
 #include "s3/error.hpp"
 
 #include <chrono>
+#include <functional>
+#include <string>
 
 namespace pg2s3::s3 {
 
@@ -20,5 +22,24 @@ bool is_retryable(const Error& error);
 // Full jitter: `random_fraction` (in [0, 1)) of min(max_delay, base_delay * 2^(attempt - 1)),
 // where `attempt` is the number of the attempt that just failed, from 1.
 std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double random_fraction);
+
+// A request about to be tried again, and why.
+struct RetryNotice {
+  std::string operation;  // "UploadPart"
+  std::string bucket;
+  std::string key;
+  int part_number = 0;  // of an UploadPart; 0 otherwise
+  int next_attempt = 0;  // from 2
+  int max_attempts = 0;
+  std::string reason;  // what the failed attempt met: "HTTP 503 SlowDown", "Connection refused"
+
+  // "UploadPart 3: HTTP 503 SlowDown, attempt 4 of 8"
+  std::string describe() const;
+};
+
+using RetryObserver = std::function<void(const RetryNotice&)>;
+
+// What a failed attempt met, without the operation and object that a RetryNotice names already.
+std::string retry_reason(const Error& error);
 
 }  // namespace pg2s3::s3

@@ -13,6 +13,12 @@ Sha256Digest sha256(std::string_view data) {
   return digest;
 }
 
+std::array<unsigned char, 16> md5(std::string_view data) {
+  std::array<unsigned char, 16> digest{};
+  EVP_Digest(data.data(), data.size(), digest.data(), nullptr, EVP_md5(), nullptr);
+  return digest;
+}
+
 Sha256Digest hmac_sha256(std::span<const unsigned char> key, std::string_view data) {
   Sha256Digest mac{};
   unsigned int length = 0;

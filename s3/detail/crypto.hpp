@@ -12,6 +12,7 @@ namespace pg2s3::s3::detail {
 using Sha256Digest = std::array<unsigned char, 32>;
 
 Sha256Digest sha256(std::string_view data);
+std::array<unsigned char, 16> md5(std::string_view data);  // for S3's ETags only
 Sha256Digest hmac_sha256(std::span<const unsigned char> key, std::string_view data);
 
 // CRC-32C (Castagnoli), with the SSE4.2 instruction where the processor has it.

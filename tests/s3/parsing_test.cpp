@@ -1,5 +1,6 @@
 // The plain pieces under the S3 client: XML, endpoints, CRC-32C, encodings.
 #include "s3/client.hpp"
+#include "s3/multipart_upload.hpp"
 #include "s3/detail/crypto.hpp"
 #include "s3/detail/xml.hpp"
 
@@ -74,4 +75,13 @@ TEST_CASE("hex and base64", "[encoding]") {
   CHECK(hex(bytes) == "00ff10");
   CHECK(base64(std::span(bytes, 1)) == "AA==");
   CHECK(base64(bytes) == "AP8Q");
+}
+
+TEST_CASE("the ETag of a completed multipart object is the MD5 of its parts' MD5s", "[multipart]") {
+  // Two parts whose ETags are the MD5s of "a" and "b"; S3 names the object md5(md5("a") || md5("b"))-2.
+  const CompletedPart parts[] = {{1, "\"0cc175b9c0f1b6a831c399e269772661\"", ""},
+                                     {2, "\"92eb5ffee6ae2fec3ad71c777531578f\"", ""}};
+  CHECK(multipart_etag(parts) == "\"" + std::string("96e024ba2074fe77e8e965ba43a704be") + "-2\"");
+  const CompletedPart not_md5[] = {{1, "\"kms-encrypted-etag\"", ""}};
+  CHECK_FALSE(multipart_etag(not_md5));
 }

@@ -58,3 +58,17 @@ TEST_CASE("backoff is full jitter under an exponential ceiling", "[retry]") {
   CHECK(backoff_delay(policy, 5, 0.999) == 999ms);   // capped at max_delay
   CHECK(backoff_delay(policy, 40, 0.999) == 999ms);  // no overflow however many attempts
 }
+
+TEST_CASE("a retry is described as a job's status shows it", "[retry]") {
+  RetryNotice notice{"UploadPart", "bucket", "exports/a.csv", 3, 4, 8, ""};
+  Error timed_out;
+  timed_out.code = boost::asio::error::timed_out;
+  notice.reason = retry_reason(timed_out);
+  CHECK(notice.describe() == "UploadPart 3: " + timed_out.code.message() + ", attempt 4 of 8");
+  Error slow_down;
+  slow_down.http_status = 503;
+  slow_down.s3_code = "SlowDown";
+  CHECK(retry_reason(slow_down) == "HTTP 503 SlowDown");
+  notice = {"CompleteMultipartUpload", "bucket", "exports/a.csv", 0, 2, 8, "HTTP 500 InternalError"};
+  CHECK(notice.describe() == "CompleteMultipartUpload: HTTP 500 InternalError, attempt 2 of 8");
+}

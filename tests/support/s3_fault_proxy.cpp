@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -27,7 +28,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
-enum class Fault { none, slow_down, drop };
+enum class Fault { none, slow_down, drop, hang, lose_answer };
 
 Response slow_down_response(unsigned version) {
   Response response(http::status::service_unavailable, version);
@@ -40,6 +41,10 @@ Response slow_down_response(unsigned version) {
 
 bool is_upload_part(const Request& request) {
   return request.method() == http::verb::put && request.target().find("partNumber=") != std::string_view::npos;
+}
+
+bool is_complete(const Request& request) {
+  return request.method() == http::verb::post && request.target().find("uploadId=") != std::string_view::npos;
 }
 
 bool is_abort(const Request& request) {
@@ -72,9 +77,18 @@ struct S3FaultProxy::State {
   int slow_downs_sent = 0;
   int requests_dropped = 0;
   int aborts_forwarded = 0;
+  bool hanging = false;
+  int complete_answers_to_lose = 0;
+  int complete_answers_lost = 0;
 
   Fault decide(const Request& request) {
     std::lock_guard lock(mutex);
+    if (hanging) return Fault::hang;
+    if (is_complete(request) && complete_answers_to_lose > 0) {
+      --complete_answers_to_lose;
+      ++complete_answers_lost;
+      return Fault::lose_answer;
+    }
     if (away) {
       ++requests_dropped;
       if (away_count > 0 && --away_count == 0) away = false;
@@ -115,12 +129,17 @@ struct S3FaultProxy::State {
       Request request = parser.release();
       const Fault fault = decide(request);
       if (fault == Fault::drop) co_return;  // closes the connection without an answer
+      if (fault == Fault::hang) {  // holds the connection and never answers
+        asio::steady_timer never(io, asio::steady_timer::time_point::max());
+        co_await never.async_wait(use_tuple);
+        co_return;
+      }
       Response response;
       if (fault == Fault::slow_down) {
         response = slow_down_response(request.version());
       } else {
         auto forwarded = co_await forward(request, upstream_socket, from_upstream);
-        if (!forwarded) co_return;
+        if (!forwarded || fault == Fault::lose_answer) co_return;
         response = std::move(*forwarded);
       }
       const bool keep_alive = response.keep_alive();
@@ -190,6 +209,21 @@ void S3FaultProxy::come_back() {
 int S3FaultProxy::slow_downs_sent() const {
   std::lock_guard lock(state_->mutex);
   return state_->slow_downs_sent;
+}
+
+void S3FaultProxy::hang() {
+  std::lock_guard lock(state_->mutex);
+  state_->hanging = true;
+}
+
+void S3FaultProxy::lose_complete_answers(int count) {
+  std::lock_guard lock(state_->mutex);
+  state_->complete_answers_to_lose = count;
+}
+
+int S3FaultProxy::complete_answers_lost() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->complete_answers_lost;
 }
 
 int S3FaultProxy::requests_dropped() const {

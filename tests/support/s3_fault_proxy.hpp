@@ -1,4 +1,4 @@
-// A loopback HTTP proxy in front of RGW that drops requests or answers 503 SlowDown, for the fault tests.
+// A loopback HTTP proxy in front of RGW that drops, loses, holds or slows down requests, for the fault tests.
 #pragma once
 
 #include <memory>
@@ -21,10 +21,16 @@ class S3FaultProxy {
   // closed without an answer, `count` times, or (count < 0) until come_back().
   void go_away(int after_parts, int count);
   void come_back();
+  // From now on every request is read and never answered, its connection held open: an S3 that hangs.
+  void hang();
+  // The next `count` CompleteMultipartUploads reach RGW, which completes the object, but their answers are
+  // lost: the connection closes instead.
+  void lose_complete_answers(int count);
 
   int slow_downs_sent() const;
   int requests_dropped() const;
-  int aborts_forwarded() const;  // AbortMultipartUpload requests that reached RGW
+  int aborts_forwarded() const;
+  int complete_answers_lost() const;  // AbortMultipartUpload requests that reached RGW
 
  private:
   struct State;
