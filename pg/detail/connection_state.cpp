@@ -7,6 +7,8 @@
 
 #include <openssl/ssl.h>
 
+#include <thread>
+
 namespace pg2s3::pg::detail {
 
 namespace asio = boost::asio;
@@ -23,6 +25,19 @@ std::string trimmed(const char* text) {
 }
 
 std::string field(const PGresult* result, int code) { return trimmed(PQresultErrorField(result, code)); }
+
+// Asks the server to stop the statement now. A closed socket alone is noticed only at the backend's next
+// write, which a long sort or a slow function may not make for hours. PQcancel opens a connection of its
+// own and waits for it, so it runs off the loop; it needs nothing of `conn` once PQgetCancel returned.
+void send_cancel_request(PGconn* conn) {
+  PGcancel* cancel = PQgetCancel(conn);
+  if (!cancel) return;
+  std::thread([cancel] {
+    char ignored[256];
+    PQcancel(cancel, ignored, sizeof ignored);
+    PQfreeCancel(cancel);
+  }).detach();
+}
 
 }  // namespace
 
@@ -41,6 +56,7 @@ void ConnectionState::close() {
     socket.reset();
   }
   if (conn) {
+    if (busy && PQstatus(conn) == CONNECTION_OK) send_cancel_request(conn);
     PQfinish(conn);
     conn = nullptr;
   }
