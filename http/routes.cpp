@@ -4,6 +4,8 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace pg2s3::http {
@@ -17,6 +19,13 @@ Refusal method_not_allowed(std::string_view method, std::string_view path) {
 
 Refusal bad_job_id(std::string_view id) {
   return {400, "bad_request", "'" + std::string(id.substr(0, 64)) + "' is not a job id (a UUID)"};
+}
+
+// Job ids are UUIDs, whose hex digits may come in either case: the engine knows them in lower case.
+std::string job_id(std::string_view text) {
+  std::string id(text);
+  std::ranges::transform(id, id.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return id;
 }
 
 Route list_jobs(std::string_view query) {
@@ -52,14 +61,14 @@ Route route(std::string_view method, std::string_view target) {
       return Refusal{404, "not_found", "no route " + std::string(path.substr(0, 200))};
     if (!get) return method_not_allowed(method, path);
     if (!engine::is_job_id(first)) return bad_job_id(first);
-    return GetDownloadUrl{std::string(first)};
+    return GetDownloadUrl{job_id(first)};
   }
   if (first.empty()) return Refusal{404, "not_found", "no route " + std::string(path)};
   if (method == "POST") return StartExport{std::string(first)};
   if (get || method == "DELETE") {
     if (!engine::is_job_id(first)) return bad_job_id(first);
-    if (get) return GetJob{std::string(first)};
-    return CancelJob{std::string(first)};
+    if (get) return GetJob{job_id(first)};
+    return CancelJob{job_id(first)};
   }
   return method_not_allowed(method, path);
 }
