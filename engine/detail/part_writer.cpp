@@ -42,8 +42,11 @@ asio::awaitable<Result<void>> S3PartWriter::abort() {
   co_return Result<void>{};
 }
 
+// Watching a descriptor makes it non-blocking, and that flag belongs to the file description, which a
+// dup of stdout shares with the shell and whatever runs after pg2s3: the flags are put back when done.
 struct FilePartWriter::Descriptor {
   asio::posix::stream_descriptor stream;
+  int original_flags;
 };
 
 Result<std::unique_ptr<FilePartWriter>> FilePartWriter::open(asio::any_io_executor executor, std::string path) {
@@ -54,7 +57,7 @@ Result<std::unique_ptr<FilePartWriter>> FilePartWriter::open(asio::any_io_execut
                  : in_place ? ::open(path.c_str(), O_WRONLY | O_CLOEXEC)
                             : ::open((path + ".partial").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return file_failure("cannot open", path, errno);
-  auto descriptor = std::make_unique<Descriptor>(Descriptor{asio::posix::stream_descriptor(executor)});
+  auto descriptor = std::make_unique<Descriptor>(Descriptor{asio::posix::stream_descriptor(executor), ::fcntl(fd, F_GETFL)});
   boost::system::error_code not_pollable;  // a regular file cannot be watched by epoll
   descriptor->stream.assign(fd, not_pollable);
   if (not_pollable) descriptor.reset();
@@ -65,7 +68,10 @@ FilePartWriter::FilePartWriter(std::string path, int fd, bool in_place, std::uni
     : path_(std::move(path)), fd_(fd), in_place_(in_place), async_(std::move(descriptor)) {}
 
 FilePartWriter::~FilePartWriter() {
-  if (async_) async_->stream.release();
+  if (async_) {
+    async_->stream.release();
+    ::fcntl(fd_, F_SETFL, async_->original_flags);
+  }
   if (fd_ >= 0) ::close(fd_);
 }
 
