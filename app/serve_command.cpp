@@ -36,15 +36,24 @@ asio::awaitable<int> serve(const Settings& settings) {
   std::clog << "pg2s3: listening on " << settings.listen << (settings.api_token.empty() ? "" : " (bearer token required)")
             << std::endl;
 
-  // SIGINT/SIGTERM: stop accepting, let running exports finish for up to the drain timeout, cancel the rest
-  // (each aborts its upload), record every ending, exit 0.
+  // The first SIGINT/SIGTERM stops accepting and drains: running exports may finish for up to the drain
+  // timeout, then the rest are cancelled (each aborts its upload), and every ending is recorded. A second
+  // signal ends the drain at once.
   asio::signal_set signals(executor, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
-    if (!ec) (*server)->stop();
+    if (ec) return;
+    std::clog << "pg2s3: stopping: running exports have " << settings.drain_timeout.count()
+              << " s to finish (a second signal cancels them now)" << std::endl;
+    (*server)->stop();
+    signals.async_wait([&](boost::system::error_code again, int) {
+      if (again) return;
+      std::clog << "pg2s3: second signal: cancelling running exports" << std::endl;
+      (*engine)->end_drain();
+    });
   });
   co_await (*server)->run();
-  signals.cancel();
   co_await (*engine)->shutdown(settings.drain_timeout);
+  signals.cancel();
   std::clog << "pg2s3: stopped" << std::endl;
   co_return 0;
 }

@@ -1,64 +1,99 @@
 #include "engine/buffer_pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <utility>
 
 namespace pg2s3::engine {
 
+namespace {
+std::string in_mib(std::size_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+}  // namespace
+
+BufferPool::Lease::Lease(BufferPool* pool, std::string bytes)
+    : pool_(pool), bytes_(std::move(bytes)), counted_(bytes_.capacity()) {}
+
 BufferPool::Lease::Lease(Lease&& other) noexcept
-    : pool_(std::exchange(other.pool_, nullptr)), bytes_(std::move(other.bytes_)) {}
+    : pool_(std::exchange(other.pool_, nullptr)), bytes_(std::move(other.bytes_)), counted_(other.counted_) {}
 
 BufferPool::Lease& BufferPool::Lease::operator=(Lease&& other) noexcept {
   if (this != &other) {
-    if (pool_) pool_->give_back(std::move(bytes_));
+    if (pool_) pool_->give_back(std::move(bytes_), counted_);
     pool_ = std::exchange(other.pool_, nullptr);
     bytes_ = std::move(other.bytes_);
+    counted_ = other.counted_;
   }
   return *this;
 }
 
 BufferPool::Lease::~Lease() {
-  if (pool_) pool_->give_back(std::move(bytes_));
+  if (pool_) pool_->give_back(std::move(bytes_), counted_);
 }
 
-BufferPool::BufferPool(boost::asio::any_io_executor executor, std::size_t budget, std::size_t buffer_size)
-    : executor_(std::move(executor)), budget_(budget), buffer_size_(buffer_size) {}
+BufferPool::BufferPool(boost::asio::any_io_executor executor, std::size_t budget, std::size_t reusable_size)
+    : executor_(std::move(executor)), budget_(budget), reusable_size_(reusable_size) {}
 
-boost::asio::awaitable<std::optional<BufferPool::Lease>> BufferPool::acquire() {
-  if (!free_.empty()) {
-    ++leased_;
-    std::string bytes = std::move(free_.back());
-    free_.pop_back();
-    co_return Lease(this, std::move(bytes));
+boost::asio::awaitable<Result<BufferPool::Lease>> BufferPool::acquire(std::size_t size) {
+  if (size > budget_)
+    co_return Error{errc::over_budget, "a part buffer of " + in_mib(size) + " does not fit the buffer budget of " +
+                                           in_mib(budget_) + ": raise [export] buffer_budget_mib"};
+  if (waiters_.empty()) {
+    if (auto lease = try_lease(size)) co_return std::move(*lease);
   }
-  if (allocated_ == 0 || (allocated_ + 1) * buffer_size_ <= budget_) {
-    ++allocated_;
-    ++leased_;
-    std::string bytes;
-    bytes.reserve(buffer_size_);
-    co_return Lease(this, std::move(bytes));
-  }
-  Waiter waiter{boost::asio::steady_timer(executor_, boost::asio::steady_timer::time_point::max()), std::nullopt};
+  Waiter waiter{boost::asio::steady_timer(executor_, boost::asio::steady_timer::time_point::max()), size, std::nullopt};
   waiters_.push_back(&waiter);
   co_await waiter.wakeup.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-  if (waiter.handed) co_return Lease(this, std::move(*waiter.handed));  // leased_ was counted when handed
+  if (waiter.handed) co_return std::move(*waiter.handed);
   waiters_.erase(std::ranges::find(waiters_, &waiter));
-  co_return std::nullopt;
+  co_return Error{boost::asio::error::operation_aborted, "waiting for a part buffer: cancelled"};
 }
 
-void BufferPool::give_back(std::string bytes) {
+// A kept buffer large enough, or a new one when the budget has room (after freeing kept ones if need be).
+std::optional<BufferPool::Lease> BufferPool::try_lease(std::size_t size) {
+  const auto fits = std::ranges::find_if(free_, [&](const std::string& bytes) { return bytes.capacity() >= size; });
+  if (fits != free_.end()) {
+    std::string bytes = std::move(*fits);
+    free_.erase(fits);
+    in_use_ += bytes.capacity();
+    return Lease(this, std::move(bytes));
+  }
+  while (held_ + size > budget_ && !free_.empty()) {
+    held_ -= free_.back().capacity();
+    free_.pop_back();
+  }
+  if (held_ + size > budget_) return std::nullopt;
+  std::string bytes;
+  bytes.reserve(size);
+  count_held(bytes.capacity());
+  in_use_ += bytes.capacity();
+  return Lease(this, std::move(bytes));
+}
+
+void BufferPool::give_back(std::string bytes, std::size_t counted) {
+  in_use_ -= counted;
+  held_ -= counted;
+  if (bytes.capacity() > counted) ++overgrown_;
   bytes.clear();
-  if (!waiters_.empty()) {
+  if (bytes.capacity() <= reusable_size_) {
+    count_held(bytes.capacity());
+    free_.push_back(std::move(bytes));
+  }
+  while (!waiters_.empty()) {
+    auto lease = try_lease(waiters_.front()->size);
+    if (!lease) break;
     Waiter* next = waiters_.front();
     waiters_.pop_front();
-    next->handed = std::move(bytes);
+    next->handed.emplace(std::move(*lease));
     next->wakeup.cancel();
-    return;
   }
-  --leased_;
-  free_.push_back(std::move(bytes));
+}
+
+void BufferPool::count_held(std::size_t capacity) {
+  held_ += capacity;
+  peak_ = std::max(peak_, held_);
 }
 
 }  // namespace pg2s3::engine

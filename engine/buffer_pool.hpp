@@ -1,6 +1,8 @@
-// Part buffers drawn from one memory budget shared by every export: acquiring waits while it is spent,
-// and buffers are reused rather than reallocated.
+// Part buffers drawn from one memory budget shared by every export: a lease waits while the budget is
+// spent, the budget counts the bytes buffers really hold, and buffers of the usual size are reused.
 #pragma once
+
+#include "engine/error.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -26,34 +28,44 @@ class BufferPool {
 
    private:
     friend class BufferPool;
-    Lease(BufferPool* pool, std::string bytes) : pool_(pool), bytes_(std::move(bytes)) {}
+    Lease(BufferPool* pool, std::string bytes);
     BufferPool* pool_;
     std::string bytes_;
+    std::size_t counted_;  // the capacity the budget counts for it
   };
 
-  // At least one buffer is lent even when the budget is smaller than a buffer.
-  BufferPool(boost::asio::any_io_executor executor, std::size_t budget, std::size_t buffer_size);
+  // Returned buffers of up to `reusable_size` are kept for the next lease; larger ones are freed.
+  BufferPool(boost::asio::any_io_executor executor, std::size_t budget, std::size_t reusable_size);
 
-  // Waits, first come first served, until a buffer is free; nothing when the wait was cancelled.
-  boost::asio::awaitable<std::optional<Lease>> acquire();
+  // A buffer that holds `size` bytes without growing. Waits, first come first served, while the budget is
+  // spent; fails at once when `size` alone is over the budget, and when the wait is cancelled.
+  boost::asio::awaitable<Result<Lease>> acquire(std::size_t size);
 
-  std::size_t bytes_in_use() const { return leased_ * buffer_size_; }
+  std::size_t bytes_in_use() const { return in_use_; }    // lent out
+  std::size_t bytes_held() const { return held_; }        // lent out or kept for reuse
+  std::size_t peak_bytes_held() const { return peak_; }
+  std::size_t leases_overgrown() const { return overgrown_; }  // returned larger than lent: a bug
   std::size_t budget() const { return budget_; }
   std::size_t waiting() const { return waiters_.size(); }
 
  private:
   struct Waiter {
     boost::asio::steady_timer wakeup;
-    std::optional<std::string> handed;
+    std::size_t size;
+    std::optional<Lease> handed;
   };
 
-  void give_back(std::string bytes);
+  std::optional<Lease> try_lease(std::size_t size);
+  void give_back(std::string bytes, std::size_t counted);
+  void count_held(std::size_t capacity);
 
   boost::asio::any_io_executor executor_;
   std::size_t budget_;
-  std::size_t buffer_size_;
-  std::size_t allocated_ = 0;  // buffers that exist, leased or free
-  std::size_t leased_ = 0;
+  std::size_t reusable_size_;
+  std::size_t held_ = 0;
+  std::size_t in_use_ = 0;
+  std::size_t peak_ = 0;
+  std::size_t overgrown_ = 0;
   std::vector<std::string> free_;
   std::deque<Waiter*> waiters_;
 };

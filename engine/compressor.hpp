@@ -3,6 +3,7 @@
 
 #include "engine/job.hpp"
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,6 +17,11 @@ class Compressor {
 
   // Appends the compressed form of `input` to `output`; `finish` ends the stream (with its trailer).
   virtual void write(std::string_view input, std::string& output, bool finish) = 0;
+
+  // How far one write() of at most 256 KiB may take `output` past the size it had (what the codec held
+  // back, its worst-case expansion, and one output step), so that a buffer reserved with this much room
+  // beyond a part's size never grows.
+  static constexpr std::size_t max_overshoot = 512 * 1024;
 };
 
 }  // namespace pg2s3::engine

@@ -1,8 +1,10 @@
 #include "engine/engine.hpp"
 
 #include "engine/buffer_pool.hpp"
+#include "engine/compressor.hpp"
 #include "engine/detail/export_pipeline.hpp"
 #include "engine/job_store.hpp"
+#include "engine/sync.hpp"
 #include "s3/client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -51,24 +53,27 @@ Result<std::string> object_key(std::string_view requested, std::string_view pref
 
 // A job that has not ended: its record, what it exports, and how to stop or await it.
 struct ActiveJob {
-  ActiveJob(asio::any_io_executor executor, JobRecord job) : record(std::move(job)), finished(executor, Clock::time_point::max()) {}
+  ActiveJob(asio::any_io_executor executor, JobRecord job) : record(std::move(job)), finished(std::move(executor)) {}
   JobRecord record;
   detail::ExportTarget target;
   detail::ExportProgress progress;
   asio::cancellation_signal cancel;  // stops a running export's waiting step (progress.cancel_requested is the record)
-  asio::steady_timer finished;  // expires when the job ends: wakes whoever waits, and any later wait at once
+  Event finished;  // set once the job's ending is saved
   bool holds_running_slot = false;  // taken when scheduled, given back when it ends
   Clock::time_point last_saved{};
 };
 
-struct Engine::Impl {
+// Shared by the Engine and the work it spawns, so that work still under way when the Engine is destroyed
+// (a sweep, a job's last save) ends on its own without using freed memory.
+struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
   Impl(asio::any_io_executor executor, EngineConfig config, s3::Client client, std::unique_ptr<JobStore> store)
       : executor(executor),
         config(std::move(config)),
         client(std::move(client)),
         store(std::move(store)),
-        pool(executor, this->config.buffer_budget, this->config.part_size),
-        sweep_timer(executor) {}
+        pool(executor, this->config.buffer_budget, this->config.part_size + Compressor::max_overshoot),
+        sweep_timer(executor),
+        drain_timer(executor) {}
 
   asio::any_io_executor executor;
   EngineConfig config;
@@ -81,11 +86,14 @@ struct Engine::Impl {
   bool draining = false;
   EngineMetrics counters;
   asio::steady_timer sweep_timer;
+  bool closed = false;  // the Engine is gone: the periodic sweep stops
+  asio::steady_timer drain_timer;  // the end of a drain; end_drain() brings it forward
+  bool drain_ended = false;
 
   // Writes the job as it is now; failures are logged, the export goes on.
   void save_soon(const JobRecord& record) {
-    asio::co_spawn(executor, [this, record]() -> asio::awaitable<void> {
-      if (auto saved = co_await store->save(record); !saved) log(saved.error().message);
+    asio::co_spawn(executor, [self = shared_from_this(), record]() -> asio::awaitable<void> {
+      if (auto saved = co_await self->store->save(record); !saved) log(saved.error().message);
     }, asio::detached);
   }
 
@@ -99,6 +107,7 @@ struct Engine::Impl {
   void on_progress(ActiveJob& job) {
     // A new upload is saved at once: its id is what lets a later process abort it.
     const bool new_upload = job.record.upload_id != job.progress.upload_id;
+    if (job.progress.bytes_uploaded != job.record.bytes_uploaded) job.record.retrying.clear();  // a part got through
     take_progress(job);
     const auto now = Clock::now();
     if (!new_upload && now - job.last_saved < config.progress_interval) return;
@@ -112,7 +121,7 @@ struct Engine::Impl {
       waiting.pop_front();
       ++running;
       job->holds_running_slot = true;
-      asio::co_spawn(executor, run_job(job),
+      asio::co_spawn(executor, [self = shared_from_this(), job] { return self->run_job(job); },
                      asio::bind_cancellation_slot(job->cancel.slot(), [](std::exception_ptr failure) {
                        if (failure) std::rethrow_exception(failure);  // a bug: let it be seen
                      }));
@@ -137,11 +146,26 @@ struct Engine::Impl {
     else co_await end_job(job, JobStatus::failed, outcome.error().message);
   }
 
+  // Shows the retry in the status of the job whose object it is for, and logs it once.
+  void on_retry(const s3::RetryNotice& notice) {
+    const auto it = std::ranges::find_if(active, [&](const auto& entry) {
+      return !entry.second->target.s3_key.empty() && entry.second->target.s3_key == notice.key;
+    });
+    const std::string description = notice.describe();
+    if (it == active.end()) {
+      log("retrying " + description);
+      return;
+    }
+    log("job " + it->first + ": retrying " + description);
+    it->second->record.retrying = description;
+  }
+
   // Records the final state, frees the job's place and lets the next one run. Whoever waits for the job
   // is woken only once the ending is saved.
   asio::awaitable<void> end_job(std::shared_ptr<ActiveJob> job, JobStatus status, std::string message) {
     job->record.status = status;
     job->record.error_message = std::move(message);
+    job->record.retrying.clear();
     if (!job->progress.abort_failure.empty())
       log("job " + job->record.id + " could not clean up its output (an upload left open is aborted by a later "
           "sweep): " + job->progress.abort_failure);
@@ -155,16 +179,16 @@ struct Engine::Impl {
     counters.parts_uploaded += job->progress.parts_uploaded;
     active.erase(job->record.id);
     if (job->holds_running_slot) --running;
-    job->finished.expires_at(Clock::time_point::min());
+    job->finished.set();
     schedule();
   }
 
-  // Sweeps again every sweep_interval until the timer is cancelled (at shutdown or destruction).
+  // Sweeps again every sweep_interval until shutdown or the Engine's destruction.
   asio::awaitable<void> sweep_periodically() {
-    for (;;) {
+    while (!closed && !draining) {
       sweep_timer.expires_after(config.sweep_interval);
       auto [ec] = co_await sweep_timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return;  // the engine is going: touch nothing of it
+      if (ec) co_return;
       co_await sweep();
     }
   }
@@ -173,8 +197,8 @@ struct Engine::Impl {
   static asio::awaitable<void> wait_all(const std::vector<std::shared_ptr<ActiveJob>>& jobs) {
     co_await asio::this_coro::throw_if_cancelled(false);
     for (const auto& job : jobs) {
-      co_await job->finished.async_wait(asio::as_tuple(asio::use_awaitable));
-      if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) co_return;
+      co_await job->finished.wait();
+      if (!job->finished.is_set()) co_return;  // cancelled
     }
   }
 
@@ -234,18 +258,28 @@ struct Engine::Impl {
   }
 };
 
-Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Engine::~Engine() { impl_->sweep_timer.cancel(); }
+Engine::Engine(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() {
+  impl_->closed = true;
+  impl_->sweep_timer.cancel();
+  std::vector<std::string> ids;  // their endings are still saved, by the work itself
+  for (const auto& [id, job] : impl_->active) ids.push_back(id);
+  for (const auto& id : ids) cancel(id);
+}
 
 Engine::Task<std::unique_ptr<Engine>> Engine::start(asio::any_io_executor executor, EngineConfig config) {
   auto client = s3::Client::create(executor, config.s3);
   if (!client) co_return Error{client.error().code, client.error().message()};
   auto store = JobStore::open(executor, config.database_url);
   std::unique_ptr<Engine> engine(
-      new Engine(std::make_unique<Impl>(executor, std::move(config), std::move(*client), std::move(store))));
+      new Engine(std::make_shared<Impl>(executor, std::move(config), std::move(*client), std::move(store))));
+  engine->impl_->client.on_retry([weak = std::weak_ptr(engine->impl_)](const s3::RetryNotice& notice) {
+    if (auto impl = weak.lock()) impl->on_retry(notice);
+  });
   co_await engine->impl_->sweep();
   if (engine->impl_->config.sweep_interval.count() > 0)
-    asio::co_spawn(executor, engine->impl_->sweep_periodically(), asio::detached);
+    asio::co_spawn(executor, [self = engine->impl_] { return self->sweep_periodically(); }, asio::detached);
   co_return std::move(engine);
 }
 
@@ -293,7 +327,7 @@ Engine::Task<std::vector<JobRecord>> Engine::list_jobs(int limit) {
 Engine::Task<JobRecord> Engine::wait(std::string_view id) {
   if (auto it = impl_->active.find(id); it != impl_->active.end()) {
     auto job = it->second;
-    co_await job->finished.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await job->finished.wait();
     co_return job->record;
   }
   auto stored = co_await impl_->store->find(id);
@@ -310,7 +344,8 @@ bool Engine::cancel(std::string_view id) {
   if (job->progress.cancel_requested) return true;
   job->progress.cancel_requested = true;
   if (std::erase(impl_->waiting, job) > 0) {  // still queued: it never ran
-    asio::co_spawn(impl_->executor, impl_->end_job(job, JobStatus::cancelled, "cancelled"), asio::detached);
+    asio::co_spawn(impl_->executor, [self = impl_, job] { return self->end_job(job, JobStatus::cancelled, "cancelled"); },
+                   asio::detached);
   } else {  // running, or scheduled and about to run
     job->cancel.emit(asio::cancellation_type::terminal);
   }
@@ -327,10 +362,15 @@ asio::awaitable<void> Engine::shutdown(std::chrono::steady_clock::duration drain
 
   std::vector<std::shared_ptr<ActiveJob>> jobs;
   for (const auto& [id, job] : impl_->active) jobs.push_back(job);
-  asio::steady_timer deadline(impl_->executor, drain);
-  co_await (Impl::wait_all(jobs) || deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+  impl_->drain_timer.expires_after(impl_->drain_ended ? Clock::duration::zero() : drain);
+  co_await (Impl::wait_all(jobs) || impl_->drain_timer.async_wait(asio::as_tuple(asio::use_awaitable)));
   for (const auto& job : jobs) cancel(job->record.id);  // those still running after the drain
   co_await Impl::wait_all(jobs);
+}
+
+void Engine::end_drain() {
+  impl_->drain_ended = true;
+  impl_->drain_timer.cancel();
 }
 
 std::string Engine::download_url(const JobRecord& job) const {
@@ -341,6 +381,9 @@ EngineMetrics Engine::metrics() const {
   EngineMetrics metrics = impl_->counters;
   metrics.s3_retries = impl_->client.stats().retries;
   metrics.buffer_bytes_in_use = impl_->pool.bytes_in_use();
+  metrics.buffer_bytes_held = impl_->pool.bytes_held();
+  metrics.buffer_bytes_peak = impl_->pool.peak_bytes_held();
+  metrics.buffer_leases_overgrown = impl_->pool.leases_overgrown();
   metrics.exports_running = impl_->running;
   metrics.exports_waiting = impl_->waiting.size();
   return metrics;

@@ -33,7 +33,10 @@ struct EngineMetrics {
   std::uint64_t bytes_exported = 0;
   std::uint64_t parts_uploaded = 0;
   std::uint64_t s3_retries = 0;
-  std::size_t buffer_bytes_in_use = 0;
+  std::size_t buffer_bytes_in_use = 0;    // lent to exports
+  std::size_t buffer_bytes_held = 0;      // lent, or kept for reuse
+  std::size_t buffer_bytes_peak = 0;      // the most ever held: never over the budget
+  std::size_t buffer_leases_overgrown = 0;  // buffers that grew past their reservation: should stay 0
   std::size_t exports_running = 0;
   std::size_t exports_waiting = 0;
 };
@@ -42,7 +45,8 @@ struct EngineMetrics {
 Result<std::string> object_key(std::string_view requested, std::string_view prefix, std::string_view job_id,
                                Compression compression);
 
-// Everything runs on the executor given to start(); the Engine must outlive the work it started there.
+// Everything runs on the executor given to start(). Destroying the Engine cancels the exports it runs;
+// their endings are still saved by the work itself, which the executor must run to its end.
 class Engine {
  public:
   template <class T>
@@ -72,6 +76,8 @@ class Engine {
   // Starts nothing more (start_export answers errc::shutting_down), cancels PENDING jobs, lets RUNNING ones
   // finish for up to `drain`, cancels the rest, and returns when every ending is saved.
   boost::asio::awaitable<void> shutdown(std::chrono::steady_clock::duration drain);
+  // Ends the drain of shutdown() now (or makes the next one end at once): running exports are cancelled.
+  void end_drain();
 
   // A presigned GET URL for a COMPLETED job's object, valid for download_url_lifetime.
   std::string download_url(const JobRecord& job) const;
@@ -80,8 +86,8 @@ class Engine {
 
  private:
   struct Impl;
-  explicit Engine(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Engine(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace pg2s3::engine

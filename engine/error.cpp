@@ -14,6 +14,8 @@ class EngineCategory final : public boost::system::error_category {
       case errc::invalid_request: return "invalid request";
       case errc::unknown_job: return "unknown job";
       case errc::shutting_down: return "shutting down";
+      case errc::output_too_large: return "output too large for one object";
+      case errc::over_budget: return "part larger than the buffer budget";
     }
     return "unknown engine error";
   }

@@ -16,6 +16,8 @@ enum class errc {
   invalid_request,  // a key or compression that cannot be used
   unknown_job,
   shutting_down,
+  output_too_large,  // past what S3 holds in one object
+  over_budget,       // a part buffer larger than the whole buffer budget
 };
 
 const boost::system::error_category& engine_category() noexcept;

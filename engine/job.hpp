@@ -37,6 +37,7 @@ struct JobRecord {
   Compression compression = Compression::none;
   std::string upload_id;  // of the multipart upload while one is open, so that it can be aborted later
   std::string error_message;
+  std::string retrying;  // the S3 request being retried and why, while it is; kept in memory only
   TimePoint created_at{};
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> finished_at;

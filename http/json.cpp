@@ -51,6 +51,7 @@ json::object status_object(const engine::JobRecord& job) {
   status["bytesUploaded"] = job.bytes_uploaded;
   status["s3Key"] = valid_utf8(job.s3_key);
   status["errorMessage"] = job.error_message.empty() ? json::value(nullptr) : json::value(valid_utf8(job.error_message));
+  status["retrying"] = job.retrying.empty() ? json::value(nullptr) : json::value(valid_utf8(job.retrying));
   status["createdAt"] = engine::iso8601(job.created_at);
   status["startedAt"] = time_or_null(job.started_at);
   status["finishedAt"] = time_or_null(job.finished_at);

@@ -12,7 +12,7 @@
 namespace pg2s3::http {
 
 // {"id","dataset","status","totalRecords","processedRecords","progressPercent","bytesUploaded","s3Key",
-//  "errorMessage","createdAt","startedAt","finishedAt"}; null where not known.
+//  "errorMessage","retrying","createdAt","startedAt","finishedAt"}; null where not known.
 std::string job_status_json(const engine::JobRecord& job);
 
 // {"jobs": [status...]}

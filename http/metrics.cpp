@@ -38,6 +38,8 @@ std::string prometheus_text(const engine::EngineMetrics& metrics) {
          metrics.s3_retries);
   metric(text, "pg2s3_buffer_pool_bytes_in_use", "gauge", "Bytes of part buffers lent to exports.",
          metrics.buffer_bytes_in_use);
+  metric(text, "pg2s3_buffer_pool_bytes_held", "gauge", "Bytes of part buffers lent or kept for reuse.",
+         metrics.buffer_bytes_held);
   metric(text, "pg2s3_exports_running", "gauge", "Exports running now.", metrics.exports_running);
   metric(text, "pg2s3_exports_waiting", "gauge", "Exports waiting to run (PENDING).", metrics.exports_waiting);
   return text;

@@ -2,6 +2,8 @@
 
 #include "http/handler.hpp"
 
+#include "engine/sync.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -17,6 +19,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <charconv>
+#include <list>
 
 namespace pg2s3::http {
 
@@ -44,25 +47,41 @@ std::optional<tcp::endpoint> parse_listen_address(std::string_view address) {
   return tcp::endpoint(ip, port);
 }
 
-// The answer to a request the parser refused, before any handler saw it.
+// A request the parser refused gets an answer; a connection that closed or timed out has nobody to answer.
+// (A clean close between requests and one in mid-request share the parser's error category.)
 std::optional<ApiResponse> refusal_for(const boost::system::error_code& ec) {
   if (ec == bhttp::error::body_limit) return error_response(413, "payload_too_large", "the request body is too large");
   if (ec == bhttp::error::header_limit)
     return error_response(431, "headers_too_large", "the request line or headers are too large");
+  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return std::nullopt;
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category())
     return error_response(400, "bad_request", "malformed HTTP request");
-  return std::nullopt;  // the connection closed or timed out: nobody to answer
+  return std::nullopt;
 }
+
+// A connection the server owns: stop() closes it while it waits for a request, and lets it finish an answer.
+struct Session {
+  beast::tcp_stream stream;
+  bool answering = false;
+};
 
 }  // namespace
 
 struct Server::Impl {
   Impl(asio::any_io_executor executor, engine::Engine& engine, ServerConfig config)
-      : engine(engine), config(std::move(config)), acceptor(executor) {}
+      : engine(engine), config(std::move(config)), acceptor(executor), sessions_ended(executor) {}
 
   engine::Engine& engine;
   ServerConfig config;
   tcp::acceptor acceptor;
+  std::list<Session*> sessions;
+  bool stopping = false;
+  engine::Event sessions_ended;  // set once stopping and the last session is gone
+
+  void close_idle_sessions() {
+    for (Session* session : sessions)
+      if (!session->answering) session->stream.cancel();
+  }
 
   asio::awaitable<void> write(beast::tcp_stream& stream, const ApiResponse& answer, unsigned version, bool keep_alive) {
     bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(answer.status), version};
@@ -75,11 +94,19 @@ struct Server::Impl {
     co_await bhttp::async_write(stream, response, use_tuple);
   }
 
-  asio::awaitable<void> session(tcp::socket socket) {
+  // Registered before it is spawned, so that stop() and run()'s wait know of it from the start.
+  asio::awaitable<void> session(std::unique_ptr<Session> session) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    beast::tcp_stream stream(std::move(socket));
+    co_await serve(*session);
+    sessions.remove(session.get());
+    if (stopping && sessions.empty()) sessions_ended.set();
+  }
+
+  // Requests and answers on one connection until either side closes it or the server stops.
+  asio::awaitable<void> serve(Session& session) {
+    auto& stream = session.stream;
     beast::flat_buffer buffer;
-    for (;;) {
+    while (!stopping) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.body_limit(config.body_limit);
       parser.header_limit(static_cast<std::uint32_t>(config.header_limit));
@@ -89,12 +116,14 @@ struct Server::Impl {
         if (auto refusal = refusal_for(ec)) co_await write(stream, *refusal, 11, false);
         break;
       }
+      session.answering = true;
       const auto& request = parser.get();
       const ApiRequest api{std::string(request.method_string()), std::string(request.target()),
                            std::string(request[bhttp::field::authorization]), request.body()};
       const ApiResponse answer = co_await handle_request(engine, api, config.api_token);
-      const bool keep_alive = request.keep_alive();
+      const bool keep_alive = request.keep_alive() && !stopping;
       co_await write(stream, answer, request.version(), keep_alive);
+      session.answering = false;
       if (!keep_alive) break;
     }
     boost::system::error_code ignored;
@@ -122,19 +151,24 @@ engine::Result<std::unique_ptr<Server>> Server::listen(asio::any_io_executor exe
 asio::awaitable<void> Server::run() {
   for (;;) {
     auto [ec, socket] = co_await impl_->acceptor.async_accept(use_tuple);
-    if (ec == asio::error::operation_aborted || !impl_->acceptor.is_open()) co_return;
+    if (ec == asio::error::operation_aborted || !impl_->acceptor.is_open()) break;
     if (ec) {  // out of descriptors, say: accepting again at once would only spin
       asio::steady_timer pause(impl_->acceptor.get_executor(), std::chrono::milliseconds(50));
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    asio::co_spawn(impl_->acceptor.get_executor(), impl_->session(std::move(socket)), asio::detached);
+    auto session = std::make_unique<Session>(beast::tcp_stream(std::move(socket)));
+    impl_->sessions.push_back(session.get());
+    asio::co_spawn(impl_->acceptor.get_executor(), impl_->session(std::move(session)), asio::detached);
   }
+  if (!impl_->sessions.empty()) co_await impl_->sessions_ended.wait();
 }
 
 void Server::stop() {
+  impl_->stopping = true;
   boost::system::error_code ignored;
   impl_->acceptor.close(ignored);
+  impl_->close_idle_sessions();
 }
 
 unsigned short Server::port() const { return impl_->acceptor.local_endpoint().port(); }

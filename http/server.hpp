@@ -30,7 +30,8 @@ class Server {
 
   // Accepts connections until stop().
   boost::asio::awaitable<void> run();
-  // Stops accepting; connections finish their current request.
+  // Stops accepting and closes idle connections; a request being answered gets its answer, then its
+  // connection closes. run() returns once every connection is gone.
   void stop();
   unsigned short port() const;
 

@@ -1,6 +1,7 @@
 #include "engine/detail/export_pipeline.hpp"
 
 #include "engine/compressor.hpp"
+#include "engine/detail/part_plan.hpp"
 #include "engine/detail/part_writer.hpp"
 #include "engine/detail/row_estimate.hpp"
 #include "pg/connection.hpp"
@@ -27,17 +28,18 @@ Error failure(std::string_view step, const pg::Error& error) { return {error.cod
 
 const Error cancelled{asio::error::operation_aborted, "cancelled"};
 
-asio::awaitable<Result<std::optional<std::int64_t>>> count_rows(pg::Connection& connection, const Dataset& dataset) {
-  if (dataset.exact_count) {
-    const std::string sql = "SELECT count(*) AS n FROM (" + dataset.query + ") AS dataset";
-    auto counted = co_await connection.query(sql);
-    if (!counted) co_return failure("counting rows", counted.error());
-    co_return counted->int64(0, "n");
-  }
-  const std::string sql = "EXPLAIN (FORMAT JSON) " + dataset.query;
-  auto plan = co_await connection.query(sql);
+// The planner's estimate of the rows and bytes, with the rows counted in the snapshot when the dataset asks.
+asio::awaitable<Result<PlanEstimate>> estimate_output(pg::Connection& connection, const Dataset& dataset) {
+  const std::string explain = "EXPLAIN (FORMAT JSON) " + dataset.query;
+  auto plan = co_await connection.query(explain);
   if (!plan) co_return failure("estimating rows", plan.error());
-  co_return plan_rows(plan->text(0, "QUERY PLAN").value_or(""));
+  auto estimate = plan_estimate(plan->text(0, "QUERY PLAN").value_or("")).value_or(PlanEstimate{});
+  if (!dataset.exact_count) co_return estimate;
+  const std::string count = "SELECT count(*) AS n FROM (" + dataset.query + ") AS dataset";
+  auto counted = co_await connection.query(count);
+  if (!counted) co_return failure("counting rows", counted.error());
+  estimate.rows = counted->int64(0, "n");
+  co_return estimate;
 }
 
 asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_writer(const EngineConfig& config, s3::Client& client,
@@ -80,21 +82,34 @@ asio::awaitable<pg::Result<bool>> fill_part(pg::CopyOutStream& stream, std::stri
   co_return true;
 }
 
+// Rows of data read so far. While the COPY runs, the stream's rows begun include the CSV header line;
+// once it has ended, its count is the server's, which does not.
+std::int64_t data_rows(const pg::CopyOutStream& stream, bool running) {
+  const auto rows = static_cast<std::int64_t>(stream.rows());
+  return running ? std::max<std::int64_t>(rows - 1, 0) : rows;
+}
+
 // Fills parts from the COPY and hands them to the writer, then the end of the data.
-asio::awaitable<Result<void>> send_parts(const EngineConfig& config, pg::CopyOutStream& stream, PartChannel& parts,
+asio::awaitable<Result<void>> send_parts(const PartPlan& plan, pg::CopyOutStream& stream, PartChannel& parts,
                                          BufferPool& pool, Compressor* compressor, ExportProgress& progress) {
   std::string staging;
+  std::uint64_t filled = 0;
   for (std::size_t number = 1;; ++number) {
-    auto lease = co_await pool.acquire();
-    if (!lease) co_return Error{asio::error::operation_aborted, "waiting for a part buffer: cancelled"};
-    auto more = co_await fill_part(stream, lease->bytes(), part_size_for(config.part_size, number), compressor, staging);
+    const std::size_t size = plan.size_of(number);
+    auto lease = co_await pool.acquire(size + (compressor ? Compressor::max_overshoot : 0));
+    if (!lease) co_return lease.error();
+    auto more = co_await fill_part(stream, lease->bytes(), size, compressor, staging);
     if (!more) co_return failure("reading rows", more.error());
-    progress.processed_records = static_cast<std::int64_t>(stream.rows());
+    progress.processed_records = data_rows(stream, *more);
     progress.changed();
     if (progress.cancel_requested) co_return cancelled;
+    filled += lease->bytes().size();
+    if (*more) {
+      if (auto refused = plan.refuse_more(number, filled)) co_return *refused;
+    }
     const bool only_part = number == 1;
     if (*more || !lease->bytes().empty() || only_part) {
-      auto [ec] = co_await parts.async_send(boost::system::error_code{}, std::move(lease), use_tuple);
+      auto [ec] = co_await parts.async_send(boost::system::error_code{}, std::move(*lease), use_tuple);
       if (ec) co_return Error{ec, "the part writer stopped"};
     }
     if (!*more) {
@@ -123,10 +138,10 @@ asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& par
 // or because a cancel reached it (a cancel reaches only the operation each branch waits on at that moment).
 // Whichever stops early stops the channel, so the other never waits on it forever: close() wakes a waiting
 // receiver, cancel() a waiting sender.
-asio::awaitable<Result<void>> read_parts(const EngineConfig& config, pg::CopyOutStream& stream, PartChannel& parts,
+asio::awaitable<Result<void>> read_parts(const PartPlan& plan, pg::CopyOutStream& stream, PartChannel& parts,
                                          BufferPool& pool, Compressor* compressor, ExportProgress& progress) {
   co_await asio::this_coro::throw_if_cancelled(false);  // cancellation comes as a value
-  auto sent = co_await send_parts(config, stream, parts, pool, compressor, progress);
+  auto sent = co_await send_parts(plan, stream, parts, pool, compressor, progress);
   if (!sent) parts.close();
   co_return sent;
 }
@@ -150,14 +165,15 @@ Error first_cause(const Result<void>& read, const Result<void>& written) {
 }
 
 // Everything between opening the output and its completion; on failure the caller aborts the output.
-asio::awaitable<Result<void>> transfer_and_commit(const EngineConfig& config, pg::Connection& connection,
-                                                  pg::CopyOutStream& stream, PartWriter& writer, BufferPool& pool,
-                                                  const ExportTarget& target, ExportProgress& progress) {
+asio::awaitable<Result<void>> transfer_and_commit(const EngineConfig& config, const PartPlan& plan,
+                                                  pg::Connection& connection, pg::CopyOutStream& stream,
+                                                  PartWriter& writer, BufferPool& pool, const ExportTarget& target,
+                                                  ExportProgress& progress) {
   using namespace asio::experimental::awaitable_operators;
   auto compressor = target.compression == Compression::none ? nullptr : Compressor::create(target.compression);
   // The reader's part and the writer's are outside the channel: it holds the others (none: a hand-over).
   PartChannel parts(co_await asio::this_coro::executor, static_cast<std::size_t>(std::max(0, config.parts_per_export - 2)));
-  auto [read, written] = co_await (read_parts(config, stream, parts, pool, compressor.get(), progress) &&
+  auto [read, written] = co_await (read_parts(plan, stream, parts, pool, compressor.get(), progress) &&
                                    write_parts(writer, parts, progress));
   if (!read || !written) co_return first_cause(read, written);
   if (auto committed = co_await connection.execute("COMMIT"); !committed)
@@ -169,8 +185,6 @@ asio::awaitable<Result<void>> transfer_and_commit(const EngineConfig& config, pg
 
 }  // namespace
 
-std::size_t part_size_for(std::size_t base, std::size_t number) { return base * (1 + (number - 1) / 1000); }
-
 asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client& client, BufferPool& pool,
                                          const ExportTarget& target, ExportProgress& progress) {
   co_await asio::this_coro::throw_if_cancelled(false);
@@ -180,9 +194,11 @@ asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client&
   if (!connection) co_return failure("connecting to PostgreSQL", connection.error());
   if (auto begun = co_await pg::begin_read_only_snapshot(*connection); !begun)
     co_return failure("starting the snapshot", begun.error());
-  auto total = co_await count_rows(*connection, *target.dataset);
-  if (!total) co_return total.error();
-  progress.total_records = *total;
+  auto estimate = co_await estimate_output(*connection, *target.dataset);
+  if (!estimate) co_return estimate.error();
+  progress.total_records = estimate->rows;
+  auto plan = PartPlan::choose(config.part_size, estimate->bytes(), pool.budget());
+  if (!plan) co_return plan.error();
 
   const std::string copy = "COPY (" + target.dataset->query + ") TO STDOUT WITH (FORMAT csv, HEADER)";
   auto stream = co_await connection->copy_out(copy);
@@ -193,7 +209,7 @@ asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client&
 
   Result<void> finished = cancelled;
   if (!progress.cancel_requested)
-    finished = co_await transfer_and_commit(config, *connection, *stream, **writer, pool, target, progress);
+    finished = co_await transfer_and_commit(config, *plan, *connection, *stream, **writer, pool, target, progress);
   if (finished) {
     progress.upload_id.clear();
     co_return finished;

@@ -33,10 +33,6 @@ struct ExportTarget {
   std::string output_path;  // instead, when not empty: a local file, or "-" for stdout
 };
 
-// The size of part `number` (from 1): the configured size for the first thousand parts, growing by that
-// much every thousand more, so that S3's 10,000 parts hold about 55,000 times the part size.
-std::size_t part_size_for(std::size_t base, std::size_t number);
-
 // Runs the export in one REPEATABLE READ READ ONLY transaction. The output appears only when the COPY
 // ended cleanly and the transaction committed; on any failure or cancellation it is aborted once.
 boost::asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client& client, BufferPool& pool,

@@ -4,11 +4,15 @@
 #include "engine/buffer_pool.hpp"
 #include "engine/compressor.hpp"
 #include "engine/detail/export_pipeline.hpp"
+#include "engine/detail/part_plan.hpp"
 #include "engine/detail/row_estimate.hpp"
 #include "engine/engine.hpp"
 #include "http/json.hpp"
 #include "tests/support/run.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -79,19 +83,60 @@ TEST_CASE("object keys stay under the prefix and refuse what could escape it", "
 }
 
 TEST_CASE("the planner's estimate is read from EXPLAIN (FORMAT JSON)", "[estimate]") {
-  CHECK(detail::plan_rows(R"([{"Plan": {"Node Type": "Seq Scan", "Plan Rows": 100000, "Plan Width": 40}}])") == 100000);
-  CHECK_FALSE(detail::plan_rows("not json"));
-  CHECK_FALSE(detail::plan_rows(R"([{"NoPlan": 1}])"));
+  auto estimate = detail::plan_estimate(R"([{"Plan": {"Node Type": "Seq Scan", "Plan Rows": 100000, "Plan Width": 40}}])");
+  REQUIRE(estimate);
+  CHECK(estimate->rows == 100000);
+  CHECK(estimate->bytes() == 4'000'000u);
+  CHECK_FALSE(detail::plan_estimate("not json"));
+  CHECK_FALSE(detail::plan_estimate(R"([{"NoPlan": 1}])"));
+  CHECK_FALSE(detail::plan_estimate(R"([{"Plan": {"Plan Rows": 5}}])")->bytes());
 }
 
-TEST_CASE("parts grow after every thousand so that 10,000 parts hold far more", "[parts]") {
+TEST_CASE("part sizes: chosen from the estimate, grown past a thousand parts, within S3's limits", "[parts]") {
   const std::size_t mib = 1024 * 1024;
-  CHECK(detail::part_size_for(8 * mib, 1) == 8 * mib);
-  CHECK(detail::part_size_for(8 * mib, 1000) == 8 * mib);
-  CHECK(detail::part_size_for(8 * mib, 1001) == 16 * mib);
-  std::size_t total = 0;
-  for (std::size_t part = 1; part <= 10000; ++part) total += detail::part_size_for(5 * mib, part);
-  CHECK(total >= std::size_t{250} * 1024 * mib);  // over 250 GiB at the smallest part size
+  const std::uint64_t gib = 1024ull * mib;
+  const std::size_t budget = 64 * mib;
+  SECTION("an output the estimate calls small keeps the configured size and never grows within its parts") {
+    auto plan = detail::PartPlan::choose(8 * mib, 3 * gib, budget);
+    REQUIRE(plan.has_value());
+    CHECK(plan->first_size() == 8 * mib);
+    CHECK(plan->size_of(384) == 8 * mib);  // 3 GiB is 384 parts
+    CHECK(plan->size_of(1000) == 8 * mib);
+    CHECK(plan->size_of(1001) == 16 * mib);
+  }
+  SECTION("a large one starts at the size 10,000 parts need for twice the estimate, in whole MiB") {
+    auto plan = detail::PartPlan::choose(8 * mib, 100 * gib, budget);
+    REQUIRE(plan.has_value());
+    CHECK(plan->first_size() == 21 * mib);
+    CHECK(plan->first_size() * detail::max_parts >= 2 * 100 * gib);
+  }
+  SECTION("no estimate: the configured size") {
+    CHECK(detail::PartPlan::choose(8 * mib, std::nullopt, budget)->first_size() == 8 * mib);
+  }
+  SECTION("an estimate past 5 TiB is refused at the start") {
+    auto plan = detail::PartPlan::choose(8 * mib, 6 * 1024 * gib, 1024 * 1024 * mib);
+    REQUIRE_FALSE(plan.has_value());
+    CHECK(plan.error().code == errc::output_too_large);
+    CHECK_THAT(plan.error().message, Catch::Contains("5 TiB") && Catch::Contains("maxFileSize"));
+  }
+  SECTION("parts that do not fit the budget are refused, naming it") {
+    auto plan = detail::PartPlan::choose(8 * mib, 2048 * gib, budget);
+    REQUIRE_FALSE(plan.has_value());
+    CHECK(plan.error().code == errc::over_budget);
+    CHECK_THAT(plan.error().message, Catch::Contains("buffer budget of 64 MiB"));
+  }
+  SECTION("more rows after the 10,000th part or past 5 TiB: refused as soon as known") {
+    auto plan = detail::PartPlan::choose(5 * mib, std::nullopt, budget);
+    CHECK_FALSE(plan->refuse_more(9'999, 100 * gib));
+    auto parts = plan->refuse_more(10'000, 200 * gib);
+    REQUIRE(parts);
+    CHECK_THAT(parts->message, Catch::Contains("10,000 parts"));
+    CHECK(plan->refuse_more(5'000, detail::max_object_size));
+    std::uint64_t total = 0;  // growth lets an estimate that was far too small still reach 250 GiB
+    for (std::size_t part = 1; part <= detail::max_parts; ++part) total += plan->size_of(part);
+    CHECK(total >= 250 * gib);
+    CHECK(plan->size_of(100'000'000) == detail::max_part_size);
+  }
 }
 
 namespace {
@@ -140,11 +185,11 @@ TEST_CASE("the buffer pool lends within its budget and makes the next borrower w
   BufferPool pool(io.get_executor(), 2 * 1024, 1024);
   std::vector<std::string> order;
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto first = co_await pool.acquire();
-    auto second = co_await pool.acquire();
+    auto first = co_await pool.acquire(1024);
+    auto second = co_await pool.acquire(1024);
     CHECK(pool.bytes_in_use() == 2048);
     auto third = [&]() -> asio::awaitable<void> {
-      auto lease = co_await pool.acquire();  // waits: the budget is spent
+      auto lease = co_await pool.acquire(1024);  // waits: the budget is spent
       order.push_back("third got a buffer");
       CHECK(lease->bytes().capacity() >= 1024);
     };
@@ -152,9 +197,56 @@ TEST_CASE("the buffer pool lends within its budget and makes the next borrower w
     co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
     CHECK(pool.waiting() == 1);
     order.push_back("first returned");
-    first.reset();
+    { auto returned = std::move(*first); }
   }());
   CHECK(order == std::vector<std::string>{"first returned", "third got a buffer"});
+  CHECK(pool.bytes_in_use() == 0);
+  CHECK(pool.peak_bytes_held() <= pool.budget());
+}
+
+TEST_CASE("the buffer pool counts the bytes buffers hold and frees grown ones when they come back", "[pool]") {
+  asio::io_context io;
+  BufferPool pool(io.get_executor(), 64 * 1024, 8 * 1024);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    {
+      auto usual = co_await pool.acquire(8 * 1024);
+      auto grown = co_await pool.acquire(40 * 1024);  // a part past the thousandth
+      CHECK(pool.bytes_in_use() == 48 * 1024);
+    }
+    CHECK(pool.bytes_in_use() == 0);
+    CHECK(pool.bytes_held() == 8 * 1024);  // the usual one is kept; the grown one is freed
+    auto reused = co_await pool.acquire(8 * 1024);
+    CHECK(pool.bytes_held() == 8 * 1024);
+    // Room is made by freeing kept buffers rather than by going over the budget.
+    auto large = co_await pool.acquire(56 * 1024);
+    CHECK(pool.bytes_held() == 64 * 1024);
+    auto too_large = co_await pool.acquire(65 * 1024);
+    REQUIRE_FALSE(too_large.has_value());
+    CHECK(too_large.error().code == errc::over_budget);
+    CHECK_THAT(too_large.error().message, Catch::Contains("buffer budget of 1 MiB"));
+  }());
+  CHECK(pool.peak_bytes_held() == 64 * 1024);
+  CHECK(pool.leases_overgrown() == 0);
+}
+
+TEST_CASE("a cancelled wait for a buffer takes none and leaves the queue", "[pool]") {
+  asio::io_context io;
+  BufferPool pool(io.get_executor(), 1024, 1024);
+  asio::cancellation_signal cancel;
+  std::optional<Result<BufferPool::Lease>> cancelled_wait;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto held = co_await pool.acquire(1024);
+    asio::co_spawn(co_await asio::this_coro::executor,
+                   [&]() -> asio::awaitable<void> { cancelled_wait.emplace(co_await pool.acquire(1024)); },
+                   asio::bind_cancellation_slot(cancel.slot(), asio::detached));
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    CHECK(pool.waiting() == 1);
+    cancel.emit(asio::cancellation_type::terminal);
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    CHECK(pool.waiting() == 0);
+  }());
+  REQUIRE(cancelled_wait);
+  CHECK_FALSE(cancelled_wait->has_value());
   CHECK(pool.bytes_in_use() == 0);
 }
 
@@ -214,6 +306,7 @@ TEST_CASE("the status JSON has every field of the contract", "[json]") {
   CHECK(http::job_status_json(job) ==
         R"({"id":"123e4567-e89b-42d3-a456-426614174000","dataset":"users","status":"RUNNING","totalRecords":200,)"
         R"("processedRecords":100,"progressPercent":50,"bytesUploaded":0,"s3Key":"exports/x.csv","errorMessage":null,)"
+        R"("retrying":null,)"
         R"("createdAt":"2026-01-13T10:00:00Z","startedAt":null,"finishedAt":null})");
   CHECK(http::error_json("not_found", "no \"job\"") == R"({"error":"not_found","message":"no \"job\""})");
   // Bytes that are not UTF-8 (from a request target, say) become U+FFFD; valid sequences stay.

@@ -208,3 +208,45 @@ TEST_CASE("a storm of 64 exports, half cancelled at random moments: every job fi
   CHECK(engine->metrics().buffer_bytes_in_use == 0);
   CHECK(engine->metrics().exports_running == 0);
 }
+
+TEST_CASE("CompleteMultipartUpload took effect but its answer was lost: the retry finds the object ours", "[faults]") {
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  asio::io_context io;
+  auto engine = start_engine(io, fault_config(proxy.endpoint()));
+  proxy.lose_complete_answers(1);
+  auto job = export_and_wait(io, *engine, {"four_parts", "", engine::Compression::none, ""});
+  INFO(job.error_message);
+  CHECK(job.status == JobStatus::completed);
+  CHECK(proxy.complete_answers_lost() == 1);
+  CHECK(object_bytes(io, job.s3_key) == psql_csv(four_parts_query));
+  CHECK_FALSE(upload_open_for(io, job.s3_key));
+}
+
+TEST_CASE("an S3 that accepts and never answers: the status says which request is retried and why", "[faults]") {
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  asio::io_context io;
+  auto config = fault_config(proxy.endpoint());
+  config.s3.io_timeout = 200ms;
+  config.s3.retry = {3, std::chrono::milliseconds(10), std::chrono::milliseconds(50)};
+  auto engine = start_engine(io, config);
+  proxy.hang();
+  std::string retrying;
+  auto job = test::run(io, [&]() -> asio::awaitable<engine::JobRecord> {
+    const engine::ExportRequest request{"four_parts", "", engine::Compression::none, ""};
+    auto started = co_await engine->start_export(request);
+    const std::string id = started.value().id;
+    auto shown = [&]() -> asio::awaitable<bool> {
+      auto job = co_await engine->find_job(id);
+      retrying = (*job)->retrying;
+      co_return !retrying.empty();
+    };
+    const bool seen = co_await poll_until(shown);
+    CHECK(seen);
+    auto ended = co_await engine->wait(id);
+    co_return ended.value();
+  }());
+  CHECK_THAT(retrying, Catch::StartsWith("CreateMultipartUpload: ") && Catch::Contains("attempt 2 of 3"));
+  CHECK(job.status == JobStatus::failed);
+  CHECK(job.retrying.empty());
+  check_clean(io, job);
+}

@@ -67,6 +67,24 @@ class ServerProcess {
   int stop(int signal = SIGTERM) {
     if (pid_ <= 0) return -1;
     kill(pid_, signal);
+    return wait_for_exit();
+  }
+
+  void send_signal(int signal) const { kill(pid_, signal); }
+
+  // Reads the server's log until it says `text`; false if it ended first.
+  bool wait_for_log(const std::string& text) {
+    char line[4096];
+    while (log_text_.find(text) == std::string::npos) {
+      if (!std::fgets(line, sizeof line, log_)) return false;
+      log_text_ += line;
+    }
+    return true;
+  }
+
+  // Waits for the process to end by itself; its exit status, or -1 if a signal killed it.
+  int wait_for_exit() {
+    if (pid_ <= 0) return -1;
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = 0;

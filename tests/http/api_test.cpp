@@ -2,7 +2,12 @@
 #include "http/routes.hpp"
 #include "tests/http/api_helpers.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
 
 using namespace pg2s3;
 using namespace pg2s3::test;
@@ -224,4 +229,50 @@ TEST_CASE("pg2s3 export --output - prints the same bytes and the status goes to 
   REQUIRE(stat("/dev/null", &device) == 0);
   CHECK(S_ISCHR(device.st_mode));  // written to, never replaced by a file
 
+}
+
+TEST_CASE("a job id in upper case names the same job: DELETE of a running one cancels it", "[api]") {
+  ServerProcess server({}, slow_config());
+  const auto id = start(server, "slow");
+  wait_until_running(server, id);
+  std::string upper = id;
+  std::ranges::transform(upper, upper.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  REQUIRE(upper != id);
+  CHECK(request("GET", server.url("/exports/" + upper)).status == 200);
+  auto cancelled = request("DELETE", server.url("/exports/" + upper));
+  INFO(cancelled.body);
+  CHECK(cancelled.status == 202);
+  simdjson::dom::parser parser;
+  CHECK(text_of(parse(parser, statuses_until_final(server, id).back()), "status") == "CANCELLED");
+}
+
+TEST_CASE("pg2s3 export --output - leaves its stdout blocking, as it found it", "[cli]") {
+  int pipe_ends[2];
+  REQUIRE(pipe(pipe_ends) == 0);
+  REQUIRE((fcntl(pipe_ends[1], F_GETFL) & O_NONBLOCK) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_ends[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, pipe_ends[0]);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  std::string binary = PG2S3_BINARY, command = "export", dataset = "users", output = "--output", dash = "-";
+  char* argv[] = {binary.data(), command.data(), dataset.data(), output.data(), dash.data(), nullptr};
+  pid_t pid = 0;
+  REQUIRE(posix_spawn(&pid, PG2S3_BINARY, &actions, nullptr, argv, environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  std::string bytes;  // the test keeps the write end open, so the end of the export is its exit
+  char chunk[65536];
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    pollfd readable{pipe_ends[0], POLLIN, 0};
+    if (poll(&readable, 1, 100) > 0) bytes.append(chunk, static_cast<std::size_t>(read(pipe_ends[0], chunk, sizeof chunk)));
+  }
+  // The write end shares its file description with the child's stdout: its flags are what the child left.
+  CHECK((fcntl(pipe_ends[1], F_GETFL) & O_NONBLOCK) == 0);
+  close(pipe_ends[1]);
+  for (ssize_t n; (n = read(pipe_ends[0], chunk, sizeof chunk)) > 0;) bytes.append(chunk, static_cast<std::size_t>(n));
+  close(pipe_ends[0]);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(bytes == test::psql_csv(users_copy_query));
 }

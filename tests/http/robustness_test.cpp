@@ -34,6 +34,8 @@ class RawClient {
   ~RawClient() { ::close(fd_); }
   RawClient(const RawClient&) = delete;
 
+  void close_sending() { ::shutdown(fd_, SHUT_WR); }
+
   bool send(std::string_view bytes) { return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size()); }
 
   // Whether the server answered or closed the connection within `limit`.
@@ -162,4 +164,49 @@ TEST_CASE("1,000 idle connections at once do not stop /healthz answering", "[api
   CHECK(open_descriptors(server.pid()) >= 1000);
   idle.clear();
   CHECK(request("GET", server.url("/metrics")).status == 200);
+}
+
+TEST_CASE("a keep-alive client that closes cleanly is sent nothing", "[api][limits]") {
+  ServerProcess server;
+  RawClient client(server.port());
+  REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  CHECK_THAT(client.read_until_closed(), Catch::StartsWith("HTTP/1.1 200"));
+  RawClient keep_alive(server.port());
+  REQUIRE(keep_alive.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(keep_alive.server_spoke_within(std::chrono::seconds(10)));
+  keep_alive.close_sending();  // a clean close between requests
+  const auto rest = keep_alive.read_until_closed();
+  CHECK_THAT(rest, Catch::StartsWith("HTTP/1.1 200"));
+  CHECK_THAT(rest, !Catch::Contains("HTTP/1.1 400"));
+}
+
+TEST_CASE("SIGTERM while a keep-alive client waits: its connection is closed and the server exits 0",
+          "[api][shutdown]") {
+  ServerProcess server;
+  RawClient client(server.port());
+  REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(client.server_spoke_within(std::chrono::seconds(10)));
+  server.send_signal(SIGTERM);
+  REQUIRE(server.wait_for_log("stopping"));
+  client.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");  // may find the connection already closed
+  client.read_until_closed();
+  CHECK(server.wait_for_exit() == 0);
+  CHECK_THAT(server.log(), Catch::Contains("stopped"));
+}
+
+TEST_CASE("a second SIGTERM during the drain cancels running exports at once, each cleanly", "[api][shutdown]") {
+  ServerProcess server({}, slow_config(600));
+  const auto id = start(server, "slow");
+  wait_until_running(server, id);
+  simdjson::dom::parser parser;
+  const auto key = text_of(parse(parser, request("GET", server.url("/exports/" + id)).body), "s3Key");
+  server.send_signal(SIGTERM);
+  REQUIRE(server.wait_for_log("stopping"));
+  server.send_signal(SIGTERM);
+  CHECK(server.wait_for_exit() == 0);  // not after the 600 s drain
+  CHECK_THAT(server.log(), Catch::Contains("second signal"));
+  ServerProcess restarted({}, slow_config());
+  auto status = parse(parser, request("GET", restarted.url("/exports/" + id)).body);
+  CHECK(text_of(status, "status") == "CANCELLED");
+  CHECK_FALSE(object_or_upload_left(key));
 }
