@@ -26,6 +26,8 @@ std::optional<std::string> apply_file(Settings& settings, const std::string& pat
   engine.s3.scope.region = file["s3"]["region"].value_or(engine.s3.scope.region);
   engine.s3.ca_file = file["s3"]["ca_file"].value_or(engine.s3.ca_file);
   engine.s3.retry.max_attempts = file["s3"]["max_attempts"].value_or(engine.s3.retry.max_attempts);
+  engine.s3.io_timeout =
+      std::chrono::milliseconds(file["s3"]["request_timeout_ms"].value_or(engine.s3.io_timeout.count()));
   const std::string integrity = file["s3"]["payload_integrity"].value_or(std::string("crc32c"));
   if (integrity != "crc32c" && integrity != "sha256")
     return "config file " + path + ": s3.payload_integrity must be crc32c or sha256";
@@ -63,6 +65,8 @@ std::optional<std::string> apply_file(Settings& settings, const std::string& pat
   if (engine.part_size < 5 * mebibyte) return "config file " + path + ": export.part_size_mib must be at least 5";
   if (engine.parts_per_export < 2) return "config file " + path + ": export.parts_per_export must be at least 2";
   if (engine.max_running_exports < 1) return "config file " + path + ": export.max_running must be at least 1";
+  if (engine.s3.retry.max_attempts < 1) return "config file " + path + ": s3.max_attempts must be at least 1";
+  if (engine.s3.io_timeout.count() < 1) return "config file " + path + ": s3.request_timeout_ms must be at least 1";
   return std::nullopt;
 }
 
@@ -117,7 +121,10 @@ std::string environment_help() {
   PG2S3_LISTEN               control API address (default: 127.0.0.1:8080)
   PG2S3_API_TOKEN            when set, API requests but GET /healthz need "Authorization: Bearer <token>"
   PG2S3_CONFIG               TOML config file: [database] url; [s3] bucket, endpoint, public_endpoint, region,
-                             ca_file, payload_integrity (crc32c|sha256), max_attempts; [server] listen,
+                             ca_file, payload_integrity (crc32c|sha256); max_attempts (default 8: each
+                             S3 request is tried this often, with backoff, on 5xx, SlowDown, timeouts and
+                             dropped connections) and request_timeout_ms (default 60000: the longest wait
+                             for each write of a request and each read of its answer); [server] listen,
                              drain_timeout_seconds, request_timeout_seconds; [export] key_prefix,
                              part_size_mib, buffer_budget_mib, parts_per_export, max_running,
                              download_url_seconds, sweep_interval_ms;

@@ -254,7 +254,7 @@ TEST_CASE("settings: flags over environment over the config file over defaults",
   const std::string path = "/tmp/pg2s3-settings-test.toml";
   {
     std::ofstream file(path);
-    file << "[s3]\nbucket = \"from-file\"\nregion = \"eu-west-1\"\n[server]\nlisten = \"127.0.0.1:1111\"\n"
+    file << "[s3]\nbucket = \"from-file\"\nregion = \"eu-west-1\"\nrequest_timeout_ms = 1500\nmax_attempts = 4\n[server]\nlisten = \"127.0.0.1:1111\"\n"
             "[export]\npart_size_mib = 16\nmax_running = 3\n"
             "[[datasets]]\nname = \"orders\"\nquery = \"SELECT * FROM orders\"\nexact_count = true\n";
   }
@@ -274,6 +274,8 @@ TEST_CASE("settings: flags over environment over the config file over defaults",
   CHECK(settings.engine.part_size == 16 * 1024 * 1024);
   CHECK(settings.engine.max_running_exports == 3);
   CHECK(settings.engine.parts_per_export == 2);  // default
+  CHECK(settings.engine.s3.io_timeout == std::chrono::milliseconds(1500));
+  CHECK(settings.engine.s3.retry.max_attempts == 4);
   CHECK(settings.engine.sweep_interval == std::chrono::minutes(1));  // a server sweeps; a bare EngineConfig does not
   CHECK(engine::EngineConfig{}.sweep_interval.count() == 0);
   REQUIRE(settings.engine.datasets.size() == 1);
