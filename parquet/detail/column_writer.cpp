@@ -1,0 +1,252 @@
+#include "parquet/detail/column_writer.hpp"
+
+#include "parquet/detail/compression.hpp"
+#include "parquet/detail/rle_hybrid.hpp"
+#include "parquet/detail/thrift_compact.hpp"
+
+#include <bit>
+#include <cstring>
+#include <stdexcept>
+
+namespace pg2s3::parquet::detail {
+
+namespace {
+
+// parquet.thrift's numbers.
+constexpr int page_data = 0, page_dictionary = 2;
+constexpr int encoding_plain = 0, encoding_rle = 3, encoding_rle_dictionary = 8;
+// What one dictionary entry costs in its hash index beyond its bytes (node, bucket, string).
+constexpr std::size_t index_entry_bytes = 64;
+
+}  // namespace
+
+int thrift_type(PhysicalType type) {
+  switch (type) {
+    case PhysicalType::boolean: return 0;
+    case PhysicalType::int32: return 1;
+    case PhysicalType::int64: return 2;
+    case PhysicalType::float32: return 4;
+    case PhysicalType::float64: return 5;
+    case PhysicalType::byte_array: return 6;
+    case PhysicalType::fixed_len_byte_array: return 7;
+  }
+  return 0;
+}
+
+namespace {
+
+template <class Number>
+void append_little_endian(Number number, std::string& out) {
+  static_assert(std::endian::native == std::endian::little);
+  char bytes[sizeof number];
+  std::memcpy(bytes, &number, sizeof number);
+  out.append(bytes, sizeof number);
+}
+
+// The value as PLAIN encodes it (byte arrays with their 4-byte length).
+void append_plain_value(const Value& value, bool fixed_length, std::string& out) {
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string_view>) {
+          if (!fixed_length) append_little_endian(static_cast<std::uint32_t>(v.size()), out);
+          out.append(v);
+        } else if constexpr (!std::is_same_v<T, std::monostate> && !std::is_same_v<T, bool>) {
+          append_little_endian(v, out);
+        }
+      },
+      value);
+}
+
+std::size_t expected_index(PhysicalType type) {
+  switch (type) {
+    case PhysicalType::boolean: return 1;
+    case PhysicalType::int32: return 2;
+    case PhysicalType::int64: return 3;
+    case PhysicalType::float32: return 4;
+    case PhysicalType::float64: return 5;
+    case PhysicalType::byte_array:
+    case PhysicalType::fixed_len_byte_array: return 6;
+  }
+  return 0;
+}
+
+}  // namespace
+
+ColumnWriter::ColumnWriter(const Column& column, const WriterOptions& options)
+    : column_(column),
+      options_(options),
+      statistics_(column),
+      dictionary_mode_(options.dictionary && column.physical != PhysicalType::boolean) {}
+
+void ColumnWriter::check_type(const Value& value) const {
+  if (value.index() == 0) {
+    if (!column_.nullable) throw std::logic_error("parquet: NULL in required column " + column_.name);
+    return;
+  }
+  if (value.index() != expected_index(column_.physical))
+    throw std::logic_error("parquet: a value of the wrong type for column " + column_.name);
+  if (column_.physical == PhysicalType::fixed_len_byte_array &&
+      std::get<std::string_view>(value).size() != static_cast<std::size_t>(column_.type_length))
+    throw std::logic_error("parquet: a value of the wrong length for column " + column_.name);
+}
+
+void ColumnWriter::write(const Value& value) {
+  check_type(value);
+  ++page_values_;
+  if (value.index() == 0) {
+    levels_.push_back(0);
+    statistics_.add_null();
+  } else {
+    if (column_.nullable) levels_.push_back(1);
+    statistics_.add(value);
+    if (!dictionary_mode_ || !add_to_dictionary(value)) append_plain(value);
+  }
+  if (open_page_memory() >= options_.page_bytes) close_page();
+}
+
+bool ColumnWriter::add_to_dictionary(const Value& value) {
+  std::string key;
+  append_plain_value(value, true, key);
+  if (auto found = dictionary_index_.find(std::string_view(key)); found != dictionary_index_.end()) {
+    indices_.push_back(found->second);
+    return true;
+  }
+  const std::size_t grown = 2 * (dictionary_values_.size() + key.size()) + (dictionary_index_.size() + 1) * index_entry_bytes;
+  if (grown > options_.dictionary_bytes) {
+    // The dictionary stays for the pages that use it; this page and the rest of the chunk are PLAIN.
+    --page_values_;
+    if (column_.nullable) levels_.pop_back();
+    close_page();
+    ++page_values_;
+    if (column_.nullable) levels_.push_back(1);
+    dictionary_mode_ = false;
+    return false;
+  }
+  const auto index = static_cast<std::uint32_t>(dictionary_index_.size());
+  append_plain_value(value, column_.physical == PhysicalType::fixed_len_byte_array, dictionary_values_);
+  dictionary_index_.emplace(std::move(key), index);
+  indices_.push_back(index);
+  return true;
+}
+
+void ColumnWriter::append_plain(const Value& value) {
+  if (const bool* flag = std::get_if<bool>(&value)) {
+    if (booleans_ % 8 == 0) plain_values_.push_back('\0');
+    if (*flag) plain_values_.back() = static_cast<char>(plain_values_.back() | (1 << (booleans_ % 8)));
+    ++booleans_;
+    return;
+  }
+  append_plain_value(value, column_.physical == PhysicalType::fixed_len_byte_array, plain_values_);
+}
+
+std::size_t ColumnWriter::open_page_memory() const {
+  return levels_.size() + indices_.size() * sizeof(std::uint32_t) + plain_values_.size();
+}
+
+std::size_t ColumnWriter::buffered_bytes() const {
+  return pages_.size() + dictionary_values_.size() + open_page_memory();
+}
+
+void ColumnWriter::close_page() {
+  if (page_values_ == 0) return;
+  std::string body;
+  if (column_.nullable) {
+    std::string levels;
+    encode_rle_hybrid<std::uint8_t>(levels_, 1, levels);
+    append_little_endian(static_cast<std::uint32_t>(levels.size()), body);
+    body += levels;
+  }
+  // A page of NULLs alone has no values to look up: PLAIN, with nothing to say, serves it.
+  const bool dictionary_page = dictionary_mode_ && !indices_.empty();
+  if (dictionary_page) {
+    const int width = bit_width(static_cast<std::uint32_t>(dictionary_index_.size() - 1));
+    body.push_back(static_cast<char>(width));
+    encode_rle_hybrid<std::uint32_t>(indices_, width, body);
+  } else {
+    body += plain_values_;
+  }
+  (dictionary_page ? dictionary_pages_ : plain_pages_) = true;
+
+  std::string compressed;
+  compress(options_.codec, body, compressed);
+  std::string header;
+  ThriftWriter thrift(header);
+  thrift.begin_struct();
+  thrift.field_i32(1, page_data);
+  thrift.field_i32(2, static_cast<std::int32_t>(body.size()));
+  thrift.field_i32(3, static_cast<std::int32_t>(compressed.size()));
+  thrift.field_struct(5);
+  thrift.field_i32(1, static_cast<std::int32_t>(page_values_));
+  thrift.field_i32(2, dictionary_page ? encoding_rle_dictionary : encoding_plain);
+  thrift.field_i32(3, encoding_rle);
+  thrift.field_i32(4, encoding_rle);
+  thrift.end_struct();
+  thrift.end_struct();
+
+  pages_uncompressed_bytes_ += static_cast<std::int64_t>(header.size() + body.size());
+  pages_ += header;
+  pages_ += compressed;
+  chunk_values_ += page_values_;
+  page_values_ = 0;
+  booleans_ = 0;
+  levels_.clear();
+  indices_.clear();
+  plain_values_.clear();
+}
+
+ClosedChunk ColumnWriter::close_chunk(std::uint64_t file_offset) {
+  close_page();
+  ClosedChunk chunk;
+  const auto start = static_cast<std::int64_t>(file_offset);
+  std::int64_t data_offset = start;
+  if (dictionary_pages_) {
+    std::string page;
+    compress(options_.codec, dictionary_values_, page);
+    std::string header;
+    ThriftWriter thrift(header);
+    thrift.begin_struct();
+    thrift.field_i32(1, page_dictionary);
+    thrift.field_i32(2, static_cast<std::int32_t>(dictionary_values_.size()));
+    thrift.field_i32(3, static_cast<std::int32_t>(page.size()));
+    thrift.field_struct(7);
+    thrift.field_i32(1, static_cast<std::int32_t>(dictionary_index_.size()));
+    thrift.field_i32(2, encoding_plain);
+    thrift.end_struct();
+    thrift.end_struct();
+    chunk.uncompressed_bytes += static_cast<std::int64_t>(header.size() + dictionary_values_.size());
+    header += page;
+    data_offset += static_cast<std::int64_t>(header.size());
+    chunk.pieces.push_back(std::move(header));
+  }
+  chunk.uncompressed_bytes += pages_uncompressed_bytes_;
+  chunk.pieces.push_back(std::move(pages_));
+  for (const auto& piece : chunk.pieces) chunk.compressed_bytes += static_cast<std::int64_t>(piece.size());
+
+  ThriftWriter thrift(chunk.metadata);
+  thrift.begin_struct();
+  thrift.field_i64(2, start);
+  thrift.field_struct(3);
+  thrift.field_i32(1, thrift_type(column_.physical));
+  std::vector<int> encodings{encoding_rle};
+  if (plain_pages_ || dictionary_pages_) encodings.push_back(encoding_plain);
+  if (dictionary_pages_) encodings.push_back(encoding_rle_dictionary);
+  thrift.field_list(2, ThriftType::i32, encodings.size());
+  for (int encoding : encodings) thrift.i32(encoding);
+  thrift.field_list(3, ThriftType::binary, 1);
+  thrift.binary(column_.name);
+  thrift.field_i32(4, thrift_codec(options_.codec));
+  thrift.field_i64(5, chunk_values_);
+  thrift.field_i64(6, chunk.uncompressed_bytes);
+  thrift.field_i64(7, chunk.compressed_bytes);
+  thrift.field_i64(9, data_offset);
+  if (dictionary_pages_) thrift.field_i64(11, start);
+  statistics_.write(thrift, 12);
+  thrift.end_struct();
+  thrift.end_struct();
+
+  *this = ColumnWriter(column_, options_);
+  return chunk;
+}
+
+}  // namespace pg2s3::parquet::detail

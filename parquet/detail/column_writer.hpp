@@ -1,0 +1,72 @@
+// One column's chunk of the current row group: its open page, its dictionary, its finished pages.
+#pragma once
+
+#include "parquet/detail/statistics.hpp"
+#include "parquet/writer.hpp"
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace pg2s3::parquet::detail {
+
+// The physical type's number in parquet.thrift's Type.
+int thrift_type(PhysicalType type);
+
+// A closed column chunk: its bytes in file order, and its ColumnChunk struct for the footer.
+struct ClosedChunk {
+  std::vector<std::string> pieces;  // the dictionary page (if any), then the data pages
+  std::string metadata;             // ColumnChunk, thrift compact
+  std::int64_t uncompressed_bytes = 0;
+  std::int64_t compressed_bytes = 0;
+};
+
+class ColumnWriter {
+ public:
+  ColumnWriter(const Column& column, const WriterOptions& options);
+
+  void write(const Value& value);
+  // What the chunk holds so far, as it will be written (the open page and dictionary before compression).
+  std::size_t buffered_bytes() const;
+  // Closes the open page and hands out the chunk, which starts at `file_offset`; the writer starts a new one.
+  ClosedChunk close_chunk(std::uint64_t file_offset);
+
+  bool using_dictionary() const { return dictionary_mode_; }
+
+ private:
+  struct BytesHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view bytes) const { return std::hash<std::string_view>{}(bytes); }
+  };
+
+  void check_type(const Value& value) const;
+  bool add_to_dictionary(const Value& value);  // false when the dictionary is full
+  void append_plain(const Value& value);
+  std::size_t open_page_memory() const;
+  void close_page();
+  void append_page(std::string header, std::string_view body);
+
+  Column column_;
+  WriterOptions options_;
+  Statistics statistics_;
+
+  // The open page.
+  std::vector<std::uint8_t> levels_;     // definition levels, when the column is nullable
+  std::vector<std::uint32_t> indices_;   // dictionary indices, in dictionary mode
+  std::string plain_values_;             // PLAIN values otherwise
+  std::size_t booleans_ = 0;             // bits of plain_values_ used, for a boolean column
+  std::int64_t page_values_ = 0;         // NULLs included
+
+  // The chunk.
+  bool dictionary_mode_;
+  std::unordered_map<std::string, std::uint32_t, BytesHash, std::equal_to<>> dictionary_index_;
+  std::string dictionary_values_;  // PLAIN
+  bool dictionary_pages_ = false;  // some data page refers to the dictionary
+  bool plain_pages_ = false;
+  std::string pages_;              // finished data pages, headers included, compressed
+  std::int64_t pages_uncompressed_bytes_ = 0;
+  std::int64_t chunk_values_ = 0;
+};
+
+}  // namespace pg2s3::parquet::detail
