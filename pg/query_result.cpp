@@ -21,6 +21,10 @@ int QueryResult::column(std::string_view name) const {
   return -1;
 }
 
+std::string_view QueryResult::column_name(int column) const { return PQfname(result_.get(), column); }
+std::uint32_t QueryResult::column_type(int column) const { return PQftype(result_.get(), column); }
+int QueryResult::column_modifier(int column) const { return PQfmod(result_.get(), column); }
+
 std::optional<std::string_view> QueryResult::text(int row, std::string_view column_name) const {
   const int index = column(column_name);
   if (index < 0) throw std::out_of_range("the result has no column " + std::string(column_name));

@@ -19,6 +19,11 @@ class QueryResult {
   int columns() const;
   int column(std::string_view name) const;  // -1 when there is none
 
+  // What the result describes of a column (0-based), whatever its row count, as for a LIMIT 0 query.
+  std::string_view column_name(int column) const;
+  std::uint32_t column_type(int column) const;  // the type's OID
+  int column_modifier(int column) const;        // the type modifier (numeric's precision and scale), -1 if none
+
   // The value as text; nothing for NULL. Throws std::out_of_range for a column the result lacks.
   std::optional<std::string_view> text(int row, std::string_view column) const;
   std::optional<std::int64_t> int64(int row, std::string_view column) const;
