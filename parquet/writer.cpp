@@ -102,7 +102,8 @@ FileWriter::~FileWriter() = default;
 
 void FileWriter::write(const Value& value) {
   if (finished_ || next_column_ == writers_.size()) throw std::logic_error("parquet: a value past the row's last column");
-  writers_[next_column_++]->write(value);
+  writers_[next_column_]->write(value);
+  ++next_column_;
 }
 
 void FileWriter::end_row() {

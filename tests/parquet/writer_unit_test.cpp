@@ -1,0 +1,163 @@
+// The Parquet writer's pieces against known bytes: Thrift compact, RLE hybrid, dictionary, statistics.
+#include "parquet/detail/column_writer.hpp"
+#include "parquet/detail/rle_hybrid.hpp"
+#include "parquet/detail/statistics.hpp"
+#include "parquet/detail/thrift_compact.hpp"
+#include "parquet/writer.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+using namespace pg2s3::parquet;
+using namespace pg2s3::parquet::detail;
+using namespace std::string_literals;
+
+TEST_CASE("Thrift compact: field deltas, long ids, zigzag varints, lists, booleans, nested structs", "[parquet]") {
+  std::string out;
+  ThriftWriter thrift(out);
+  thrift.begin_struct();
+  thrift.field_i32(1, 1);          // delta 1, i32: 0x15, zigzag(1) = 2
+  thrift.field_binary(2, "ab");    // 0x18, length 2
+  thrift.field_i64(20, -1);        // delta 18: type byte 0x06, then zigzag(20) = 40, then zigzag(-1) = 1
+  thrift.field_list(21, ThriftType::i32, 3);  // 0x19, (3 << 4) | 5
+  thrift.i32(150);                 // zigzag 300 = 0xAC 0x02
+  thrift.i32(-2);                  // 3
+  thrift.i32(0);
+  thrift.field_bool(22, true);     // 0x11
+  thrift.field_struct(23);         // 0x1C; the inner struct counts its ids from 0
+  thrift.field_bool(1, false);     // 0x12
+  thrift.end_struct();
+  thrift.field_list(24, ThriftType::binary, 15);  // 15 elements: 0xF8 then varint 15
+  thrift.end_struct();
+  const std::string expected = "\x15\x02\x18\x02"s "ab" "\x06\x28\x01\x19\x35\xAC\x02\x03\x00\x11\x1C\x12\x00\x19\xF8\x0F\x00"s;
+  CHECK(out == expected);
+}
+
+TEST_CASE("RLE hybrid: the specification's bit-packing example, runs, and a run topping up a group", "[parquet]") {
+  std::string out;
+  const std::vector<std::uint32_t> counting{0, 1, 2, 3, 4, 5, 6, 7};
+  encode_rle_hybrid<std::uint32_t>(counting, 3, out);
+  CHECK(out == "\x03\x88\xC6\xFA"s);
+
+  out.clear();
+  const std::vector<std::uint8_t> repeated(10, 1);
+  encode_rle_hybrid<std::uint8_t>(repeated, 1, out);
+  CHECK(out == "\x14\x01"s);  // 10 << 1, then the value in one byte
+
+  // 3 literals, then 13 ones: 5 of them complete the literal group, the other 8 are a run.
+  out.clear();
+  std::vector<std::uint8_t> mixed{0, 1, 0};
+  mixed.insert(mixed.end(), 13, 1);
+  encode_rle_hybrid<std::uint8_t>(mixed, 1, out);
+  CHECK(out == "\x03\xFA\x10\x01"s);  // one bit-packed group 0b11111010, then a run of 8 ones
+
+  // Two-byte values in runs; a lone trailing literal padded to a group.
+  out.clear();
+  const std::vector<std::uint32_t> wide{300, 300, 300, 300, 300, 300, 300, 300, 7};
+  encode_rle_hybrid<std::uint32_t>(wide, 9, out);
+  CHECK(out == "\x10\x2C\x01\x03\x07\x00\x00\x00\x00\x00\x00\x00\x00"s);
+
+  CHECK(bit_width(0) == 1);
+  CHECK(bit_width(1) == 1);
+  CHECK(bit_width(2) == 2);
+  CHECK(bit_width(255) == 8);
+  CHECK(bit_width(256) == 9);
+}
+
+TEST_CASE("Dictionary encoding falls back to PLAIN once the dictionary outgrows its budget", "[parquet]") {
+  const Column column{"v", PhysicalType::int64};
+  WriterOptions options;
+  options.dictionary_bytes = 4096;
+  ColumnWriter writer(column, options);
+  for (int round = 0; round < 100; ++round)
+    for (std::int64_t v = 0; v < 10; ++v) writer.write(v);
+  CHECK(writer.using_dictionary());
+  std::int64_t v = 10;
+  for (; writer.using_dictionary(); ++v) writer.write(v);
+  CHECK(v > 10);
+  CHECK(v < 100);  // 4 KiB holds a few dozen entries with their index
+  writer.write(std::monostate{});
+  const auto chunk = writer.close_chunk(4);
+  REQUIRE(chunk.pieces.size() == 2);  // the dictionary page, then the data pages
+  // Both encodings are listed in the column's metadata: RLE (levels), PLAIN, RLE_DICTIONARY.
+  CHECK(chunk.metadata.find("\x35\x06\x00\x10"s) != std::string::npos);
+  // The next chunk starts with a dictionary again.
+  CHECK(writer.using_dictionary());
+}
+
+TEST_CASE("Statistics: numbers, NaN left out, signed zeros, unsigned bytes, signed decimals, long bounds cut", "[parquet]") {
+  Statistics ints(Column{"i", PhysicalType::int32});
+  for (std::int32_t v : {5, -3, 12, 0}) ints.add(v);
+  ints.add_null();
+  CHECK(ints.null_count() == 1);
+  CHECK(ints.min_bytes() == "\xFD\xFF\xFF\xFF"s);
+  CHECK(ints.max_bytes() == "\x0C\x00\x00\x00"s);
+
+  Statistics doubles(Column{"d", PhysicalType::float64});
+  doubles.add(std::numeric_limits<double>::quiet_NaN());
+  CHECK_FALSE(doubles.has_bounds());
+  doubles.add(0.0);
+  CHECK(doubles.min_bytes() == std::string("\0\0\0\0\0\0\0\x80", 8));  // -0.0
+  CHECK(doubles.max_bytes() == std::string(8, '\0'));                 // +0.0
+  doubles.add(-std::numeric_limits<double>::infinity());
+  CHECK(doubles.min_bytes() == std::string("\0\0\0\0\0\0\xF0\xFF", 8));
+
+  Statistics strings(Column{"s", PhysicalType::byte_array, LogicalType::string});
+  for (std::string_view v : {"b", "\xC3\xA9", "a", ""}) strings.add(v);
+  CHECK(strings.min_bytes() == "");
+  CHECK(strings.max_bytes() == "\xC3\xA9");  // é sorts after ASCII: bytes compare unsigned
+
+  Column decimal{"n", PhysicalType::fixed_len_byte_array, LogicalType::decimal, 2, 4, 0};
+  Statistics decimals(decimal);
+  decimals.add(std::string_view("\x00\x01", 2));  // 1
+  decimals.add(std::string_view("\xFF\xFE", 2));  // -2
+  decimals.add(std::string_view("\x7F\x00", 2));  // 32512
+  CHECK(decimals.min_bytes() == "\xFF\xFE");
+  CHECK(decimals.max_bytes() == "\x7F\x00"s);
+
+  // A bound longer than 64 bytes: min cut to a prefix, max rounded up, both marked inexact.
+  Statistics long_strings(Column{"s", PhysicalType::byte_array, LogicalType::string});
+  long_strings.add(std::string_view(std::string(100, 'a')));
+  long_strings.add(std::string_view(std::string(63, 'b') + "\xFF\xFF"));
+  std::string out;
+  ThriftWriter thrift(out);
+  thrift.begin_struct();
+  long_strings.write(thrift, 1);
+  thrift.end_struct();
+  CHECK(out.find(std::string(62, 'b') + "c") != std::string::npos);
+  CHECK(out.find("\x40" + std::string(64, 'a')) != std::string::npos);
+  CHECK(out.find(std::string(65, 'a')) == std::string::npos);
+  CHECK(out.find("\x12\x12") != std::string::npos);  // is_max_value_exact and is_min_value_exact false
+}
+
+TEST_CASE("FileWriter: magic at both ends, bytes handed out in order and within the limit, misuse refused", "[parquet]") {
+  WriterOptions options;
+  options.row_group_bytes = 1000;
+  options.codec = Codec::none;
+  FileWriter writer({{"id", PhysicalType::int64, LogicalType::none, 0, 0, 0, false}, {"s", PhysicalType::byte_array, LogicalType::string}},
+                    options);
+  CHECK_THROWS_AS(writer.end_row(), std::logic_error);  // before its columns
+  std::string file;
+  for (std::int64_t i = 0; i < 1000; ++i) {
+    writer.write(i);
+    writer.write(i % 2 ? Value() : Value(std::string_view("x")));
+    writer.end_row();
+    const std::size_t before = file.size();
+    writer.take_output(file, 100);
+    CHECK(file.size() - before <= 100);
+  }
+  CHECK_THROWS_AS(writer.write(true), std::logic_error);  // a bool for an int64 column
+  writer.finish();
+  CHECK_THROWS_AS(writer.finish(), std::logic_error);
+  writer.take_output(file);
+  CHECK(writer.pending_bytes() == 0);
+  CHECK(file.size() == writer.bytes_written());
+  CHECK(file.substr(0, 4) == "PAR1");
+  CHECK(file.substr(file.size() - 4) == "PAR1");
+  CHECK(writer.rows() == 1000);
+
+  FileWriter required({{"id", PhysicalType::int64, LogicalType::none, 0, 0, 0, false}}, options);
+  CHECK_THROWS_AS(required.write(Value()), std::logic_error);
+}
