@@ -58,6 +58,22 @@ void append_plain_value(const Value& value, bool fixed_length, std::string& out)
       value);
 }
 
+// A PageHeader: its type and sizes, then the type's own header (field `id`) as `details` writes it.
+template <class Details>
+std::string page_header(int type, std::size_t uncompressed, std::size_t compressed, std::int16_t id, Details details) {
+  std::string header;
+  ThriftWriter thrift(header);
+  thrift.begin_struct();
+  thrift.field_i32(1, type);
+  thrift.field_i32(2, static_cast<std::int32_t>(uncompressed));
+  thrift.field_i32(3, static_cast<std::int32_t>(compressed));
+  thrift.field_struct(id);
+  details(thrift);
+  thrift.end_struct();
+  thrift.end_struct();
+  return header;
+}
+
 std::size_t expected_index(PhysicalType type) {
   switch (type) {
     case PhysicalType::boolean: return 1;
@@ -170,19 +186,12 @@ void ColumnWriter::close_page() {
 
   std::string compressed;
   compress(options_.codec, body, compressed);
-  std::string header;
-  ThriftWriter thrift(header);
-  thrift.begin_struct();
-  thrift.field_i32(1, page_data);
-  thrift.field_i32(2, static_cast<std::int32_t>(body.size()));
-  thrift.field_i32(3, static_cast<std::int32_t>(compressed.size()));
-  thrift.field_struct(5);
-  thrift.field_i32(1, static_cast<std::int32_t>(page_values_));
-  thrift.field_i32(2, dictionary_page ? encoding_rle_dictionary : encoding_plain);
-  thrift.field_i32(3, encoding_rle);
-  thrift.field_i32(4, encoding_rle);
-  thrift.end_struct();
-  thrift.end_struct();
+  const std::string header = page_header(page_data, body.size(), compressed.size(), 5, [&](ThriftWriter& thrift) {
+    thrift.field_i32(1, static_cast<std::int32_t>(page_values_));
+    thrift.field_i32(2, dictionary_page ? encoding_rle_dictionary : encoding_plain);
+    thrift.field_i32(3, encoding_rle);
+    thrift.field_i32(4, encoding_rle);
+  });
 
   pages_uncompressed_bytes_ += static_cast<std::int64_t>(header.size() + body.size());
   pages_ += header;
@@ -203,17 +212,10 @@ ClosedChunk ColumnWriter::close_chunk(std::uint64_t file_offset) {
   if (dictionary_pages_) {
     std::string page;
     compress(options_.codec, dictionary_values_, page);
-    std::string header;
-    ThriftWriter thrift(header);
-    thrift.begin_struct();
-    thrift.field_i32(1, page_dictionary);
-    thrift.field_i32(2, static_cast<std::int32_t>(dictionary_values_.size()));
-    thrift.field_i32(3, static_cast<std::int32_t>(page.size()));
-    thrift.field_struct(7);
-    thrift.field_i32(1, static_cast<std::int32_t>(dictionary_index_.size()));
-    thrift.field_i32(2, encoding_plain);
-    thrift.end_struct();
-    thrift.end_struct();
+    std::string header = page_header(page_dictionary, dictionary_values_.size(), page.size(), 7, [&](ThriftWriter& thrift) {
+      thrift.field_i32(1, static_cast<std::int32_t>(dictionary_index_.size()));
+      thrift.field_i32(2, encoding_plain);
+    });
     chunk.uncompressed_bytes += static_cast<std::int64_t>(header.size() + dictionary_values_.size());
     header += page;
     data_offset += static_cast<std::int64_t>(header.size());
