@@ -15,6 +15,8 @@ class S3Category final : public boost::system::error_category {
       case errc::invalid_config: return "invalid S3 client configuration";
       case errc::upload_not_open: return "multipart upload already completed or aborted";
       case errc::incomplete_parts: return "a part failed or is still in flight";
+      case errc::no_credentials: return "no S3 credentials found";
+      case errc::credentials_failed: return "S3 credentials could not be obtained";
     }
     return "unknown S3 error";
   }

@@ -17,6 +17,8 @@ enum class errc {
   invalid_config,      // the endpoint or CA file cannot be used
   upload_not_open,     // a MultipartUpload used after complete() or abort()
   incomplete_parts,    // complete() while a part failed or is still in flight
+  no_credentials,      // no credential source is set up (the error says where it looked)
+  credentials_failed,  // a credential source is set up but did not yield credentials
 };
 
 const boost::system::error_category& s3_category() noexcept;
@@ -31,6 +33,7 @@ struct Error {
   std::string s3_code;       // "SlowDown", "EntityTooSmall"; RGW's <Message> is empty, so this is what to read
   std::string request_id;
   std::string detail;  // the server's <Message>, or what the transport knows (a certificate problem)
+  std::string bucket_region;  // when S3 answered that the bucket lives in another region: that region
 
   // "UploadPart s3://bucket/key: HTTP 400 EntityTooSmall (request id tx00...)"
   std::string message() const;
