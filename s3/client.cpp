@@ -1,5 +1,7 @@
 #include "s3/client.hpp"
 
+#include "s3/credentials/cache.hpp"
+#include "s3/credentials/chain.hpp"
 #include "s3/detail/crypto.hpp"
 #include "s3/detail/http_connection.hpp"
 #include "s3/detail/xml.hpp"
@@ -11,6 +13,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <charconv>
+#include <iostream>
+#include <map>
 #include <random>
 
 namespace pg2s3::s3 {
@@ -37,6 +41,7 @@ struct Operation {
   HeaderList headers;
   std::string_view body;
   std::string payload_hash;
+  const UploadOptions* options = nullptr;  // of the upload this request belongs to
 };
 
 // Where one request goes: the host to connect to and the (raw) path.
@@ -78,6 +83,8 @@ Result<HttpResponse> check_response(const Operation& operation, HttpResponse res
   error.request_id = response["x-amz-request-id"];
   error.s3_code = detail::xml_text(response.body(), "Code").value_or(status == 404 ? "NotFound" : "");
   error.detail = detail::xml_text(response.body(), "Message").value_or("");
+  error.bucket_region =
+      region_of_redirect(status, error.s3_code, response["x-amz-bucket-region"], response.body()).value_or("");
   return error;
 }
 
@@ -154,6 +161,14 @@ std::optional<Endpoint> parse_endpoint(std::string_view url) {
   return endpoint;
 }
 
+std::chrono::seconds presigned_lifetime(std::chrono::system_clock::time_point now, std::chrono::seconds wanted,
+                                        std::optional<std::chrono::system_clock::time_point> credentials_expiration) {
+  auto lifetime = std::min<std::chrono::seconds>(wanted, std::chrono::days(7));
+  if (credentials_expiration)
+    lifetime = std::min(lifetime, std::chrono::floor<std::chrono::seconds>(*credentials_expiration - now));
+  return std::max(lifetime, std::chrono::seconds(1));
+}
+
 // ------------------------------------------------------------------ the client's machinery
 
 struct Client::Impl {
@@ -161,7 +176,10 @@ struct Client::Impl {
   ClientConfig config;
   Endpoint endpoint;
   Endpoint public_endpoint;
-  bool virtual_hosted = false;  // AWS's own endpoint: the bucket goes into the host name
+  bool aws_endpoint = false;  // AWS's own: its host names the region, and buckets may go into it
+  bool aws_public_endpoint = false;
+  std::map<std::string, std::string, std::less<>> bucket_regions;  // learnt from wrong-region answers
+  std::shared_ptr<CredentialsCache> credentials;
   std::optional<asio::ssl::context> tls_context;
   std::vector<std::pair<std::string, std::unique_ptr<HttpConnection>>> idle;  // by authority
   ClientStats stats;
@@ -177,9 +195,24 @@ struct Client::Impl {
     retry_observer(notice);
   }
 
-  Address address(const Endpoint& base, std::string_view bucket, std::string_view key) const {
+  ~Impl() {
+    if (credentials) credentials->stop();
+  }
+
+  void log(std::string_view line) const {
+    if (config.log) return config.log(line);
+    std::clog << "pg2s3: " << line << std::endl;
+  }
+
+  const std::string& region_of(std::string_view bucket) const {
+    auto it = bucket_regions.find(bucket);
+    return it == bucket_regions.end() ? config.scope.region : it->second;
+  }
+
+  Address address(Endpoint base, bool aws, std::string_view bucket, std::string_view key) const {
+    if (aws && region_of(bucket) != config.scope.region) base = *parse_endpoint(aws_s3_endpoint(region_of(bucket)));
     Address address{base, "/"};
-    if (virtual_hosted && !bucket.empty()) {
+    if (!bucket.empty() && use_virtual_host(config.addressing, aws, bucket)) {
       address.endpoint.host = std::string(bucket) + "." + base.host;
       address.path += key;
     } else if (!bucket.empty()) {
@@ -190,20 +223,29 @@ struct Client::Impl {
 
   // PutObject and UploadPart: the payload protected as configured.
   Operation data_operation(std::string_view name, http::verb method, std::string_view bucket, std::string_view key,
-                           std::string_view body) const {
-    Operation operation{name, method, bucket, key, {}, {}, body, {}};
-    if (config.payload_integrity == PayloadIntegrity::crc32c) {
+                           std::string_view body, const UploadOptions* options) const {
+    Operation operation{name, method, bucket, key, {}, {}, body, {}, options};
+    if (integrity(options) == PayloadIntegrity::crc32c) {
       operation.payload_hash = unsigned_payload;
       operation.headers.emplace_back("x-amz-checksum-crc32c", detail::crc32c_base64(body));
     }
     return operation;
   }
 
-  HttpRequest signed_request(const Operation& operation, const Address& address) const {
+  PayloadIntegrity integrity(const UploadOptions* options) const {
+    return options && options->payload_integrity ? *options->payload_integrity : config.payload_integrity;
+  }
+
+  HttpRequest signed_request(const Operation& operation, const Address& address, const Credentials& credentials) const {
     SignableRequest signable{std::string(http::to_string(operation.method)), address.path, operation.query,
                              operation.headers, operation.payload_hash};
     signable.headers.emplace_back("host", address.endpoint.authority());
-    sign_request(signable, config.credentials, config.scope, std::chrono::system_clock::now());
+    const std::string& owner = operation.options && !operation.options->expected_bucket_owner.empty()
+                                   ? operation.options->expected_bucket_owner
+                                   : config.expected_bucket_owner;
+    if (!owner.empty() && !operation.bucket.empty()) signable.headers.emplace_back("x-amz-expected-bucket-owner", owner);
+    sign_request(signable, credentials, {region_of(operation.bucket), config.scope.service},
+                 std::chrono::system_clock::now());
 
     std::string target = uri_encode(address.path, true);
     if (!operation.query.empty()) target += "?" + canonical_query_string(operation.query);
@@ -258,7 +300,9 @@ struct Client::Impl {
   // One attempt. An idle connection that the server has meanwhile closed fails before any answer:
   // then the request goes once more on a new connection, not counted as an attempt.
   asio::awaitable<Result<HttpResponse>> attempt(const Operation& operation, const BodySink* sink) {
-    const Address target = address(endpoint, operation.bucket, operation.key);
+    auto signing = co_await credentials->get();
+    if (!signing) co_return signing.error();
+    const Address target = address(endpoint, aws_endpoint, operation.bucket, operation.key);
     const std::string authority = target.endpoint.authority();
     auto connection = take_idle(authority);
     bool fresh = connection == nullptr;
@@ -269,7 +313,7 @@ struct Client::Impl {
         if (failure) co_return transport_error(operation, failure);
         connection = std::move(opened);
       }
-      HttpRequest request = signed_request(operation, target);
+      HttpRequest request = signed_request(operation, target, signing->credentials);
       auto failure = co_await exchange(*connection, request, response, sink);
       if (!failure) break;
       if (fresh || !failure.received_nothing) co_return transport_error(operation, failure);
@@ -278,6 +322,19 @@ struct Client::Impl {
     }
     if (connection->reusable()) give_back(authority, std::move(connection));
     co_return check_response(operation, std::move(response));
+  }
+
+  // A bucket in another region than configured: S3 names it, and the request goes once more there. The
+  // region is remembered for the bucket's later requests.
+  asio::awaitable<Result<HttpResponse>> attempt_in_bucket_region(const Operation& operation, const BodySink* sink) {
+    auto outcome = co_await attempt(operation, sink);
+    if (outcome || outcome.error().bucket_region.empty() || operation.bucket.empty() ||
+        outcome.error().bucket_region == region_of(operation.bucket))
+      co_return outcome;
+    log("bucket " + std::string(operation.bucket) + " is in region " + outcome.error().bucket_region + ", not " +
+        region_of(operation.bucket) + ": its requests go there from now on");
+    bucket_regions[std::string(operation.bucket)] = outcome.error().bucket_region;
+    co_return co_await attempt(operation, sink);
   }
 
   asio::awaitable<Result<HttpResponse>> execute(Operation operation, BodySink sink = nullptr) {
@@ -290,7 +347,7 @@ struct Client::Impl {
 
     for (int attempt_number = 1;; ++attempt_number) {
       ++stats.requests;
-      auto outcome = co_await attempt(operation, sink ? &counting_sink : nullptr);
+      auto outcome = co_await attempt_in_bucket_region(operation, sink ? &counting_sink : nullptr);
       if (outcome || delivered || attempt_number >= config.retry.max_attempts || !is_retryable(outcome.error()))
         co_return outcome;
       ++stats.retries;
@@ -306,11 +363,11 @@ struct Client::Impl {
 // ------------------------------------------------------------------ construction
 
 Result<Client> Client::create(asio::any_io_executor executor, ClientConfig config) {
-  Error error{errc::invalid_config, "S3 client", "", "", 0, "", "", ""};
+  Error error{errc::invalid_config, "S3 client", "", "", 0, "", "", "", ""};
   auto impl = std::make_unique<Impl>();
-  impl->virtual_hosted = config.endpoint.empty();
-  const std::string url =
-      config.endpoint.empty() ? "https://s3." + config.scope.region + ".amazonaws.com" : config.endpoint;
+  impl->aws_endpoint = config.endpoint.empty();
+  impl->aws_public_endpoint = config.endpoint.empty() && config.public_endpoint.empty();
+  const std::string url = config.endpoint.empty() ? aws_s3_endpoint(config.scope.region) : config.endpoint;
   auto endpoint = parse_endpoint(url);
   if (!endpoint) {
     error.detail = "endpoint '" + url + "' is not http(s)://host[:port]";
@@ -332,6 +389,15 @@ Result<Client> Client::create(asio::any_io_executor executor, ClientConfig confi
     }
     tls.set_verify_mode(config.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
   }
+  std::unique_ptr<CredentialsProvider> provider;
+  if (!config.credentials.access_key_id.empty())
+    provider = std::make_unique<StaticProvider>(config.credentials);
+  else
+    provider = default_credentials_chain(executor, config.environment ? config.environment : process_environment_lookup(),
+                                         config.scope.region, config.imds_timeout);
+  impl->credentials = std::make_shared<CredentialsCache>(executor, std::move(provider),
+                                                         [raw = impl.get()](std::string_view line) { raw->log(line); });
+  impl->credentials->warm_up();
   impl->executor = std::move(executor);
   impl->endpoint = *endpoint;
   impl->public_endpoint = *public_endpoint;
@@ -353,7 +419,7 @@ ClientStats Client::stats() const { return impl_->stats; }
 
 Client::Task<void> Client::put_object(std::string_view bucket, std::string_view key, std::string_view body,
                                       std::string_view content_type) {
-  auto operation = impl_->data_operation("PutObject", http::verb::put, bucket, key, body);
+  auto operation = impl_->data_operation("PutObject", http::verb::put, bucket, key, body, nullptr);
   add_content_type(operation, content_type);
   auto response = co_await impl_->execute(std::move(operation));
   if (!response) co_return response.error();
@@ -384,10 +450,11 @@ Client::Task<void> Client::delete_object(std::string_view bucket, std::string_vi
 // ------------------------------------------------------------------ multipart uploads
 
 Client::Task<std::string> Client::create_multipart_upload(std::string_view bucket, std::string_view key,
-                                                          std::string_view content_type) {
-  Operation operation{"CreateMultipartUpload", http::verb::post, bucket, key, {{"uploads", ""}}, {}, {}, {}};
+                                                          std::string_view content_type, const UploadOptions* options) {
+  Operation operation{"CreateMultipartUpload", http::verb::post, bucket, key, {{"uploads", ""}}, {}, {}, {}, options};
   add_content_type(operation, content_type);
-  if (impl_->config.payload_integrity == PayloadIntegrity::crc32c)
+  if (options) std::ranges::move(upload_option_headers(*options, key), std::back_inserter(operation.headers));
+  if (impl_->integrity(options) == PayloadIntegrity::crc32c)
     operation.headers.emplace_back("x-amz-checksum-algorithm", "CRC32C");
   auto response = co_await impl_->execute(operation);
   if (!response) co_return response.error();
@@ -397,11 +464,12 @@ Client::Task<std::string> Client::create_multipart_upload(std::string_view bucke
 }
 
 Client::Task<CompletedPart> Client::upload_part(std::string_view bucket, std::string_view key,
-                                                std::string_view upload_id, int part_number, std::string_view body) {
-  auto operation = impl_->data_operation("UploadPart", http::verb::put, bucket, key, body);
+                                                std::string_view upload_id, int part_number, std::string_view body,
+                                                const UploadOptions* options) {
+  auto operation = impl_->data_operation("UploadPart", http::verb::put, bucket, key, body, options);
   operation.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", std::string(upload_id)}};
   CompletedPart part{part_number, {}, {}};
-  if (impl_->config.payload_integrity == PayloadIntegrity::crc32c)
+  if (impl_->integrity(options) == PayloadIntegrity::crc32c)
     part.checksum_crc32c = operation.headers.back().second;
   auto response = co_await impl_->execute(operation);
   if (!response) co_return response.error();
@@ -412,19 +480,19 @@ Client::Task<CompletedPart> Client::upload_part(std::string_view bucket, std::st
 
 Client::Task<void> Client::complete_multipart_upload(std::string_view bucket, std::string_view key,
                                                      std::string_view upload_id,
-                                                     std::span<const CompletedPart> parts) {
+                                                     std::span<const CompletedPart> parts, const UploadOptions* options) {
   const std::string body = complete_multipart_body(parts);
   Operation operation{"CompleteMultipartUpload", http::verb::post, bucket, key,
-                      {{"uploadId", std::string(upload_id)}}, {{"content-type", "application/xml"}}, body, {}};
+                      {{"uploadId", std::string(upload_id)}}, {{"content-type", "application/xml"}}, body, {}, options};
   auto response = co_await impl_->execute(std::move(operation));
   if (!response) co_return response.error();
   co_return Result<void>{};
 }
 
 Client::Task<void> Client::abort_multipart_upload(std::string_view bucket, std::string_view key,
-                                                  std::string_view upload_id) {
+                                                  std::string_view upload_id, const UploadOptions* options) {
   Operation operation{"AbortMultipartUpload", http::verb::delete_, bucket, key,
-                      {{"uploadId", std::string(upload_id)}}, {}, {}, {}};
+                      {{"uploadId", std::string(upload_id)}}, {}, {}, {}, options};
   auto response = co_await impl_->execute(std::move(operation));
   if (!response) co_return response.error();
   co_return Result<void>{};
@@ -454,11 +522,27 @@ Client::Task<std::vector<MultipartUploadListing>> Client::list_multipart_uploads
   }
 }
 
-std::string Client::presign_get(std::string_view bucket, std::string_view key, std::chrono::seconds expires) const {
-  const Address target = impl_->address(impl_->public_endpoint, bucket, key);
+Result<PresignedUrl> Client::presign_get(std::string_view bucket, std::string_view key,
+                                         std::chrono::seconds expires) const {
+  auto credentials = impl_->credentials->current();
+  if (!credentials) {
+    Error error{errc::no_credentials, "presigning GetObject", std::string(bucket), std::string(key), 0, "", "", "", ""};
+    error.detail = "no usable credentials at hand";
+    return error;
+  }
+  const auto now = std::chrono::system_clock::now();
+  auto lifetime = presigned_lifetime(now, expires, credentials->expiration);
+  const Address target = impl_->address(impl_->public_endpoint, impl_->aws_public_endpoint, bucket, key);
   SignableRequest request{"GET", target.path, {}, {{"host", target.endpoint.authority()}}, {}};
-  return presign_url(std::move(request), target.endpoint.origin(), impl_->config.credentials, impl_->config.scope,
-                     std::chrono::system_clock::now(), expires);
+  std::string url = presign_url(std::move(request), target.endpoint.origin(), credentials->credentials,
+                                {impl_->region_of(bucket), impl_->config.scope.service}, now, lifetime);
+  return PresignedUrl{std::move(url), now + lifetime, lifetime < expires};
+}
+
+Client::Task<void> Client::check_credentials() {
+  auto credentials = co_await impl_->credentials->get();
+  if (!credentials) co_return credentials.error();
+  co_return Result<void>{};
 }
 
 }  // namespace pg2s3::s3

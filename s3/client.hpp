@@ -1,9 +1,12 @@
 // An S3 client for one endpoint over HTTP/1.1 keep-alive (plain or TLS), signing every request with SigV4.
 #pragma once
 
+#include "s3/credentials/provider.hpp"
+#include "s3/endpoint_rules.hpp"
 #include "s3/error.hpp"
 #include "s3/retry.hpp"
 #include "s3/sigv4.hpp"
+#include "s3/upload_options.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -20,10 +23,6 @@
 
 namespace pg2s3::s3 {
 
-// How the bytes of PutObject and UploadPart are protected. A signed SHA-256 costs a hash of every byte
-// before sending; UNSIGNED-PAYLOAD with x-amz-checksum-crc32c lets S3 check the bytes for almost no CPU.
-enum class PayloadIntegrity { signed_sha256, crc32c };
-
 // Where requests go: "http(s)://host[:port]", parsed.
 struct Endpoint {
   bool tls = true;
@@ -38,12 +37,22 @@ struct Endpoint {
 std::optional<Endpoint> parse_endpoint(std::string_view url);
 
 struct ClientConfig {
-  std::string endpoint;  // empty: AWS, "https://s3.<region>.amazonaws.com" with virtual-hosted buckets
+  std::string endpoint;  // empty: AWS, "https://s3.<region>.amazonaws.com"
   std::string public_endpoint;  // written into presigned URLs; empty: the endpoint
+  Addressing addressing = Addressing::automatic;
   SigningScope scope;
+  // Static credentials; when empty, the AWS credential chain over `environment` (the process's when
+  // unset), refreshed before they expire.
   Credentials credentials;
+  EnvironmentLookup environment;
+  std::chrono::milliseconds imds_timeout{1000};  // per request to the EC2 metadata service
+  std::function<void(std::string_view line)> log;  // credential and region events; unset: standard error
+  std::string expected_bucket_owner;  // sent on every request to the bucket when set
   std::string ca_file;  // trusted besides the system's certificates, for private CAs
   bool verify_peer = true;
+  // How the bytes of PutObject and UploadPart are protected. A signed SHA-256 costs a hash of every byte
+  // before sending; UNSIGNED-PAYLOAD with x-amz-checksum-crc32c lets S3 check the bytes for almost no CPU.
+  // Stores that reject the flexible-checksum headers need signed_sha256.
   PayloadIntegrity payload_integrity = PayloadIntegrity::crc32c;
   RetryPolicy retry;
   std::chrono::milliseconds connect_timeout{10'000};
@@ -68,6 +77,17 @@ struct MultipartUploadListing {
   std::string upload_id;
   std::string initiated;
 };
+
+struct PresignedUrl {
+  std::string url;
+  std::chrono::system_clock::time_point expires_at;
+  bool limited_by_credentials = false;  // it expires with the credentials that signed it, before the lifetime asked
+};
+
+// How long a presigned URL made at `now` stays valid: `wanted`, cut to the credentials' expiration and to
+// S3's maximum of 7 days (and at least a second, as S3 requires).
+std::chrono::seconds presigned_lifetime(std::chrono::system_clock::time_point now, std::chrono::seconds wanted,
+                                        std::optional<std::chrono::system_clock::time_point> credentials_expiration);
 
 struct ClientStats {
   std::uint64_t requests = 0;
@@ -100,18 +120,26 @@ class Client {
   Task<ObjectInfo> get_object(std::string_view bucket, std::string_view key, BodySink sink);
   Task<void> delete_object(std::string_view bucket, std::string_view key);
 
+  // `options` (null: none) apply to the upload's requests; the caller keeps them alive until the call returns.
   Task<std::string> create_multipart_upload(std::string_view bucket, std::string_view key,
-                                            std::string_view content_type = {});
+                                            std::string_view content_type = {}, const UploadOptions* options = nullptr);
   Task<CompletedPart> upload_part(std::string_view bucket, std::string_view key, std::string_view upload_id,
-                                  int part_number, std::string_view body);
+                                  int part_number, std::string_view body, const UploadOptions* options = nullptr);
   Task<void> complete_multipart_upload(std::string_view bucket, std::string_view key, std::string_view upload_id,
-                                       std::span<const CompletedPart> parts);
-  Task<void> abort_multipart_upload(std::string_view bucket, std::string_view key, std::string_view upload_id);
+                                       std::span<const CompletedPart> parts, const UploadOptions* options = nullptr);
+  Task<void> abort_multipart_upload(std::string_view bucket, std::string_view key, std::string_view upload_id,
+                                    const UploadOptions* options = nullptr);
   Task<std::vector<MultipartUploadListing>> list_multipart_uploads(std::string_view bucket,
                                                                    std::string_view prefix = {});
 
-  // A GET URL for the object, valid for `expires`, addressed to the public endpoint.
-  std::string presign_get(std::string_view bucket, std::string_view key, std::chrono::seconds expires) const;
+  // A GET URL for the object, addressed to the public endpoint, valid for `expires` or until the credentials
+  // that sign it expire, whichever comes first (and never past S3's limit of 7 days). Fails without usable
+  // credentials at hand.
+  Result<PresignedUrl> presign_get(std::string_view bucket, std::string_view key, std::chrono::seconds expires) const;
+
+  // Whether credentials are at hand (fetched now when there are none): the reason, naming where the chain
+  // looked, when not.
+  Task<void> check_credentials();
 
   // Told of every request about to be retried, before the pause (one observer; a new one replaces it).
   void on_retry(RetryObserver observer);

@@ -38,14 +38,34 @@ std::optional<std::string> multipart_etag(std::span<const CompletedPart> parts) 
   return "\"" + detail::hex(detail::md5(digests)) + "-" + std::to_string(parts.size()) + "\"";
 }
 
-MultipartUpload::MultipartUpload(Client& client, std::string bucket, std::string key, std::string upload_id)
-    : client_(&client), bucket_(std::move(bucket)), key_(std::move(key)), upload_id_(std::move(upload_id)) {}
+MultipartUpload::MultipartUpload(Client& client, std::string bucket, std::string key, std::string upload_id,
+                                 std::unique_ptr<UploadOptions> options)
+    : client_(&client),
+      bucket_(std::move(bucket)),
+      key_(std::move(key)),
+      upload_id_(std::move(upload_id)),
+      options_(std::move(options)) {}
 
 Client::Task<MultipartUpload> MultipartUpload::create(Client& client, std::string_view bucket, std::string_view key,
                                                       std::string_view content_type) {
-  auto upload_id = co_await client.create_multipart_upload(bucket, key, content_type);
+  return create(client, bucket, key, content_type, UploadOptions{});
+}
+
+Client::Task<MultipartUpload> MultipartUpload::create(Client& client, std::string_view bucket, std::string_view key,
+                                                      std::string_view content_type, UploadOptions options) {
+  auto held = std::make_unique<UploadOptions>(std::move(options));
+  if (auto problem = check_upload_options(*held)) {
+    Error error;
+    error.code = errc::invalid_config;
+    error.operation = "CreateMultipartUpload";
+    error.bucket = bucket;
+    error.key = key;
+    error.detail = *problem;
+    co_return error;
+  }
+  auto upload_id = co_await client.create_multipart_upload(bucket, key, content_type, held.get());
   if (!upload_id) co_return upload_id.error();
-  co_return MultipartUpload(client, std::string(bucket), std::string(key), std::move(*upload_id));
+  co_return MultipartUpload(client, std::string(bucket), std::string(key), std::move(*upload_id), std::move(held));
 }
 
 Error MultipartUpload::refusal(std::string_view operation, errc code, std::string detail) const {
@@ -63,7 +83,7 @@ Client::Task<void> MultipartUpload::upload_part(std::string_view bytes) {
   parts_.emplace_back();
   const int part_number = static_cast<int>(parts_.size());
   ++parts_in_flight_;
-  auto part = co_await client_->upload_part(bucket_, key_, upload_id_, part_number, bytes);
+  auto part = co_await client_->upload_part(bucket_, key_, upload_id_, part_number, bytes, options_.get());
   --parts_in_flight_;
   if (!part) {
     part_failed_ = true;
@@ -79,7 +99,7 @@ Client::Task<void> MultipartUpload::complete() {
   if (part_failed_ || parts_in_flight_ > 0 || parts_.empty())
     co_return refusal("CompleteMultipartUpload", errc::incomplete_parts,
                       parts_.empty() ? "no part was uploaded" : "a part failed or is still in flight");
-  auto completed = co_await client_->complete_multipart_upload(bucket_, key_, upload_id_, parts_);
+  auto completed = co_await client_->complete_multipart_upload(bucket_, key_, upload_id_, parts_, options_.get());
   if (!completed) {
     if (completed.error().s3_code != "NoSuchUpload") co_return completed.error();
     const bool ours = co_await object_is_ours();
@@ -99,7 +119,7 @@ boost::asio::awaitable<bool> MultipartUpload::object_is_ours() {
 Client::Task<void> MultipartUpload::abort() {
   if (state_ != State::open) co_return Result<void>{};
   state_ = State::aborted;
-  co_return co_await client_->abort_multipart_upload(bucket_, key_, upload_id_);
+  co_return co_await client_->abort_multipart_upload(bucket_, key_, upload_id_, options_.get());
 }
 
 }  // namespace pg2s3::s3

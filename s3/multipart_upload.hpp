@@ -4,6 +4,7 @@
 #include "s3/client.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -25,6 +26,9 @@ class MultipartUpload {
  public:
   static Client::Task<MultipartUpload> create(Client& client, std::string_view bucket, std::string_view key,
                                               std::string_view content_type = {});
+  // With encryption, storage class, tags and the like (see UploadOptions), checked before any request.
+  static Client::Task<MultipartUpload> create(Client& client, std::string_view bucket, std::string_view key,
+                                              std::string_view content_type, UploadOptions options);
 
   // Sends `bytes` as the next part. They must stay valid until this returns.
   Client::Task<void> upload_part(std::string_view bytes);
@@ -47,7 +51,8 @@ class MultipartUpload {
  private:
   enum class State { open, completed, aborted };
 
-  MultipartUpload(Client& client, std::string bucket, std::string key, std::string upload_id);
+  MultipartUpload(Client& client, std::string bucket, std::string key, std::string upload_id,
+                  std::unique_ptr<UploadOptions> options);
   Error refusal(std::string_view operation, errc code, std::string detail) const;
   boost::asio::awaitable<bool> object_is_ours();
 
@@ -55,6 +60,7 @@ class MultipartUpload {
   std::string bucket_;
   std::string key_;
   std::string upload_id_;
+  std::unique_ptr<UploadOptions> options_;  // on the heap: requests in flight point at them while this moves
   State state_ = State::open;
   std::vector<CompletedPart> parts_;  // index = part number - 1; an empty ETag: not (yet) uploaded
   std::uint64_t bytes_uploaded_ = 0;
