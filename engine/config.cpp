@@ -12,4 +12,9 @@ const Dataset* find_dataset(const EngineConfig& config, std::string_view name) {
   return nullptr;
 }
 
+const s3::UploadOptions& upload_options(const EngineConfig& config, std::string_view dataset) {
+  auto own = config.dataset_uploads.find(dataset);
+  return own == config.dataset_uploads.end() ? config.upload : own->second;
+}
+
 }  // namespace pg2s3::engine

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,8 @@ struct EngineConfig {
   std::string database_url;  // libpq conninfo; empty: libpq's PG* defaults
   std::string bucket;
   s3::ClientConfig s3;
+  s3::UploadOptions upload;  // encryption, storage class, tags... of every upload
+  std::map<std::string, s3::UploadOptions, std::less<>> dataset_uploads;  // a dataset's own, by its name
   std::vector<Dataset> datasets = default_datasets();
   std::string key_prefix = "exports/";  // where generated keys go, and the only place requested keys may go
 
@@ -42,5 +45,7 @@ struct EngineConfig {
 };
 
 const Dataset* find_dataset(const EngineConfig& config, std::string_view name);
+// The dataset's own upload options, else the configuration's.
+const s3::UploadOptions& upload_options(const EngineConfig& config, std::string_view dataset);
 
 }  // namespace pg2s3::engine

@@ -53,7 +53,8 @@ asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_writer(const EngineCon
     co_return std::unique_ptr<PartWriter>(std::move(*file));
   }
   auto upload = co_await s3::MultipartUpload::create(client, config.bucket, target.s3_key,
-                                                     content_type(target.compression));
+                                                     content_type(target.compression),
+                                                     upload_options(config, target.dataset->name));
   if (!upload) co_return Error{upload.error().code, upload.error().message()};
   progress.upload_id = upload->upload_id();
   progress.changed();
