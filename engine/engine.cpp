@@ -352,7 +352,13 @@ bool Engine::cancel(std::string_view id) {
   return true;
 }
 
-Engine::Task<void> Engine::check_health() { return impl_->store->ping(); }
+Engine::Task<void> Engine::check_health() {
+  if (auto answered = co_await impl_->store->ping(); !answered)
+    co_return Error{answered.error().code, "the database does not answer: " + answered.error().message};
+  if (auto credentials = co_await impl_->client.check_credentials(); !credentials)
+    co_return Error{credentials.error().code, credentials.error().message()};
+  co_return Result<void>{};
+}
 
 asio::awaitable<void> Engine::shutdown(std::chrono::steady_clock::duration drain) {
   using namespace asio::experimental::awaitable_operators;
@@ -373,8 +379,10 @@ void Engine::end_drain() {
   impl_->drain_timer.cancel();
 }
 
-std::string Engine::download_url(const JobRecord& job) const {
-  return impl_->client.presign_get(impl_->config.bucket, job.s3_key, impl_->config.download_url_lifetime);
+Result<s3::PresignedUrl> Engine::download_url(const JobRecord& job) const {
+  auto url = impl_->client.presign_get(impl_->config.bucket, job.s3_key, impl_->config.download_url_lifetime);
+  if (!url) return Error{url.error().code, url.error().message()};
+  return std::move(*url);
 }
 
 EngineMetrics Engine::metrics() const {

@@ -71,7 +71,7 @@ class Engine {
   // object was already being completed. False when not active.
   bool cancel(std::string_view id);
 
-  // Whether the database answers.
+  // Whether the database answers and S3 credentials are at hand; the reason when not.
   Task<void> check_health();
   // Starts nothing more (start_export answers errc::shutting_down), cancels PENDING jobs, lets RUNNING ones
   // finish for up to `drain`, cancels the rest, and returns when every ending is saved.
@@ -79,8 +79,9 @@ class Engine {
   // Ends the drain of shutdown() now (or makes the next one end at once): running exports are cancelled.
   void end_drain();
 
-  // A presigned GET URL for a COMPLETED job's object, valid for download_url_lifetime.
-  std::string download_url(const JobRecord& job) const;
+  // A presigned GET URL for a COMPLETED job's object, valid for download_url_lifetime or until the
+  // credentials that sign it expire, whichever comes first.
+  Result<s3::PresignedUrl> download_url(const JobRecord& job) const;
   EngineMetrics metrics() const;
   const EngineConfig& config() const;
 

@@ -58,7 +58,7 @@ asio::awaitable<int> export_dataset(std::string dataset) {
     std::cerr << "export did not complete: " << (ended ? ended->error_message : ended.error().message) << "\n";
     co_return 1;
   }
-  std::cout << "download: " << (*engine)->download_url(*ended) << "\n";
+  std::cout << "download: " << (*engine)->download_url(*ended).value().url << "\n";
   co_return 0;
 }
 

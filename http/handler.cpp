@@ -54,9 +54,10 @@ asio::awaitable<ApiResponse> get_download_url(engine::Engine& engine, const GetD
   if ((*job)->status != JobStatus::completed)
     co_return error_response(409, "conflict", "job " + route.id + " is " + std::string(engine::to_string((*job)->status)) +
                                                   ": a download URL exists only once it is COMPLETED");
-  const auto expires = std::chrono::system_clock::now() + engine.config().download_url_lifetime;
-  co_return json_response(200, json::serialize(json::object{{"downloadUrl", engine.download_url(**job)},
-                                                            {"expiresAt", engine::iso8601(expires)}}));
+  auto url = engine.download_url(**job);
+  if (!url) co_return engine_error(url.error());
+  co_return json_response(200, json::serialize(json::object{{"downloadUrl", url->url},
+                                                            {"expiresAt", engine::iso8601(url->expires_at)}}));
 }
 
 asio::awaitable<ApiResponse> cancel_job(engine::Engine& engine, const CancelJob& route) {
@@ -78,7 +79,7 @@ asio::awaitable<ApiResponse> list_jobs(engine::Engine& engine, const ListJobs& r
 
 asio::awaitable<ApiResponse> health(engine::Engine& engine) {
   auto healthy = co_await engine.check_health();
-  if (!healthy) co_return error_response(503, "unavailable", "the database does not answer: " + healthy.error().message);
+  if (!healthy) co_return error_response(503, "unavailable", healthy.error().message);
   co_return json_response(200, R"({"status":"ok"})");
 }
 

@@ -59,7 +59,7 @@ TEST_CASE("an export puts exactly PostgreSQL's CSV in S3 and records it", "[engi
   auto stored = test::run(io, engine->find_job(job.id)).value();
   REQUIRE(stored);
   CHECK(http::job_status_json(*stored) == http::job_status_json(job));
-  CHECK(test::command_output("curl -sf '" + engine->download_url(job) + "'") == expected);
+  CHECK(test::command_output("curl -sf '" + engine->download_url(job).value().url + "'") == expected);
 }
 
 TEST_CASE("gzip and zstd objects decompress to the same bytes and say what they are", "[engine]") {
@@ -73,7 +73,7 @@ TEST_CASE("gzip and zstd objects decompress to the same bytes and say what they 
     REQUIRE(job.status == JobStatus::completed);
     CHECK(job.s3_key.ends_with(engine::file_extension(compression)));
     CHECK(test::run(io, client.head_object(test::bucket(), job.s3_key)).value().content_type == type);
-    CHECK(test::command_output("curl -sf '" + engine->download_url(job) + "' | " + tool) == expected);
+    CHECK(test::command_output("curl -sf '" + engine->download_url(job).value().url + "' | " + tool) == expected);
   }
 }
 
