@@ -1,13 +1,266 @@
 #include "app/settings.hpp"
 
+#include "s3/credentials/shared_config.hpp"
+
 #include <toml++/toml.h>
 
 #include <cstdlib>
+#include <algorithm>
 
 namespace pg2s3::app {
 namespace {
 
 constexpr std::size_t mebibyte = 1024 * 1024;
+
+// ------------------------------------------------------------------ the config file's schema
+// Every key the file may hold is one line of a table below: its name, what it takes, where it goes.
+// A key that is in no table, sits in the wrong one, or has a value of another type is refused.
+
+template <class Target>
+struct Key {
+  std::string_view name;
+  std::string expected;  // "a string", "at least 1 (a whole number)", ...
+  // Sets the value; false when it has another type or is out of range.
+  std::function<bool(Target&, const toml::node&)> apply;
+};
+
+template <class Target, class Member>
+Key<Target> text(std::string_view name, Member member) {
+  return {name, "a string", [member](Target& target, const toml::node& node) {
+            auto value = node.value<std::string>();
+            if (!node.is_string() || !value) return false;
+            member(target) = std::move(*value);
+            return true;
+          }};
+}
+
+template <class Target, class Setter>
+Key<Target> whole(std::string_view name, std::int64_t least, Setter set) {
+  const std::string expected = least > 0 ? "at least " + std::to_string(least) + " (a whole number)" : "a whole number";
+  return {name, expected, [least, set](Target& target, const toml::node& node) {
+            auto value = node.value<std::int64_t>();
+            if (!node.is_integer() || !value || *value < least) return false;
+            set(target, *value);
+            return true;
+          }};
+}
+
+template <class Target, class Member>
+Key<Target> flag(std::string_view name, Member member) {
+  return {name, "true or false", [member](Target& target, const toml::node& node) {
+            if (!node.is_boolean()) return false;
+            member(target) = *node.value<bool>();
+            return true;
+          }};
+}
+
+template <class Target, class Setter>
+Key<Target> choice(std::string_view name, std::string_view expected, std::vector<std::string_view> allowed,
+                   Setter set) {
+  return {name, std::string(expected), [allowed, set](Target& target, const toml::node& node) {
+            auto value = node.value<std::string>();
+            if (!node.is_string() || !value || std::ranges::find(allowed, *value) == allowed.end()) return false;
+            set(target, *value);
+            return true;
+          }};
+}
+
+s3::PayloadIntegrity integrity_of(std::string_view text) {
+  return text == "sha256" ? s3::PayloadIntegrity::signed_sha256 : s3::PayloadIntegrity::crc32c;
+}
+
+// The upload options: in [s3] for every upload, in a [[datasets]] entry for that dataset's.
+const std::vector<Key<s3::UploadOptions>>& upload_keys() {
+  using U = s3::UploadOptions;
+  static const std::vector<Key<U>> keys = {
+      choice<U>("sse", "\"AES256\" or \"aws:kms\"", {"AES256", "aws:kms"}, [](U& u, std::string_view v) { u.sse = v; }),
+      text<U>("sse_kms_key_id", [](U& u) -> std::string& { return u.sse_kms_key_id; }),
+      {"sse_bucket_key", "true or false",
+       [](U& u, const toml::node& node) {
+         if (!node.is_boolean()) return false;
+         u.sse_bucket_key = *node.value<bool>();
+         return true;
+       }},
+      text<U>("storage_class", [](U& u) -> std::string& { return u.storage_class; }),
+      {"tags", "a table of strings, as { team = \"data\" }",
+       [](U& u, const toml::node& node) {
+         const auto* table = node.as_table();
+         if (!table) return false;
+         u.tags.clear();
+         for (const auto& [name, value] : *table) {
+           if (!value.is_string()) return false;
+           u.tags.emplace_back(std::string(name.str()), *value.value<std::string>());
+         }
+         return true;
+       }},
+      {"content_disposition", "a string",
+       [](U& u, const toml::node& node) {
+         if (!node.is_string()) return false;
+         u.content_disposition = *node.value<std::string>();
+         return true;
+       }},
+      text<U>("expected_bucket_owner", [](U& u) -> std::string& { return u.expected_bucket_owner; }),
+      choice<U>("acl", "\"bucket-owner-full-control\"", {"bucket-owner-full-control"},
+                [](U& u, std::string_view v) { u.acl = v; }),
+      choice<U>("payload_integrity", "\"crc32c\" or \"sha256\"", {"crc32c", "sha256"},
+                [](U& u, std::string_view v) { u.payload_integrity = integrity_of(v); }),
+  };
+  return keys;
+}
+
+const std::vector<Key<Settings>>& database_keys() {
+  static const std::vector<Key<Settings>> keys = {
+      text<Settings>("url", [](Settings& s) -> std::string& { return s.engine.database_url; }),
+  };
+  return keys;
+}
+
+const std::vector<Key<Settings>>& s3_keys() {
+  using S = Settings;
+  static const std::vector<Key<S>> keys = {
+      text<S>("bucket", [](S& s) -> std::string& { return s.engine.bucket; }),
+      text<S>("endpoint", [](S& s) -> std::string& { return s.engine.s3.endpoint; }),
+      text<S>("public_endpoint", [](S& s) -> std::string& { return s.engine.s3.public_endpoint; }),
+      text<S>("region", [](S& s) -> std::string& { return s.engine.s3.scope.region; }),
+      choice<S>("addressing", "\"auto\", \"virtual\" or \"path\"", {"auto", "virtual", "path"},
+                [](S& s, std::string_view v) { s.engine.s3.addressing = *s3::parse_addressing(v); }),
+      text<S>("ca_file", [](S& s) -> std::string& { return s.engine.s3.ca_file; }),
+      whole<S>("max_attempts", 1,
+               [](S& s, std::int64_t v) { s.engine.s3.retry.max_attempts = static_cast<int>(v); }),
+      whole<S>("request_timeout_ms", 1,
+               [](S& s, std::int64_t v) { s.engine.s3.io_timeout = std::chrono::milliseconds(v); }),
+  };
+  return keys;
+}
+
+const std::vector<Key<Settings>>& server_keys() {
+  using S = Settings;
+  static const std::vector<Key<S>> keys = {
+      text<S>("listen", [](S& s) -> std::string& { return s.listen; }),
+      whole<S>("drain_timeout_seconds", 0,
+               [](S& s, std::int64_t v) { s.drain_timeout = std::chrono::seconds(v); }),
+      whole<S>("request_timeout_seconds", 1,
+               [](S& s, std::int64_t v) { s.request_timeout = std::chrono::seconds(v); }),
+  };
+  return keys;
+}
+
+const std::vector<Key<Settings>>& export_keys() {
+  using S = Settings;
+  static const std::vector<Key<S>> keys = {
+      text<S>("key_prefix", [](S& s) -> std::string& { return s.engine.key_prefix; }),
+      whole<S>("part_size_mib", 5,
+               [](S& s, std::int64_t v) { s.engine.part_size = static_cast<std::size_t>(v) * mebibyte; }),
+      whole<S>("buffer_budget_mib", 1,
+               [](S& s, std::int64_t v) { s.engine.buffer_budget = static_cast<std::size_t>(v) * mebibyte; }),
+      whole<S>("max_parts_in_flight", 1,
+               [](S& s, std::int64_t v) { s.engine.max_parts_in_flight = static_cast<int>(v); }),
+      // What came before max_parts_in_flight: the part filling plus those uploading.
+      whole<S>("parts_per_export", 2,
+               [](S& s, std::int64_t v) { s.engine.max_parts_in_flight = static_cast<int>(v) - 1; }),
+      whole<S>("max_running", 1,
+               [](S& s, std::int64_t v) { s.engine.max_running_exports = static_cast<int>(v); }),
+      whole<S>("download_url_seconds", 1,
+               [](S& s, std::int64_t v) { s.engine.download_url_lifetime = std::chrono::seconds(v); }),
+      whole<S>("sweep_interval_ms", 0,
+               [](S& s, std::int64_t v) { s.engine.sweep_interval = std::chrono::milliseconds(v); }),
+  };
+  return keys;
+}
+
+const std::vector<Key<engine::Dataset>>& dataset_keys() {
+  using D = engine::Dataset;
+  static const std::vector<Key<D>> keys = {
+      text<D>("name", [](D& d) -> std::string& { return d.name; }),
+      text<D>("query", [](D& d) -> std::string& { return d.query; }),
+      flag<D>("exact_count", [](D& d) -> bool& { return d.exact_count; }),
+  };
+  return keys;
+}
+
+struct TableSchema {
+  std::string_view name;
+  const std::vector<Key<Settings>>& keys;
+  bool upload_options;  // also takes the upload options
+};
+
+const std::vector<TableSchema>& tables() {
+  static const std::vector<TableSchema> all = {
+      {"database", database_keys(), false},
+      {"s3", s3_keys(), true},
+      {"server", server_keys(), false},
+      {"export", export_keys(), false},
+  };
+  return all;
+}
+
+template <class Target>
+const Key<Target>* find_key(const std::vector<Key<Target>>& keys, std::string_view name) {
+  for (const auto& key : keys)
+    if (key.name == name) return &key;
+  return nullptr;
+}
+
+// Where a key that is not in `here` does belong, to say so.
+std::string home_of(std::string_view name, std::string_view here) {
+  for (const auto& table : tables())
+    if (table.name != here && (find_key(table.keys, name) || (table.upload_options && find_key(upload_keys(), name))))
+      return "[" + std::string(table.name) + "]";
+  if (here != "datasets" && (find_key(dataset_keys(), name))) return "[[datasets]]";
+  return {};
+}
+
+// Reads one table of the file into `target` (and `upload`, for the upload options).
+class FileReader {
+ public:
+  explicit FileReader(std::string path) : path_(std::move(path)) {}
+
+  std::string problem(const toml::node& node, std::string_view what) const {
+    return "config file " + path_ + " line " + std::to_string(node.source().begin.line) + ": " + std::string(what);
+  }
+
+  template <class Target>
+  std::optional<std::string> read(const toml::table& table, std::string_view table_name,
+                                   const std::vector<Key<Target>>& keys, Target& target, s3::UploadOptions* upload) {
+    for (const auto& [name, node] : table) {
+      const std::string dotted = std::string(table_name) + "." + std::string(name.str());
+      if (const auto* key = find_key(keys, name.str())) {
+        if (!key->apply(target, node)) return problem(node, dotted + " must be " + key->expected);
+      } else if (const auto* option = upload ? find_key(upload_keys(), name.str()) : nullptr) {
+        if (!option->apply(*upload, node)) return problem(node, dotted + " must be " + option->expected);
+      } else {
+        const std::string home = home_of(name.str(), table_name);
+        return problem(node, home.empty() ? "unknown key " + dotted
+                                          : "key " + dotted + " belongs in " + home + ", not here");
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::string path_;
+};
+
+std::optional<std::string> read_datasets(Settings& settings, const toml::node& node, FileReader& reader) {
+  const auto* entries = node.as_array();
+  if (!entries) return reader.problem(node, "datasets must be an array of tables: [[datasets]]");
+  auto& engine = settings.engine;
+  engine.datasets.clear();
+  for (const auto& entry : *entries) {
+    const auto* table = entry.as_table();
+    if (!table) return reader.problem(entry, "datasets must be an array of tables: [[datasets]]");
+    engine::Dataset dataset;
+    s3::UploadOptions upload = engine.upload;
+    if (auto problem = reader.read(*table, "datasets", dataset_keys(), dataset, &upload)) return problem;
+    if (dataset.name.empty() || dataset.query.empty())
+      return reader.problem(entry, "every [[datasets]] needs a name and a query");
+    if (auto problem = s3::check_upload_options(upload)) return reader.problem(entry, "dataset " + dataset.name + ": " + *problem);
+    if (std::ranges::any_of(*table, [](const auto& pair) { return find_key(upload_keys(), pair.first.str()); }))
+      engine.dataset_uploads[dataset.name] = std::move(upload);
+    engine.datasets.push_back(std::move(dataset));
+  }
+  return std::nullopt;
+}
 
 // Fills settings from the TOML file; the reason when it cannot.
 std::optional<std::string> apply_file(Settings& settings, const std::string& path) {
@@ -18,58 +271,44 @@ std::optional<std::string> apply_file(Settings& settings, const std::string& pat
     return "config file " + path + ": " + std::string(error.description()) + " (line " +
            std::to_string(error.source().begin.line) + ")";
   }
-  auto& engine = settings.engine;
-  engine.database_url = file["database"]["url"].value_or(engine.database_url);
-  engine.bucket = file["s3"]["bucket"].value_or(engine.bucket);
-  engine.s3.endpoint = file["s3"]["endpoint"].value_or(engine.s3.endpoint);
-  engine.s3.public_endpoint = file["s3"]["public_endpoint"].value_or(engine.s3.public_endpoint);
-  engine.s3.scope.region = file["s3"]["region"].value_or(engine.s3.scope.region);
-  engine.s3.ca_file = file["s3"]["ca_file"].value_or(engine.s3.ca_file);
-  engine.s3.retry.max_attempts = file["s3"]["max_attempts"].value_or(engine.s3.retry.max_attempts);
-  engine.s3.io_timeout =
-      std::chrono::milliseconds(file["s3"]["request_timeout_ms"].value_or(engine.s3.io_timeout.count()));
-  const std::string integrity = file["s3"]["payload_integrity"].value_or(std::string("crc32c"));
-  if (integrity != "crc32c" && integrity != "sha256")
-    return "config file " + path + ": s3.payload_integrity must be crc32c or sha256";
-  engine.s3.payload_integrity =
-      integrity == "sha256" ? s3::PayloadIntegrity::signed_sha256 : s3::PayloadIntegrity::crc32c;
-  settings.listen = file["server"]["listen"].value_or(settings.listen);
-  settings.drain_timeout =
-      std::chrono::seconds(file["server"]["drain_timeout_seconds"].value_or(settings.drain_timeout.count()));
-  settings.request_timeout =
-      std::chrono::seconds(file["server"]["request_timeout_seconds"].value_or(settings.request_timeout.count()));
-
-  const auto& tuning = file["export"];
-  engine.key_prefix = tuning["key_prefix"].value_or(engine.key_prefix);
-  engine.part_size = tuning["part_size_mib"].value_or<std::size_t>(engine.part_size / mebibyte) * mebibyte;
-  engine.buffer_budget = tuning["buffer_budget_mib"].value_or<std::size_t>(engine.buffer_budget / mebibyte) * mebibyte;
-  // parts_per_export (the part filling plus those uploading) came before max_parts_in_flight.
-  if (auto parts = tuning["parts_per_export"].value<int>()) engine.max_parts_in_flight = *parts - 1;
-  engine.max_parts_in_flight = tuning["max_parts_in_flight"].value_or(engine.max_parts_in_flight);
-  engine.max_running_exports = tuning["max_running"].value_or(engine.max_running_exports);
-  engine.download_url_lifetime =
-      std::chrono::seconds(tuning["download_url_seconds"].value_or(engine.download_url_lifetime.count()));
-  engine.sweep_interval =
-      std::chrono::milliseconds(tuning["sweep_interval_ms"].value_or(engine.sweep_interval.count()));
-
-  if (auto* datasets = file["datasets"].as_array()) {
-    engine.datasets.clear();
-    for (const auto& entry : *datasets) {
-      const auto* table = entry.as_table();
-      auto name = table ? (*table)["name"].value<std::string>() : std::nullopt;
-      auto query = table ? (*table)["query"].value<std::string>() : std::nullopt;
-      if (!name || !query) return "config file " + path + ": every [[datasets]] needs a name and a query";
-      engine.datasets.push_back({*name, *query, (*table)["exact_count"].value_or(false)});
+  FileReader reader(path);
+  for (const auto& table : tables()) {  // [s3] before [[datasets]], whose upload options start from it
+    const toml::node* node = file.get(table.name);
+    if (!node) continue;
+    if (!node->is_table()) return reader.problem(*node, std::string(table.name) + " must be a table: [" +
+                                                            std::string(table.name) + "]");
+    auto* upload = table.upload_options ? &settings.engine.upload : nullptr;
+    if (auto problem = reader.read(*node->as_table(), table.name, table.keys, settings, upload)) return problem;
+  }
+  if (auto problem = s3::check_upload_options(settings.engine.upload)) return "config file " + path + ": [s3] " + *problem;
+  for (const auto& [name, node] : file) {
+    if (name.str() == "datasets") {
+      if (auto problem = read_datasets(settings, node, reader)) return problem;
+    } else if (std::ranges::none_of(tables(), [&](const auto& table) { return table.name == name.str(); })) {
+      const std::string home = home_of(name.str(), "");
+      return reader.problem(node, home.empty() ? "unknown key or table " + std::string(name.str())
+                                               : "key " + std::string(name.str()) + " belongs in " + home);
     }
   }
-  if (settings.request_timeout.count() < 1)
-    return "config file " + path + ": server.request_timeout_seconds must be at least 1";
-  if (engine.part_size < 5 * mebibyte) return "config file " + path + ": export.part_size_mib must be at least 5";
-  if (engine.max_parts_in_flight < 1)
-    return "config file " + path + ": export.max_parts_in_flight must be at least 1 (parts_per_export at least 2)";
-  if (engine.max_running_exports < 1) return "config file " + path + ": export.max_running must be at least 1";
-  if (engine.s3.retry.max_attempts < 1) return "config file " + path + ": s3.max_attempts must be at least 1";
-  if (engine.s3.io_timeout.count() < 1) return "config file " + path + ": s3.request_timeout_ms must be at least 1";
+  return std::nullopt;
+}
+
+// The S3 settings from the environment and the shared AWS files, over the config file's.
+std::optional<std::string> apply_s3_environment(Settings& settings, const Environment& environment) {
+  auto& s3 = settings.engine.s3;
+  auto profile = s3::load_shared_profile(environment);
+  if (auto* problem = std::get_if<std::string>(&profile)) return *problem;
+  const auto& shared = std::get<s3::SharedProfile>(profile);
+  s3.scope.region = s3::choose_region(environment, s3.scope.region, shared.get("region"));
+  s3.endpoint = s3::choose_endpoint(environment, s3.endpoint, shared.get("endpoint_url"));
+  if (auto addressing = environment("PG2S3_S3_ADDRESSING")) {
+    auto parsed = s3::parse_addressing(*addressing);
+    if (!parsed) return "PG2S3_S3_ADDRESSING must be auto, virtual or path, not '" + *addressing + "'";
+    s3.addressing = *parsed;
+  }
+  if (settings.engine.upload.payload_integrity) s3.payload_integrity = *settings.engine.upload.payload_integrity;
+  if (s3.expected_bucket_owner.empty()) s3.expected_bucket_owner = settings.engine.upload.expected_bucket_owner;
+  s3.environment = environment;
   return std::nullopt;
 }
 
@@ -80,13 +319,7 @@ void apply_environment(Settings& settings, const Environment& environment) {
   auto& engine = settings.engine;
   set("PG2S3_DATABASE_URL", engine.database_url);
   set("PG2S3_S3_BUCKET", engine.bucket);
-  set("PG2S3_S3_ENDPOINT", engine.s3.endpoint);
   set("PG2S3_S3_PUBLIC_ENDPOINT", engine.s3.public_endpoint);
-  set("AWS_REGION", engine.s3.scope.region);
-  set("PG2S3_S3_REGION", engine.s3.scope.region);  // the more specific name wins
-  set("AWS_ACCESS_KEY_ID", engine.s3.credentials.access_key_id);
-  set("AWS_SECRET_ACCESS_KEY", engine.s3.credentials.secret_access_key);
-  set("AWS_SESSION_TOKEN", engine.s3.credentials.session_token);
   set("PG2S3_LISTEN", settings.listen);
   set("PG2S3_API_TOKEN", settings.api_token);
 }
@@ -103,12 +336,14 @@ Environment process_environment() {
 
 std::variant<Settings, std::string> load_settings(const Flags& flags, const Environment& environment) {
   Settings settings;
+  settings.engine.s3.scope.region.clear();  // unset unless the file sets it: the profile's region comes after
   const std::string config_file = !flags.config_file.empty() ? flags.config_file
                                                              : environment("PG2S3_CONFIG").value_or("");
   if (!config_file.empty()) {
     if (auto problem = apply_file(settings, config_file)) return *problem;
   }
   apply_environment(settings, environment);
+  if (auto problem = apply_s3_environment(settings, environment)) return *problem;
   if (!flags.listen.empty()) settings.listen = flags.listen;
   return settings;
 }
@@ -117,21 +352,17 @@ std::string environment_help() {
   return R"(Environment (flags override it; it overrides the config file):
   PG2S3_DATABASE_URL         libpq connection string or URI (default: libpq's PG* variables)
   PG2S3_S3_BUCKET            bucket (required for S3 exports)
-  PG2S3_S3_ENDPOINT          http(s)://host[:port] (default: https://s3.<region>.amazonaws.com)
-  PG2S3_S3_REGION, AWS_REGION  signing region (default: us-east-1)
-  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN  credentials
+  PG2S3_S3_ENDPOINT, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL  http(s)://host[:port]
+                             (then the profile's endpoint_url; default: https://s3.<region>.amazonaws.com)
+  PG2S3_S3_REGION, AWS_REGION, AWS_DEFAULT_REGION  signing region (then the profile's; default: us-east-1)
+  PG2S3_S3_ADDRESSING        auto (default), virtual or path
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN;
+  AWS_PROFILE, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE; AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/_FULL_URI;
+  AWS_EC2_METADATA_DISABLED  credentials, by the AWS SDKs' chain (see README, "Deploying on AWS")
   PG2S3_S3_PUBLIC_ENDPOINT   endpoint written into presigned URLs (default: the endpoint)
   PG2S3_LISTEN               control API address (default: 127.0.0.1:8080)
   PG2S3_API_TOKEN            when set, API requests but GET /healthz need "Authorization: Bearer <token>"
-  PG2S3_CONFIG               TOML config file: [database] url; [s3] bucket, endpoint, public_endpoint, region,
-                             ca_file, payload_integrity (crc32c|sha256); max_attempts (default 8: each
-                             S3 request is tried this often, with backoff, on 5xx, SlowDown, timeouts and
-                             dropped connections) and request_timeout_ms (default 60000: the longest wait
-                             for each write of a request and each read of its answer); [server] listen,
-                             drain_timeout_seconds, request_timeout_seconds; [export] key_prefix,
-                             part_size_mib, buffer_budget_mib, max_parts_in_flight, max_running,
-                             download_url_seconds, sweep_interval_ms;
-                             [[datasets]] name, query, exact_count
+  PG2S3_CONFIG               TOML config file (see README, "Configuration file")
 )";
 }
 
