@@ -90,7 +90,7 @@ asio::awaitable<void> CredentialsCache::fetch() {
   const bool first = !held_ || held_->source != outcome->source;
   held_ = std::move(*outcome);
   last_error_.reset();
-  if (first) log_("S3 credentials from " + held_->source);
+  if (first && held_->source != "configuration") log_("S3 credentials from " + held_->source);
   if (!held_->expiration) co_return;
   usable_until_ = usable_until(now, *held_->expiration);
   thread_local std::minstd_rand random{std::random_device{}()};

@@ -1,0 +1,113 @@
+// The config file's schema: every key known, in its table, of its type; and the S3 settings' sources.
+#include "app/settings.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+
+using namespace pg2s3;
+using Catch::Contains;
+
+namespace {
+
+struct ConfigFile {
+  std::string path = "/tmp/pg2s3-settings-" + std::to_string(std::random_device{}()) + ".toml";
+  explicit ConfigFile(const std::string& text) { std::ofstream(path) << text; }
+  ~ConfigFile() { std::remove(path.c_str()); }
+};
+
+std::map<std::string, std::string> variables;
+app::Environment environment = [](const char* name) -> std::optional<std::string> {
+  auto it = variables.find(name);
+  if (it == variables.end()) return std::nullopt;
+  return it->second;
+};
+
+std::string refusal(const std::string& text) {
+  ConfigFile file(text);
+  auto loaded = app::load_settings({file.path, ""}, environment);
+  REQUIRE(std::holds_alternative<std::string>(loaded));
+  const auto reason = std::get<std::string>(loaded);
+  CHECK_THAT(reason, Catch::StartsWith("config file " + file.path));
+  return reason;
+}
+
+app::Settings loaded(const std::string& text) {
+  ConfigFile file(text);
+  auto settings = app::load_settings({file.path, ""}, environment);
+  if (auto* reason = std::get_if<std::string>(&settings)) FAIL(*reason);
+  return std::get<app::Settings>(settings);
+}
+
+}  // namespace
+
+TEST_CASE("an unknown key, a misplaced key or a mistyped value is refused, naming file, line and key", "[settings]") {
+  variables = {{"HOME", "/nonexistent"}};
+  CHECK_THAT(refusal("[export]\npart_size_mb = 8\n"), Contains("line 2: unknown key export.part_size_mb"));
+  CHECK_THAT(refusal("[export]\npart_size_mib = \"8\"\n"),
+             Contains("line 2: export.part_size_mib must be at least 5 (a whole number)"));
+  CHECK_THAT(refusal("[export]\nbucket = \"b\"\n"), Contains("key export.bucket belongs in [s3], not here"));
+  CHECK_THAT(refusal("bucket = \"b\"\n"), Contains("key bucket belongs in [s3]"));
+  CHECK_THAT(refusal("[s4]\nbucket = \"b\"\n"), Contains("unknown key or table s4"));
+  CHECK_THAT(refusal("[server]\nrequest_timeout_seconds = 0\n"), Contains("request_timeout_seconds must be at least 1"));
+  CHECK_THAT(refusal("[s3]\naddressing = \"virtual-hosted\"\n"),
+             Contains("s3.addressing must be \"auto\", \"virtual\" or \"path\""));
+  CHECK_THAT(refusal("[s3]\nsse = \"aws:kms\"\nsse_kms_key_id = 7\n"), Contains("s3.sse_kms_key_id must be a string"));
+  CHECK_THAT(refusal("[s3]\ntags = { team = 1 }\n"), Contains("s3.tags must be a table of strings"));
+  CHECK_THAT(refusal("[s3]\nsse_kms_key_id = \"k\"\n"), Contains("sse_kms_key_id needs sse = \"aws:kms\""));
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\nquery = \"SELECT 1\"\nexact = true\n"),
+             Contains("line 4: unknown key datasets.exact"));
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\nquery = \"SELECT 1\"\npart_size_mib = 8\n"),
+             Contains("key datasets.part_size_mib belongs in [export]"));
+  CHECK_THAT(refusal("[s3]\nexact_count = true\n"), Contains("key s3.exact_count belongs in [[datasets]]"));
+}
+
+TEST_CASE("upload options in [s3] and per dataset, which starts from [s3]'s", "[settings]") {
+  variables = {{"HOME", "/nonexistent"}};
+  const auto settings = loaded(
+      "[s3]\nbucket = \"b\"\nsse = \"aws:kms\"\nsse_kms_key_id = \"key-1\"\ntags = { team = \"data\" }\n"
+      "expected_bucket_owner = \"111122223333\"\npayload_integrity = \"sha256\"\naddressing = \"path\"\n"
+      "[[datasets]]\nname = \"plain\"\nquery = \"SELECT 1\"\n"
+      "[[datasets]]\nname = \"archive\"\nquery = \"SELECT 2\"\nstorage_class = \"GLACIER_IR\"\n"
+      "content_disposition = \"inline\"\nacl = \"bucket-owner-full-control\"\n");
+  const auto& engine = settings.engine;
+  CHECK(engine.upload.sse == "aws:kms");
+  CHECK(engine.upload.tags == std::vector<std::pair<std::string, std::string>>{{"team", "data"}});
+  CHECK(engine.s3.payload_integrity == s3::PayloadIntegrity::signed_sha256);
+  CHECK(engine.s3.expected_bucket_owner == "111122223333");
+  CHECK(engine.s3.addressing == s3::Addressing::path);
+  CHECK_FALSE(engine.dataset_uploads.contains("plain"));
+  const auto& archive = engine.dataset_uploads.at("archive");
+  CHECK(archive.sse_kms_key_id == "key-1");
+  CHECK(archive.storage_class == "GLACIER_IR");
+  CHECK(archive.content_disposition == "inline");
+  CHECK(&engine::upload_options(engine, "plain") == &engine.upload);
+}
+
+TEST_CASE("region and endpoint: environment, then the file, then the shared profile", "[settings]") {
+  const std::string aws_config = "/tmp/pg2s3-settings-aws-config-" + std::to_string(std::random_device{}());
+  std::ofstream(aws_config) << "[profile ci]\nregion = eu-north-1\nendpoint_url = http://profile.example:9000\n";
+  variables = {{"AWS_CONFIG_FILE", aws_config}, {"AWS_PROFILE", "ci"}, {"HOME", "/nonexistent"}};
+  auto settings = loaded("[database]\nurl = \"postgresql:///x\"\n");
+  CHECK(settings.engine.s3.scope.region == "eu-north-1");
+  CHECK(settings.engine.s3.endpoint == "http://profile.example:9000");
+  settings = loaded("[s3]\nregion = \"eu-west-1\"\nendpoint = \"http://file:1\"\n");
+  CHECK(settings.engine.s3.scope.region == "eu-west-1");
+  CHECK(settings.engine.s3.endpoint == "http://file:1");
+  variables["AWS_DEFAULT_REGION"] = "ap-south-1";
+  variables["AWS_ENDPOINT_URL"] = "http://env:1";
+  variables["PG2S3_S3_ADDRESSING"] = "virtual";
+  settings = loaded("[s3]\nregion = \"eu-west-1\"\n");
+  CHECK(settings.engine.s3.scope.region == "ap-south-1");
+  CHECK(settings.engine.s3.endpoint == "http://env:1");
+  CHECK(settings.engine.s3.addressing == s3::Addressing::virtual_hosted);
+  variables["PG2S3_S3_ADDRESSING"] = "sideways";
+  CHECK_THAT(std::get<std::string>(app::load_settings({}, environment)), Contains("PG2S3_S3_ADDRESSING"));
+
+  std::ofstream(aws_config) << "[profile ci\nregion = x\n";
+  CHECK_THAT(std::get<std::string>(app::load_settings({}, environment)), Contains(aws_config + " line 1"));
+  std::remove(aws_config.c_str());
+}
