@@ -27,9 +27,10 @@ struct Reply {
   bool close_after = false;  // hang up after writing, whatever the reply said
 };
 
-Reply respond(int status, std::string body = {}) {
+Reply respond(int status, std::string body = {}, std::string extra_headers = {}) {
   return {"HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " + std::to_string(body.size()) +
-              "\r\nETag: \"etag\"\r\nx-amz-request-id: req-" + std::to_string(status) + "\r\n\r\n" + body,
+              "\r\nETag: \"etag\"\r\nx-amz-request-id: req-" + std::to_string(status) + "\r\n" + extra_headers +
+              "\r\n" + body,
           false};
 }
 
@@ -44,6 +45,7 @@ class ScriptedPeer {
   }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
   std::size_t requests() const { return requests_; }
+  const std::vector<std::string>& authorizations() const { return authorizations_; }  // of every request read
 
   // Runs the client's side of a test, then hangs up so that the io_context runs out of work.
   template <class T>
@@ -71,6 +73,7 @@ class ScriptedPeer {
         http::request<http::string_body> request;
         auto [read_ec, n] = co_await http::async_read(socket, buffer, request, use_tuple);
         if (read_ec) break;
+        authorizations_.emplace_back(request[http::field::authorization]);
         const Reply& reply = script_[requests_++];
         co_await asio::async_write(socket, asio::buffer(reply.bytes), use_tuple);
         if (reply.close_after) break;
@@ -83,6 +86,7 @@ class ScriptedPeer {
   tcp::socket* socket_ = nullptr;  // the connection being served
   std::vector<Reply> script_;
   std::size_t requests_ = 0;
+  std::vector<std::string> authorizations_;
 };
 
 s3::Client client_for(asio::io_context& io, const ScriptedPeer& peer, int max_attempts = 5) {
@@ -168,4 +172,37 @@ TEST_CASE("keep-alive connections are reused and one the server dropped is repla
   CHECK(peer.requests() == 3);
   CHECK(client.stats().retries == 0);
   CHECK(client.stats().connections_opened == 2);
+}
+
+TEST_CASE("a bucket in another region: retried once there, remembered for later requests", "[retry-peer][region]") {
+  asio::io_context io;
+  const std::string malformed = "<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'us-east-1' is "
+                                "wrong; expecting 'eu-west-1'</Message><Region>eu-west-1</Region></Error>";
+  ScriptedPeer peer(io, {respond(400, malformed), respond(200), respond(200)});
+  auto client = client_for(io, peer);
+  auto both = peer.run(io, [&]() -> asio::awaitable<bool> {
+    auto first = co_await client.put_object("bucket", "a", "1");
+    auto second = co_await client.put_object("bucket", "b", "2");
+    co_return first && second;
+  }());
+  CHECK(both);
+  REQUIRE(peer.authorizations().size() == 3);
+  CHECK_THAT(peer.authorizations()[0], Catch::Contains("/us-east-1/s3/aws4_request"));
+  CHECK_THAT(peer.authorizations()[1], Catch::Contains("/eu-west-1/s3/aws4_request"));
+  CHECK_THAT(peer.authorizations()[2], Catch::Contains("/eu-west-1/s3/aws4_request"));
+  CHECK(client.stats().retries == 0);
+}
+
+TEST_CASE("301 PermanentRedirect names the region in x-amz-bucket-region; a second wrong answer is final",
+          "[retry-peer][region]") {
+  asio::io_context io;
+  const std::string redirect = "<Error><Code>PermanentRedirect</Code><Message></Message></Error>";
+  ScriptedPeer peer(io, {respond(301, redirect, "x-amz-bucket-region: ap-south-1\r\n"),
+                         respond(301, redirect, "x-amz-bucket-region: ap-south-1\r\n")});
+  auto client = client_for(io, peer);
+  auto put = peer.run(io, client.put_object("bucket", "a", "1"));
+  REQUIRE_FALSE(put.has_value());
+  CHECK(put.error().http_status == 301);
+  CHECK(peer.requests() == 2);
+  CHECK_THAT(peer.authorizations()[1], Catch::Contains("/ap-south-1/s3/aws4_request"));
 }

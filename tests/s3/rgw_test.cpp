@@ -189,7 +189,7 @@ TEST_CASE("a presigned URL downloads with curl and a tampered or expired one get
   const std::string body = "id,name\n1,\"a, b\"\n";
   REQUIRE(test::run(io, client.put_object(bucket(), key, body, "text/csv")).has_value());
 
-  const std::string url = client.presign_get(bucket(), key, 300s);
+  const std::string url = client.presign_get(bucket(), key, 300s).value().url;
   std::string downloaded;
   CHECK(curl(url, &downloaded) == 200);
   CHECK(downloaded == body);
