@@ -418,9 +418,10 @@ ClientStats Client::stats() const { return impl_->stats; }
 // ------------------------------------------------------------------ objects
 
 Client::Task<void> Client::put_object(std::string_view bucket, std::string_view key, std::string_view body,
-                                      std::string_view content_type) {
-  auto operation = impl_->data_operation("PutObject", http::verb::put, bucket, key, body, nullptr);
+                                      std::string_view content_type, const UploadOptions* options) {
+  auto operation = impl_->data_operation("PutObject", http::verb::put, bucket, key, body, options);
   add_content_type(operation, content_type);
+  if (options) std::ranges::move(upload_option_headers(*options, key), std::back_inserter(operation.headers));
   auto response = co_await impl_->execute(std::move(operation));
   if (!response) co_return response.error();
   co_return Result<void>{};

@@ -114,7 +114,7 @@ class Client {
   // An empty content type sends none. (No argument of these coroutines has a class-type default:
   // GCC 12 destroys such temporaries wrongly across co_await.)
   Task<void> put_object(std::string_view bucket, std::string_view key, std::string_view body,
-                        std::string_view content_type = {});
+                        std::string_view content_type = {}, const UploadOptions* options = nullptr);
   Task<ObjectInfo> head_object(std::string_view bucket, std::string_view key);
   // Streams the object's bytes to `sink` as they arrive.
   Task<ObjectInfo> get_object(std::string_view bucket, std::string_view key, BodySink sink);
