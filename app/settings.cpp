@@ -362,7 +362,7 @@ std::string environment_help() {
   PG2S3_S3_PUBLIC_ENDPOINT   endpoint written into presigned URLs (default: the endpoint)
   PG2S3_LISTEN               control API address (default: 127.0.0.1:8080)
   PG2S3_API_TOKEN            when set, API requests but GET /healthz need "Authorization: Bearer <token>"
-  PG2S3_CONFIG               TOML config file (see README, "Configuration file")
+  PG2S3_CONFIG               TOML config file (see README, "The configuration file")
 )";
 }
 
