@@ -4,8 +4,6 @@
 
 #include <boost/asio/ip/address.hpp>
 
-#include <fstream>
-#include <sstream>
 
 namespace pg2s3::s3 {
 namespace {
@@ -48,12 +46,9 @@ boost::asio::awaitable<Result<TimedCredentials>> ContainerProvider::fetch() {
                 std::chrono::seconds(5)};
   std::string token;
   if (auto token_file = environment_("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"); token_file && !token_file->empty()) {
-    std::ifstream file(*token_file, std::ios::binary);
-    if (!file) co_return failed("cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + *token_file);
-    std::ostringstream text;
-    text << file.rdbuf();
-    token = text.str();
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    auto text = read_local_file(*token_file);
+    if (!text) co_return failed("cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + *token_file);
+    token = without_trailing_newlines(std::move(*text));
   } else {
     token = environment_("AWS_CONTAINER_AUTHORIZATION_TOKEN").value_or("");
   }

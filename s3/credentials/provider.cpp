@@ -5,6 +5,8 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace pg2s3::s3 {
 
@@ -20,6 +22,19 @@ std::optional<std::string> first_set(const EnvironmentLookup& environment, std::
   for (const char* name : names)
     if (auto value = environment(name); value && !value->empty()) return value;
   return std::nullopt;
+}
+
+std::optional<std::string> read_local_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return std::nullopt;
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::string without_trailing_newlines(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
 }
 
 Error credentials_error(errc code, std::string_view source, std::string detail) {

@@ -38,6 +38,12 @@ class CredentialsProvider {
   virtual boost::asio::awaitable<Result<TimedCredentials>> fetch() = 0;
 };
 
+// A small local file's contents (a shared config file, a token); nothing when it cannot be read.
+std::optional<std::string> read_local_file(const std::string& path);
+
+// A token as a file holds it: without the line break that ends it.
+std::string without_trailing_newlines(std::string text);
+
 // An Error from the provider named `source`.
 Error credentials_error(errc code, std::string_view source, std::string detail);
 

@@ -1,8 +1,5 @@
 #include "s3/credentials/shared_config.hpp"
 
-#include <fstream>
-#include <sstream>
-
 namespace pg2s3::s3 {
 namespace {
 
@@ -18,14 +15,6 @@ std::optional<std::string> profile_of_section(std::string_view header, SharedFil
   if (kind == SharedFileKind::credentials || header == "default") return std::string(header);
   if (!header.starts_with("profile ") && !header.starts_with("profile\t")) return std::nullopt;
   return std::string(trim(header.substr(8)));
-}
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return std::nullopt;
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
 }
 
 std::string expand_home(std::string path, const EnvironmentLookup& environment) {
@@ -93,7 +82,7 @@ std::variant<SharedProfile, std::string> load_shared_profile(const EnvironmentLo
   profile.credentials_file =
       expand_home(environment("AWS_SHARED_CREDENTIALS_FILE").value_or("~/.aws/credentials"), environment);
   auto load = [&](const std::string& path, SharedFileKind kind, ProfileSettings& into) -> std::optional<std::string> {
-    auto text = read_file(path);
+    auto text = read_local_file(path);
     if (!text) return std::nullopt;
     auto parsed = parse_shared_file(*text, kind, path);
     if (auto* reason = std::get_if<std::string>(&parsed)) return *reason;

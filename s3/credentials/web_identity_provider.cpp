@@ -3,8 +3,6 @@
 #include "s3/credentials/http_call.hpp"
 #include "s3/detail/xml.hpp"
 
-#include <fstream>
-#include <sstream>
 
 namespace pg2s3::s3 {
 namespace {
@@ -12,16 +10,6 @@ namespace {
 constexpr std::string_view source = "web identity";
 
 Error failed(std::string detail) { return credentials_error(errc::credentials_failed, source, std::move(detail)); }
-
-std::optional<std::string> read_token(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return std::nullopt;
-  std::ostringstream text;
-  text << file.rdbuf();
-  std::string token = text.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  return token;
-}
 
 }  // namespace
 
@@ -61,8 +49,9 @@ boost::asio::awaitable<Result<TimedCredentials>> WebIdentityProvider::fetch() {
   if (token_file.empty()) co_return failed("AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not");
   if (role_arn.empty()) co_return failed("AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
 
-  const auto token = read_token(token_file);
+  auto token = read_local_file(token_file);
   if (!token) co_return failed("cannot read the token file " + token_file);
+  *token = without_trailing_newlines(std::move(*token));
   if (token->empty()) co_return failed("the token file " + token_file + " is empty");
   const std::string url = first_set(environment_, {"AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"})
                               .value_or("https://sts." + region_ + ".amazonaws.com");

@@ -231,6 +231,9 @@ TEST_CASE("short-lived credentials rotate in the background with no failed reque
     while (imds.handed_out() < 4) {  // three rotations
       ++requests;
       if (!co_await client.put_object(bucket(), key, "x")) ++failures;
+      // A download URL signed now dies with these credentials, within their 3 seconds.
+      auto url = client.presign_get(bucket(), key, 3600s);
+      if (!url || !url->limited_by_credentials || url->expires_at > std::chrono::system_clock::now() + 3s) ++failures;
       asio::steady_timer pace(io, 50ms);  // pacing, so that RGW is not flooded meanwhile
       co_await pace.async_wait(asio::as_tuple(asio::use_awaitable));
     }

@@ -206,3 +206,26 @@ TEST_CASE("301 PermanentRedirect names the region in x-amz-bucket-region; a seco
   CHECK(peer.requests() == 2);
   CHECK_THAT(peer.authorizations()[1], Catch::Contains("/ap-south-1/s3/aws4_request"));
 }
+
+TEST_CASE("x-amz-expected-bucket-owner is signed on every request to the bucket, an upload's own first",
+          "[retry-peer][upload-options]") {
+  asio::io_context io;
+  ScriptedPeer peer(io, {respond(200, "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>"),
+                         respond(200)});
+  s3::ClientConfig config;
+  config.endpoint = peer.endpoint();
+  config.credentials = {"AKID", "secret", ""};
+  config.expected_bucket_owner = "111122223333";
+  auto client = s3::Client::create(io.get_executor(), config).value();
+  s3::UploadOptions options;
+  options.expected_bucket_owner = "444455556666";
+  auto both = peer.run(io, [&]() -> asio::awaitable<bool> {
+    auto listed = co_await client.list_multipart_uploads("bucket");
+    auto part = co_await client.upload_part("bucket", "key", "upload", 1, "data", &options);
+    co_return listed && part;
+  }());
+  CHECK(both);
+  REQUIRE(peer.authorizations().size() == 2);
+  for (const auto& authorization : peer.authorizations())
+    CHECK_THAT(authorization, Catch::Contains(";x-amz-expected-bucket-owner"));
+}
