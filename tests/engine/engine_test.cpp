@@ -80,7 +80,7 @@ TEST_CASE("gzip and zstd objects decompress to the same bytes and say what they 
 TEST_CASE("output to a file gives the same bytes and leaves nothing behind on failure", "[engine]") {
   asio::io_context io;
   auto engine = start_engine(io);
-  const std::string path = "/tmp/pg2s3-engine-test.csv";
+  const std::string path = test::scratch_file("export.csv");
   auto job = export_and_wait(io, *engine, {"users", "", engine::Compression::none, path});
   REQUIRE(job.status == JobStatus::completed);
   CHECK(test::command_output("cat " + path) == test::psql_csv(users_query));

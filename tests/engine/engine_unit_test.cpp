@@ -252,7 +252,7 @@ TEST_CASE("a cancelled wait for a buffer takes none and leaves the queue", "[poo
 }
 
 TEST_CASE("settings: flags over environment over the config file over defaults", "[settings]") {
-  const std::string path = "/tmp/pg2s3-settings-test.toml";
+  const std::string path = test::scratch_file("settings.toml");
   {
     std::ofstream file(path);
     file << "[s3]\nbucket = \"from-file\"\nregion = \"eu-west-1\"\nrequest_timeout_ms = 1500\nmax_attempts = 4\n[server]\nlisten = \"127.0.0.1:1111\"\n"

@@ -121,7 +121,7 @@ struct Reply {
 
 inline Reply request(const std::string& method, const std::string& url, const std::string& body = {},
               const std::string& header = {}) {
-  const std::string body_file = "/tmp/pg2s3-api-test-body", reply_file = "/tmp/pg2s3-api-test-reply";
+  const std::string body_file = test::scratch_file("request-body"), reply_file = test::scratch_file("reply-body");
   std::ofstream(body_file, std::ios::binary) << body;
   std::string command = "curl -s -o " + reply_file + " -w '%{http_code}' -X " + method + " '" + url + "'";
   if (!body.empty()) command += " --data-binary @" + body_file + " -H 'Content-Type: application/json'";
@@ -178,7 +178,7 @@ inline std::string start(const ServerProcess& server, const std::string& dataset
 
 // A config file with a dataset slow enough to be caught running, the drain timeout, and the sweep interval.
 inline std::string slow_config(int drain_seconds = 30, int sweep_interval_ms = 60000) {
-  const std::string path = "/tmp/pg2s3-api-test.toml";
+  const std::string path = test::scratch_file("api.toml");
   std::ofstream(path) << "[server]\ndrain_timeout_seconds = " << drain_seconds << "\n"
                       << "[export]\nsweep_interval_ms = " << sweep_interval_ms << "\n"
                       << "[[datasets]]\nname = \"users\"\nquery = \"" << users_copy_query << "\"\n"

@@ -74,7 +74,7 @@ std::size_t open_descriptors(pid_t pid) {
 }
 
 std::string config_with(const std::string& server_section) {
-  const std::string path = "/tmp/pg2s3-robustness-test.toml";
+  const std::string path = test::scratch_file("robustness.toml");
   std::ofstream(path) << "[server]\n" << server_section << "\n";
   return path;
 }

@@ -40,14 +40,15 @@ bool upload_listed(asio::io_context& io, s3::Client& client, std::string_view ke
 
 // What curl gets for a URL: the HTTP status, and the body into `body`.
 int curl(const std::string& url, std::string* body = nullptr) {
-  const std::string command = "curl -s -o /tmp/pg2s3-curl-body -w '%{http_code}' '" + url + "'";
+  const std::string body_file = test::scratch_file("curl-body");
+  const std::string command = "curl -s -o " + body_file + " -w '%{http_code}' '" + url + "'";
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe);
   int status = 0;
   REQUIRE(fscanf(pipe, "%d", &status) == 1);
   pclose(pipe);
   if (body) {
-    FILE* file = std::fopen("/tmp/pg2s3-curl-body", "rb");
+    FILE* file = std::fopen(body_file.c_str(), "rb");
     REQUIRE(file);
     body->clear();
     char chunk[65536];
