@@ -189,12 +189,14 @@ TEST_CASE("the buffer pool lends within its budget and makes the next borrower w
     auto first = co_await pool.acquire(1024);
     auto second = co_await pool.acquire(1024);
     CHECK(pool.bytes_in_use() == 2048);
-    auto third = [&]() -> asio::awaitable<void> {
+    // It resumes after this coroutine (and the lambda object in its frame) is gone: it captures nothing and
+    // keeps its references as parameters, in a frame of its own.
+    auto third = [](BufferPool& pool, std::vector<std::string>& order) -> asio::awaitable<void> {
       auto lease = co_await pool.acquire(1024);  // waits: the budget is spent
       order.push_back("third got a buffer");
       CHECK(lease->bytes().capacity() >= 1024);
     };
-    asio::co_spawn(co_await asio::this_coro::executor, third(), asio::detached);
+    asio::co_spawn(co_await asio::this_coro::executor, third(pool, order), asio::detached);
     co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
     CHECK(pool.waiting() == 1);
     order.push_back("first returned");
