@@ -124,6 +124,7 @@ TEST_CASE("16 exports at once all complete with the right bytes and the running 
   config.buffer_budget = 8 * config.part_size;  // less than 16 exports would ask for
   auto engine = start_engine(io, config);
   std::size_t most_running = 0;
+  bool done = false;  // out here: the sampler reads it once more after the coroutine below has ended
   auto jobs = test::run(io, [&]() -> asio::awaitable<std::vector<engine::JobRecord>> {
     std::vector<std::string> ids;
     const engine::ExportRequest request{"users", "", engine::Compression::none, ""};
@@ -131,7 +132,6 @@ TEST_CASE("16 exports at once all complete with the right bytes and the running 
       auto started = co_await engine->start_export(request);
       ids.push_back(started.value().id);
     }
-    bool done = false;
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {  // samples the running count while they run
       asio::steady_timer tick(io);
       while (!done) {
