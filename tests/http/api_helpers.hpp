@@ -85,12 +85,14 @@ class ServerProcess {
   // Waits for the process to end by itself; its exit status, or -1 if a signal killed it.
   int wait_for_exit() {
     if (pid_ <= 0) return -1;
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = 0;
+    // Its stderr is read to the end (it closes when the process exits) before waiting: a server that logs
+    // more than the pipe holds would otherwise block on its writes and never exit.
     char chunk[4096];
     for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, log_)) > 0;) log_text_.append(chunk, n);
     std::fclose(log_);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = 0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
