@@ -28,9 +28,6 @@ inline const std::string users_copy_query = "SELECT id, email, name, created_at 
 class ServerProcess {
  public:
   explicit ServerProcess(std::vector<std::string> extra_environment = {}, std::string config_file = {}) {
-    port_ = 20000 + static_cast<int>(std::random_device{}() % 20000);
-    std::vector<std::string> arguments{PG2S3_BINARY, "serve", "--listen", "127.0.0.1:" + std::to_string(port_)};
-    if (!config_file.empty()) arguments.insert(arguments.end(), {"--config", config_file});
     // The extra variables replace inherited ones of the same name (getenv takes the first it finds).
     std::vector<std::string> environment = extra_environment;
     auto overridden = [&](std::string_view variable) {
@@ -39,25 +36,13 @@ class ServerProcess {
     };
     for (char** variable = environ; *variable; ++variable)
       if (!overridden(*variable)) environment.emplace_back(*variable);
-
-    int log_pipe[2];
-    REQUIRE(pipe(log_pipe) == 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, log_pipe[1], STDERR_FILENO);
-    posix_spawn_file_actions_addclose(&actions, log_pipe[0]);
-    auto argv = pointers(arguments);
-    auto envp = pointers(environment);
-    REQUIRE(posix_spawn(&pid_, PG2S3_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0);
-    posix_spawn_file_actions_destroy(&actions);
-    close(log_pipe[1]);
-    log_ = fdopen(log_pipe[0], "r");
-    // Ready when it says so; a server that exits first shows its reason in the failure.
-    std::string said;
-    char line[4096];
-    while (std::fgets(line, sizeof line, log_)) {
-      log_text_ += line;
-      if (log_text_.find("listening on") != std::string::npos) return;
+    // A random port may be taken (by another test run, or as the local end of a connection): another one then.
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      port_ = 20000 + static_cast<int>(std::random_device{}() % 20000);
+      if (launch(environment, config_file)) return;
+      if (log_text_.find("Address already in use") == std::string::npos) break;
+      stop();
+      log_text_.clear();
     }
     FAIL("pg2s3 serve did not start: " << log_text_);
   }
@@ -104,6 +89,31 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
 
  private:
+  // Starts `pg2s3 serve` on port_; true once it says it listens, false if it exited first (its reason is in
+  // log_text_).
+  bool launch(std::vector<std::string>& environment, const std::string& config_file) {
+    std::vector<std::string> arguments{PG2S3_BINARY, "serve", "--listen", "127.0.0.1:" + std::to_string(port_)};
+    if (!config_file.empty()) arguments.insert(arguments.end(), {"--config", config_file});
+    int log_pipe[2];
+    REQUIRE(pipe(log_pipe) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, log_pipe[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&actions, log_pipe[0]);
+    auto argv = pointers(arguments);
+    auto envp = pointers(environment);
+    REQUIRE(posix_spawn(&pid_, PG2S3_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(log_pipe[1]);
+    log_ = fdopen(log_pipe[0], "r");
+    char line[4096];
+    while (std::fgets(line, sizeof line, log_)) {
+      log_text_ += line;
+      if (log_text_.find("listening on") != std::string::npos) return true;
+    }
+    return false;
+  }
+
   static std::vector<char*> pointers(std::vector<std::string>& strings) {
     std::vector<char*> result;
     for (auto& s : strings) result.push_back(s.data());
