@@ -3,6 +3,8 @@
 #include "parquet/writer.hpp"
 #include "pg/copy_binary.hpp"
 
+#include <algorithm>
+
 namespace pg2s3::engine::detail {
 
 namespace asio = boost::asio;
@@ -20,6 +22,22 @@ parquet::Codec page_codec(Compression compression) {
     case Compression::zstd: return parquet::Codec::zstd;
   }
   return parquet::Codec::zstd;
+}
+
+// Row groups of about a part. A wide result gets smaller pages and dictionaries, so that its columns'
+// open pages and dictionaries together take about a quarter of the budget at most (the defaults, 256 KiB
+// pages and 1 MiB dictionaries, would make a hundred columns alone outgrow the default budget).
+parquet::WriterOptions writer_options(std::size_t columns, Compression codec, std::size_t row_group_bytes,
+                                      std::size_t budget) {
+  parquet::WriterOptions options;
+  options.codec = page_codec(codec);
+  options.row_group_bytes = row_group_bytes;
+  const std::size_t per_column = budget / 4 / columns;
+  if (per_column < 2 * options.page_bytes + options.dictionary_bytes) {
+    options.page_bytes = std::max<std::size_t>(per_column / 6, 16 * 1024);  // in the defaults' ratio, 1 to 4
+    options.dictionary_bytes = 4 * options.page_bytes;
+  }
+  return options;
 }
 
 std::vector<parquet::Column> schema_of(const std::vector<ParquetColumn>& columns) {
@@ -115,9 +133,7 @@ asio::awaitable<Result<std::unique_ptr<PartSource>>> start_parquet(pg::Connectio
     co_return failure("setting the client encoding", set.error());
   auto columns = co_await describe(connection, query);
   if (!columns) co_return columns.error();
-  parquet::WriterOptions options;
-  options.codec = page_codec(codec);
-  options.row_group_bytes = row_group_bytes;
+  auto options = writer_options(columns->size(), codec, row_group_bytes, pool.budget());
   // Beside the reservation stays room for one part (row_group_bytes is the part size): with it, some
   // export can always fill a part, so the budget is never all held by writers waiting for parts.
   auto reservation = co_await pool.reserve(parquet::FileWriter::memory_bound(columns->size(), options) + chunk_size,

@@ -25,6 +25,9 @@ engine::EngineConfig parquet_config() {
   config.datasets.push_back({"parquet_types", "SELECT * FROM parquet_types_test", false, Format::parquet});
   config.datasets.push_back({"infinite_at", infinite_at_query, false});
   config.datasets.push_back({"refused_probe", users_query, false});
+  std::string wide = "SELECT g AS id";  // 120 columns: at the default page and dictionary sizes, past the budget
+  for (int i = 1; i < 120; ++i) wide += ", md5((g * " + std::to_string(i) + ")::text) AS c" + std::to_string(i);
+  config.datasets.push_back({"wide", wide + " FROM generate_series(1, 20000) AS g", false, Format::parquet});
   return config;
 }
 
@@ -94,6 +97,20 @@ TEST_CASE("a value Parquet cannot hold fails the export naming the column and ro
   CHECK_FALSE(object_exists(io, job.s3_key));
   CHECK_FALSE(upload_open_for(io, job.s3_key));
   CHECK(engine->metrics().buffer_bytes_in_use == 0);  // the writer's reservation came back too
+}
+
+TEST_CASE("a result of 120 columns fits the buffer budget with smaller pages and dictionaries", "[engine][parquet]") {
+  asio::io_context io;
+  auto engine = start_engine(io, parquet_config());
+  TempDir dir;
+  auto job = export_and_wait(io, *engine, {"wide", "", std::nullopt, ""});
+  INFO(job.error_message);
+  REQUIRE(job.status == JobStatus::completed);
+  const std::string path = object_file(io, job.s3_key, dir);
+  CHECK(duckdb_rows("SELECT count(*)::VARCHAR, sum(id)::VARCHAR, count(DISTINCT c119)::VARCHAR, max(c119) FROM '" + path + "'") ==
+        postgres_rows(io, "SELECT count(*)::text, sum(g)::text, count(DISTINCT md5((g * 119)::text))::text, "
+                          "max(md5((g * 119)::text)) FROM generate_series(1, 20000) AS g"));
+  CHECK(engine->metrics().buffer_bytes_peak <= engine->config().buffer_budget);
 }
 
 TEST_CASE("snappy for CSV is refused and nothing is recorded", "[engine][parquet]") {
