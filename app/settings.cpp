@@ -43,7 +43,9 @@ std::optional<std::string> apply_file(Settings& settings, const std::string& pat
   engine.key_prefix = tuning["key_prefix"].value_or(engine.key_prefix);
   engine.part_size = tuning["part_size_mib"].value_or<std::size_t>(engine.part_size / mebibyte) * mebibyte;
   engine.buffer_budget = tuning["buffer_budget_mib"].value_or<std::size_t>(engine.buffer_budget / mebibyte) * mebibyte;
-  engine.parts_per_export = tuning["parts_per_export"].value_or(engine.parts_per_export);
+  // parts_per_export (the part filling plus those uploading) came before max_parts_in_flight.
+  if (auto parts = tuning["parts_per_export"].value<int>()) engine.max_parts_in_flight = *parts - 1;
+  engine.max_parts_in_flight = tuning["max_parts_in_flight"].value_or(engine.max_parts_in_flight);
   engine.max_running_exports = tuning["max_running"].value_or(engine.max_running_exports);
   engine.download_url_lifetime =
       std::chrono::seconds(tuning["download_url_seconds"].value_or(engine.download_url_lifetime.count()));
@@ -63,7 +65,8 @@ std::optional<std::string> apply_file(Settings& settings, const std::string& pat
   if (settings.request_timeout.count() < 1)
     return "config file " + path + ": server.request_timeout_seconds must be at least 1";
   if (engine.part_size < 5 * mebibyte) return "config file " + path + ": export.part_size_mib must be at least 5";
-  if (engine.parts_per_export < 2) return "config file " + path + ": export.parts_per_export must be at least 2";
+  if (engine.max_parts_in_flight < 1)
+    return "config file " + path + ": export.max_parts_in_flight must be at least 1 (parts_per_export at least 2)";
   if (engine.max_running_exports < 1) return "config file " + path + ": export.max_running must be at least 1";
   if (engine.s3.retry.max_attempts < 1) return "config file " + path + ": s3.max_attempts must be at least 1";
   if (engine.s3.io_timeout.count() < 1) return "config file " + path + ": s3.request_timeout_ms must be at least 1";
@@ -126,7 +129,7 @@ std::string environment_help() {
                              dropped connections) and request_timeout_ms (default 60000: the longest wait
                              for each write of a request and each read of its answer); [server] listen,
                              drain_timeout_seconds, request_timeout_seconds; [export] key_prefix,
-                             part_size_mib, buffer_budget_mib, parts_per_export, max_running,
+                             part_size_mib, buffer_budget_mib, max_parts_in_flight, max_running,
                              download_url_seconds, sweep_interval_ms;
                              [[datasets]] name, query, exact_count
 )";

@@ -47,6 +47,9 @@ class BufferPool {
   // their holders wait for. Waits and fails as acquire() does.
   boost::asio::awaitable<Result<Lease>> reserve(std::size_t size, std::size_t room);
 
+  // Whether a buffer of `size` could be lent now without making anyone wait.
+  bool has_room_for(std::size_t size) const { return waiters_.empty() && in_use_ + size <= budget_; }
+
   std::size_t bytes_in_use() const { return in_use_; }    // lent out
   std::size_t bytes_held() const { return held_; }        // lent out or kept for reuse
   std::size_t peak_bytes_held() const { return peak_; }

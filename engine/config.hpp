@@ -32,9 +32,9 @@ struct EngineConfig {
 
   std::size_t part_size = 8 * 1024 * 1024;     // S3's minimum is 5 MiB
   std::size_t buffer_budget = 64 * 1024 * 1024;  // all part buffers of all exports together
-  // Parts one export holds at once: the one filling and the one uploading, then any queued between them.
-  // A third bought no speed on the benchmarks (bench/run) and cost a part's worth of memory per export.
-  int parts_per_export = 2;
+  // Parts one export may upload at once. It starts at one and grows only while the reader waits on the
+  // uploads, each step brings more throughput, and the budget has room (detail::InFlightLimit).
+  int max_parts_in_flight = 8;
   int max_running_exports = 8;
   std::chrono::seconds download_url_lifetime{3600};
   std::chrono::milliseconds progress_interval{1000};  // how often progress reaches export_jobs

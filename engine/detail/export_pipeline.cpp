@@ -1,7 +1,9 @@
 #include "engine/detail/export_pipeline.hpp"
 
+#include "engine/detail/in_flight_limit.hpp"
 #include "engine/detail/part_plan.hpp"
 #include "engine/detail/part_source.hpp"
+#include "engine/detail/part_uploads.hpp"
 #include "engine/detail/part_writer.hpp"
 #include "engine/detail/row_estimate.hpp"
 #include "pg/connection.hpp"
@@ -19,6 +21,7 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using Clock = std::chrono::steady_clock;
 
 // A filled part buffer, or nothing: the end of the data.
 using PartChannel = asio::experimental::channel<void(boost::system::error_code, std::optional<BufferPool::Lease>)>;
@@ -74,9 +77,23 @@ asio::awaitable<T> uninterrupted(asio::awaitable<T> step) {
   co_return outcome;
 }
 
+// What the reader and the writer measure of each other: how long the reader has waited to hand parts over.
+struct Flow {
+  Clock::duration reader_waiting{};
+};
+
+// Hands a part (or, with nothing, the end of the data) to the writer, timing the wait.
+asio::awaitable<Result<void>> hand_over(PartChannel& parts, std::optional<BufferPool::Lease> part, Flow& flow) {
+  const auto start = Clock::now();
+  auto [ec] = co_await parts.async_send(boost::system::error_code{}, std::move(part), use_tuple);
+  flow.reader_waiting += Clock::now() - start;
+  if (ec) co_return Error{ec, "the part writer stopped"};
+  co_return Result<void>{};
+}
+
 // Fills parts from the COPY and hands them to the writer, then the end of the data.
 asio::awaitable<Result<void>> send_parts(const PartPlan& plan, PartSource& source, PartChannel& parts,
-                                         BufferPool& pool, ExportProgress& progress) {
+                                         BufferPool& pool, Flow& flow, ExportProgress& progress) {
   std::uint64_t filled = 0;
   for (std::size_t number = 1;; ++number) {
     const std::size_t size = plan.size_of(number);
@@ -93,28 +110,57 @@ asio::awaitable<Result<void>> send_parts(const PartPlan& plan, PartSource& sourc
     }
     const bool only_part = number == 1;
     if (*more || !lease->bytes().empty() || only_part) {
-      auto [ec] = co_await parts.async_send(boost::system::error_code{}, std::move(*lease), use_tuple);
-      if (ec) co_return Error{ec, "the part writer stopped"};
+      if (auto sent = co_await hand_over(parts, std::move(*lease), flow); !sent) co_return sent;
     }
-    if (!*more) {
-      auto [ec] = co_await parts.async_send(boost::system::error_code{}, std::nullopt, use_tuple);
-      if (ec) co_return Error{ec, "the part writer stopped"};
-      co_return Result<void>{};
-    }
+    if (!*more) co_return co_await hand_over(parts, std::nullopt, flow);
   }
 }
 
-// Writes the parts the reader hands over until the end of the data.
-asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& parts, ExportProgress& progress) {
+asio::awaitable<Result<void>> upload_part(PartWriter& writer, BufferPool::Lease part, ExportProgress& progress) {
+  auto written = co_await writer.write(part.bytes());
+  if (!written) co_return written.error();
+  progress.bytes_uploaded += part.bytes().size();
+  ++progress.parts_uploaded;
+  progress.changed();
+  co_return Result<void>{};
+}
+
+// One window of parts as InFlightLimit measures it: its time, the reader's waiting, the bytes uploaded.
+struct Window {
+  Window(const Flow& flow, const ExportProgress& progress)
+      : start(Clock::now()), reader_waiting(flow.reader_waiting), bytes(progress.bytes_uploaded) {}
+  void end(InFlightLimit& limit, const Flow& flow, const ExportProgress& progress, bool budget_has_room) const {
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (seconds <= 0) return;
+    const double waiting = std::chrono::duration<double>(flow.reader_waiting - reader_waiting).count();
+    limit.window_ended(waiting / seconds, static_cast<double>(progress.bytes_uploaded - bytes) / seconds, budget_has_room);
+  }
+  Clock::time_point start;
+  Clock::duration reader_waiting;
+  std::uint64_t bytes;
+  int parts = 0;
+};
+
+// Uploads the parts the reader hands over, as many at once as the link needs, until the end of the data.
+// Parts take their numbers as their uploads start, so the object keeps the reader's order whatever order
+// the uploads end in.
+asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& parts, PartUploads& uploads,
+                                            InFlightLimit& limit, const BufferPool& pool, std::size_t part_size,
+                                            const Flow& flow, ExportProgress& progress) {
+  Window window(flow, progress);
   for (;;) {
-    auto [ec, lease] = co_await parts.async_receive(use_tuple);
+    auto [ec, part] = co_await parts.async_receive(use_tuple);
     if (ec) co_return Error{ec, "the row reader stopped"};
-    if (!lease) co_return Result<void>{};  // the end of the data
-    auto written = co_await writer.write(lease->bytes());
-    if (!written) co_return written.error();
-    progress.bytes_uploaded += lease->bytes().size();
-    ++progress.parts_uploaded;
-    progress.changed();
+    if (!part) co_return Result<void>{};  // the end of the data
+    co_await uploads.wait_below(static_cast<std::size_t>(limit.current()));
+    if (uploads.failure()) co_return *uploads.failure();
+    const auto state = co_await asio::this_coro::cancellation_state;  // named: GCC 12 miscompiles it inline
+    if (state.cancelled() != asio::cancellation_type::none) co_return cancelled;
+    uploads.start(upload_part(writer, std::move(*part), progress));
+    if (++window.parts >= limit.window()) {
+      window.end(limit, flow, progress, pool.has_room_for(part_size));
+      window = Window(flow, progress);
+    }
   }
 }
 
@@ -123,20 +169,28 @@ asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& par
 // Whichever stops early stops the channel, so the other never waits on it forever: close() wakes a waiting
 // receiver, cancel() a waiting sender.
 asio::awaitable<Result<void>> read_parts(const PartPlan& plan, PartSource& source, PartChannel& parts,
-                                         BufferPool& pool, ExportProgress& progress) {
+                                         BufferPool& pool, Flow& flow, ExportProgress& progress) {
   co_await asio::this_coro::throw_if_cancelled(false);  // cancellation comes as a value
-  auto sent = co_await send_parts(plan, source, parts, pool, progress);
+  auto sent = co_await send_parts(plan, source, parts, pool, flow, progress);
   if (!sent) parts.close();
   co_return sent;
 }
 
-asio::awaitable<Result<void>> write_parts(PartWriter& writer, PartChannel& parts, ExportProgress& progress) {
+// Every upload the writer started has ended before it returns, whatever stopped it.
+asio::awaitable<Result<void>> write_parts(const EngineConfig& config, const PartPlan& plan, PartWriter& writer,
+                                          PartChannel& parts, const BufferPool& pool, const Flow& flow,
+                                          ExportProgress& progress) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  auto received = co_await receive_parts(writer, parts, progress);
+  PartUploads uploads(co_await asio::this_coro::executor);
+  InFlightLimit limit(writer.writes_in_parallel() ? config.max_parts_in_flight : 1);
+  auto received = co_await receive_parts(writer, parts, uploads, limit, pool, plan.first_size(), flow, progress);
   if (!received) {
+    uploads.cancel();
     parts.cancel();
     parts.close();
   }
+  co_await uploads.all_ended();
+  if (received && uploads.failure()) received = *uploads.failure();
   co_return received;
 }
 
@@ -153,10 +207,11 @@ asio::awaitable<Result<void>> transfer_and_commit(const EngineConfig& config, co
                                                   pg::Connection& connection, PartSource& source,
                                                   PartWriter& writer, BufferPool& pool, ExportProgress& progress) {
   using namespace asio::experimental::awaitable_operators;
-  // The reader's part and the writer's are outside the channel: it holds the others (none: a hand-over).
-  PartChannel parts(co_await asio::this_coro::executor, static_cast<std::size_t>(std::max(0, config.parts_per_export - 2)));
-  auto [read, written] = co_await (read_parts(plan, source, parts, pool, progress) &&
-                                   write_parts(writer, parts, progress));
+  // A hand-over: the parts an export holds are the one filling and those uploading.
+  PartChannel parts(co_await asio::this_coro::executor, 0);
+  Flow flow;
+  auto [read, written] = co_await (read_parts(plan, source, parts, pool, flow, progress) &&
+                                   write_parts(config, plan, writer, parts, pool, flow, progress));
   if (!read || !written) co_return first_cause(read, written);
   if (auto committed = co_await connection.execute("COMMIT"); !committed)
     co_return failure("committing the snapshot", committed.error());

@@ -17,6 +17,8 @@ class PartWriter {
  public:
   virtual ~PartWriter() = default;
   virtual boost::asio::awaitable<Result<void>> write(std::string_view part) = 0;
+  // Whether several write()s may be under way at once, each part keeping the place of its call.
+  virtual bool writes_in_parallel() const = 0;
   // Makes the whole output appear at once.
   virtual boost::asio::awaitable<Result<void>> complete() = 0;
   // Leaves nothing behind: no object, no open upload, no partial file; or says why it could not.
@@ -27,6 +29,7 @@ class S3PartWriter final : public PartWriter {
  public:
   explicit S3PartWriter(s3::MultipartUpload upload) : upload_(std::move(upload)) {}
   boost::asio::awaitable<Result<void>> write(std::string_view part) override;
+  bool writes_in_parallel() const override { return true; }  // parts are numbered when their upload starts
   boost::asio::awaitable<Result<void>> complete() override;
   boost::asio::awaitable<Result<void>> abort() override;
 
@@ -43,6 +46,7 @@ class FilePartWriter final : public PartWriter {
   static Result<std::unique_ptr<FilePartWriter>> open(boost::asio::any_io_executor executor, std::string path);
   ~FilePartWriter() override;
   boost::asio::awaitable<Result<void>> write(std::string_view part) override;
+  bool writes_in_parallel() const override { return false; }
   boost::asio::awaitable<Result<void>> complete() override;
   boost::asio::awaitable<Result<void>> abort() override;
 

@@ -4,6 +4,7 @@
 #include "engine/buffer_pool.hpp"
 #include "engine/compressor.hpp"
 #include "engine/detail/export_pipeline.hpp"
+#include "engine/detail/in_flight_limit.hpp"
 #include "engine/detail/part_plan.hpp"
 #include "engine/detail/row_estimate.hpp"
 #include "engine/engine.hpp"
@@ -325,7 +326,7 @@ TEST_CASE("settings: flags over environment over the config file over defaults",
   CHECK(settings.engine.s3.scope.region == "eu-west-1");  // file over default
   CHECK(settings.engine.part_size == 16 * 1024 * 1024);
   CHECK(settings.engine.max_running_exports == 3);
-  CHECK(settings.engine.parts_per_export == 2);  // default
+  CHECK(settings.engine.max_parts_in_flight == 8);  // default
   CHECK(settings.engine.s3.io_timeout == std::chrono::milliseconds(1500));
   CHECK(settings.engine.s3.retry.max_attempts == 4);
   CHECK(settings.engine.sweep_interval == std::chrono::minutes(1));  // a server sweeps; a bare EngineConfig does not
@@ -389,4 +390,40 @@ TEST_CASE("export options are read from an optional JSON body", "[json]") {
   CHECK_THAT(std::get<std::string>(options(R"({"compression":"lz4"})")), Catch::Contains("not \"lz4\""));
   CHECK(std::get<std::string>(options(R"({"sql":"DROP TABLE users"})")) == "unknown field \"sql\"");
   CHECK(std::get<std::string>(options(R"({"key":"a.csv","key":"../b.csv"})")) == "\"key\" is given twice");
+}
+
+TEST_CASE("parts in flight grow while the uploads are the limit and each step pays, and shrink otherwise", "[inflight]") {
+  using detail::InFlightLimit;
+  SECTION("a slow link: each step up brings more, up to the maximum") {
+    InFlightLimit limit(4);
+    double rate = 40e6;
+    for (int window = 0; window < 10; ++window) {
+      limit.window_ended(0.8, rate, true);
+      rate = 40e6 * limit.current();  // one connection carries 40 MB/s
+    }
+    CHECK(limit.current() == 4);
+  }
+  SECTION("a fast link where a second upload buys nothing: back to one, and it stays there a while") {
+    InFlightLimit limit(8);
+    limit.window_ended(0.5, 150e6, true);
+    CHECK(limit.current() == 2);
+    limit.window_ended(0.5, 152e6, true);  // not 10% more
+    CHECK(limit.current() == 1);
+    for (int window = 0; window < 8; ++window) limit.window_ended(0.5, 150e6, true);
+    CHECK(limit.current() == 1);
+    limit.window_ended(0.5, 150e6, true);  // then it tries again
+    CHECK(limit.current() == 2);
+  }
+  SECTION("the reader is the limit: fewer buffers do as well") {
+    InFlightLimit limit(8);
+    for (int window = 0; window < 3; ++window) limit.window_ended(0.9, 40e6 * limit.current(), true);
+    CHECK(limit.current() == 4);
+    limit.window_ended(0.05, 160e6, true);
+    CHECK(limit.current() == 3);
+  }
+  SECTION("no room in the budget: no step up") {
+    InFlightLimit limit(8);
+    limit.window_ended(0.9, 40e6, false);
+    CHECK(limit.current() == 1);
+  }
 }

@@ -1,6 +1,7 @@
 // Faults during an export, against the real PostgreSQL and RGW: a terminated backend, RGW refusing,
 // away for a while or for too long (behind a fault proxy), SlowDown, an untrusted certificate, and a storm
 // of cancels. Each ends truthfully and clean: a final status with the reason, no object, no open upload.
+#include "engine/compressor.hpp"
 #include "engine/engine.hpp"
 #include "pg/connection.hpp"
 #include "s3/multipart_upload.hpp"
@@ -249,4 +250,87 @@ TEST_CASE("an S3 that accepts and never answers: the status says which request i
   CHECK(job.status == JobStatus::failed);
   CHECK(job.retrying.empty());
   check_clean(io, job);
+}
+
+TEST_CASE("a slow link: several parts in flight, in the right order, within the budget", "[faults][inflight]") {
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  proxy.delay_parts(1000ms);  // each UploadPart takes a second: 5 MB/s a connection, far below the reader
+  asio::io_context io;
+  auto config = fault_config(proxy.endpoint());
+  config.buffer_budget = 6 * s3::min_part_size + 6 * engine::Compressor::max_overshoot;
+  config.datasets.push_back({"twelve_parts", "SELECT g AS id, md5(g::text) AS hash FROM generate_series(1, 1200000) AS g", false});
+  auto engine = start_engine(io, config);
+  auto job = export_and_wait(io, *engine, {"twelve_parts", "", engine::Compression::none, ""});
+  INFO(job.error_message);
+  CHECK(job.status == JobStatus::completed);
+  CHECK(proxy.parts_at_once() > 1);
+  CHECK(object_bytes(io, job.s3_key) ==
+        psql_csv("SELECT g AS id, md5(g::text) AS hash FROM generate_series(1, 1200000) AS g"));
+  CHECK(engine->metrics().buffer_bytes_peak <= config.buffer_budget);
+}
+
+TEST_CASE("a part that fails while others are in flight is retried alone", "[faults][inflight]") {
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  proxy.delay_parts(200ms);
+  asio::io_context io;
+  auto config = fault_config(proxy.endpoint());
+  config.datasets.push_back({"twelve_parts", "SELECT g AS id, md5(g::text) AS hash FROM generate_series(1, 1200000) AS g", false});
+  auto engine = start_engine(io, config);
+  proxy.go_away(6, 1);  // the sixth part's connection is dropped, once
+  auto job = export_and_wait(io, *engine, {"twelve_parts", "", engine::Compression::none, ""});
+  INFO(job.error_message);
+  CHECK(job.status == JobStatus::completed);
+  CHECK(proxy.requests_dropped() == 1);
+  const int parts = static_cast<int>(job.bytes_uploaded / s3::min_part_size) + 1;
+  CHECK(proxy.parts_forwarded() == parts);  // each part once through, the dropped one among them
+  CHECK(object_bytes(io, job.s3_key) ==
+        psql_csv("SELECT g AS id, md5(g::text) AS hash FROM generate_series(1, 1200000) AS g"));
+}
+
+TEST_CASE("a cancel with parts in flight leaves no object and no open upload", "[faults][inflight]") {
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  proxy.delay_parts(500ms);
+  asio::io_context io;
+  auto engine = start_engine(io, fault_config(proxy.endpoint()));
+  auto job = test::run(io, [&]() -> asio::awaitable<engine::JobRecord> {
+    const engine::ExportRequest request{"slow", "", engine::Compression::none, ""};
+    auto started = co_await engine->start_export(request);
+    auto several = [&]() -> asio::awaitable<bool> { co_return proxy.parts_at_once() >= 2; };
+    const bool in_flight = co_await poll_until(several);
+    CHECK(in_flight);
+    CHECK(engine->cancel(started.value().id));
+    auto ended = co_await engine->wait(started.value().id);
+    co_return ended.value();
+  }());
+  CHECK(job.status == JobStatus::cancelled);
+  check_clean(io, job);
+  CHECK(engine->metrics().buffer_bytes_in_use == 0);
+}
+
+TEST_CASE("many exports over a slow link with a tiny budget: all complete, the budget never exceeded",
+          "[faults][inflight]") {
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  proxy.delay_parts(100ms);
+  asio::io_context io;
+  auto config = fault_config(proxy.endpoint());
+  config.buffer_budget = 3 * s3::min_part_size;
+  auto engine = start_engine(io, config);
+  std::vector<engine::JobRecord> jobs(6);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      const engine::ExportRequest request{"four_parts", "", engine::Compression::none, ""};
+      auto started = co_await engine->start_export(request);
+      ids.push_back(started.value().id);
+    }
+    for (std::size_t i = 0; i < ids.size(); ++i) jobs[i] = (co_await engine->wait(ids[i])).value();
+  }());
+  const std::string expected = psql_csv(four_parts_query);
+  for (const auto& job : jobs) {
+    INFO(job.error_message);
+    CHECK(job.status == JobStatus::completed);
+    CHECK(object_bytes(io, job.s3_key) == expected);
+  }
+  CHECK(engine->metrics().buffer_bytes_peak <= config.buffer_budget);
+  CHECK(engine->metrics().buffer_bytes_in_use == 0);
 }

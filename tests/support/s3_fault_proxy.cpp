@@ -78,6 +78,10 @@ struct S3FaultProxy::State {
   int requests_dropped = 0;
   int aborts_forwarded = 0;
   bool hanging = false;
+  std::chrono::milliseconds part_delay{0};
+  int parts_now = 0;
+  int parts_at_once = 0;
+  int parts_forwarded = 0;
   int complete_answers_to_lose = 0;
   int complete_answers_lost = 0;
 
@@ -134,6 +138,7 @@ struct S3FaultProxy::State {
         co_await never.async_wait(use_tuple);
         co_return;
       }
+      if (is_upload_part(request) && fault == Fault::none) co_await delay_part();
       Response response;
       if (fault == Fault::slow_down) {
         response = slow_down_response(request.version());
@@ -146,6 +151,21 @@ struct S3FaultProxy::State {
       auto [write_ec, written] = co_await http::async_write(client, response, use_tuple);
       if (write_ec || !keep_alive) co_return;
     }
+  }
+
+  // Holds an UploadPart for the configured delay, as a slow link would, counting the parts held at once.
+  asio::awaitable<void> delay_part() {
+    std::chrono::milliseconds delay;
+    {
+      std::lock_guard lock(mutex);
+      delay = part_delay;
+      parts_at_once = std::max(parts_at_once, ++parts_now);
+      ++parts_forwarded;
+    }
+    asio::steady_timer wait(io, delay);
+    co_await wait.async_wait(use_tuple);
+    std::lock_guard lock(mutex);
+    --parts_now;
   }
 
   // RGW's answer, or nothing when it could not be had (then the client's connection is closed).
@@ -224,6 +244,21 @@ void S3FaultProxy::lose_complete_answers(int count) {
 int S3FaultProxy::complete_answers_lost() const {
   std::lock_guard lock(state_->mutex);
   return state_->complete_answers_lost;
+}
+
+void S3FaultProxy::delay_parts(std::chrono::milliseconds delay) {
+  std::lock_guard lock(state_->mutex);
+  state_->part_delay = delay;
+}
+
+int S3FaultProxy::parts_at_once() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->parts_at_once;
+}
+
+int S3FaultProxy::parts_forwarded() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->parts_forwarded;
 }
 
 int S3FaultProxy::requests_dropped() const {

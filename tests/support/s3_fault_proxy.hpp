@@ -1,6 +1,7 @@
 // A loopback HTTP proxy in front of RGW that drops, loses, holds or slows down requests, for the fault tests.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -26,11 +27,15 @@ class S3FaultProxy {
   // The next `count` CompleteMultipartUploads reach RGW, which completes the object, but their answers are
   // lost: the connection closes instead.
   void lose_complete_answers(int count);
+  // Holds every UploadPart this long before passing it on, as a slow link would.
+  void delay_parts(std::chrono::milliseconds delay);
 
   int slow_downs_sent() const;
   int requests_dropped() const;
   int aborts_forwarded() const;
-  int complete_answers_lost() const;  // AbortMultipartUpload requests that reached RGW
+  int complete_answers_lost() const;
+  int parts_at_once() const;    // the most UploadParts that were under way at the same time
+  int parts_forwarded() const;  // UploadParts that came in, not answered SlowDown nor dropped  // AbortMultipartUpload requests that reached RGW
 
  private:
   struct State;

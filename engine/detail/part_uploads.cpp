@@ -1,0 +1,62 @@
+#include "engine/detail/part_uploads.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace pg2s3::engine::detail {
+
+namespace asio = boost::asio;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+PartUploads::PartUploads(asio::any_io_executor executor)
+    : executor_(executor), changed_(executor, asio::steady_timer::time_point::max()) {}
+
+void PartUploads::start(asio::awaitable<Result<void>> upload) {
+  forget_ended();
+  auto& started = uploads_.emplace_back();
+  ++running_;
+  auto ended = [this, &started](std::exception_ptr thrown, Result<void> outcome) {
+    started.running = false;
+    --running_;
+    if (thrown) std::rethrow_exception(thrown);  // a bug: let it be seen
+    if (!outcome && !failure_) {
+      failure_ = outcome.error();
+      cancel();
+    }
+    changed_.cancel();
+  };
+  asio::co_spawn(executor_, std::move(upload), asio::bind_cancellation_slot(started.cancel.slot(), std::move(ended)));
+}
+
+void PartUploads::forget_ended() {
+  uploads_.remove_if([](const Upload& upload) { return !upload.running; });
+}
+
+asio::awaitable<void> PartUploads::wait_below(std::size_t limit) {
+  while (running_ >= limit && !failure_) {
+    changed_.expires_at(asio::steady_timer::time_point::max());
+    co_await changed_.async_wait(use_tuple);
+    const auto state = co_await asio::this_coro::cancellation_state;  // named: GCC 12 miscompiles it inline
+    if (state.cancelled() != asio::cancellation_type::none) co_return;
+  }
+}
+
+asio::awaitable<void> PartUploads::all_ended() {
+  co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+  while (running_ > 0) {
+    changed_.expires_at(asio::steady_timer::time_point::max());
+    co_await changed_.async_wait(use_tuple);
+  }
+  forget_ended();
+  co_await asio::this_coro::reset_cancellation_state(asio::enable_terminal_cancellation());
+}
+
+void PartUploads::cancel() {
+  for (auto& upload : uploads_)
+    if (upload.running) upload.cancel.emit(asio::cancellation_type::terminal);
+}
+
+}  // namespace pg2s3::engine::detail
