@@ -52,9 +52,8 @@ asio::awaitable<int> export_once(const Settings& settings, const ExportArguments
     std::cerr << "pg2s3: " << engine.error().message << "\n";
     co_return 1;
   }
-  engine::ExportRequest request{arguments.dataset, arguments.key,
-                                engine::parse_compression(arguments.compression).value_or(engine::Compression::none),
-                                arguments.output};
+  const engine::ExportRequest request{arguments.dataset, arguments.key, engine::parse_compression(arguments.compression),
+                                      arguments.output, engine::parse_format(arguments.format)};
   auto job = co_await (*engine)->start_export(request);
   if (!job) {
     std::cerr << "pg2s3: " << job.error().message << "\n";

@@ -11,7 +11,8 @@ namespace pg2s3::app {
 struct ExportArguments {
   std::string dataset;
   std::string key;
-  std::string compression = "none";
+  std::string compression;  // empty: the format's default
+  std::string format;       // empty: the dataset's
   std::string output;  // a file, "-" for stdout, or empty for S3
 };
 

@@ -9,7 +9,7 @@
 
 int main(int argc, char** argv) {
   using namespace pg2s3;
-  CLI::App cli{"pg2s3 exports PostgreSQL query results to S3 as CSV, streaming, in constant memory.", "pg2s3"};
+  CLI::App cli{"pg2s3 exports PostgreSQL query results to S3 as CSV or Parquet, streaming, in constant memory.", "pg2s3"};
   cli.set_version_flag("--version", std::string(PG2S3_VERSION));
   cli.footer(app::environment_help());
   cli.require_subcommand(1);
@@ -22,9 +22,12 @@ int main(int argc, char** argv) {
   app::ExportArguments arguments;
   auto* export_command = cli.add_subcommand("export", "Run one export in this process and print its final status");
   export_command->add_option("DATASET", arguments.dataset, "Dataset to export (the config file names them)")->required();
-  export_command->add_option("--key", arguments.key, "Object key (default: exports/<jobId>.csv[.gz|.zst])");
-  export_command->add_option("--compression", arguments.compression, "none, gzip or zstd")
-      ->check(CLI::IsMember({"none", "gzip", "zstd"}));
+  export_command->add_option("--key", arguments.key, "Object key (default: exports/<jobId>.csv[.gz|.zst] or .parquet)");
+  export_command->add_option("--format", arguments.format, "csv or parquet (default: the dataset's, else csv)")
+      ->check(CLI::IsMember({"csv", "parquet"}));
+  export_command->add_option("--compression", arguments.compression,
+                             "CSV: none (default), gzip or zstd; Parquet pages: none, snappy, gzip or zstd (default)")
+      ->check(CLI::IsMember({"none", "snappy", "gzip", "zstd"}));
   export_command->add_option("--output", arguments.output, "Write to FILE (or - for stdout) instead of S3");
   export_command->add_option("--config", flags.config_file, "TOML config file (PG2S3_CONFIG)");
 

@@ -174,6 +174,8 @@ const std::vector<Key<engine::Dataset>>& dataset_keys() {
       text<D>("name", [](D& d) -> std::string& { return d.name; }),
       text<D>("query", [](D& d) -> std::string& { return d.query; }),
       flag<D>("exact_count", [](D& d) -> bool& { return d.exact_count; }),
+      choice<D>("format", "\"csv\" or \"parquet\"", {"csv", "parquet"},
+                [](D& d, std::string_view v) { d.format = *engine::parse_format(v); }),
   };
   return keys;
 }
@@ -362,7 +364,11 @@ std::string environment_help() {
   PG2S3_S3_PUBLIC_ENDPOINT   endpoint written into presigned URLs (default: the endpoint)
   PG2S3_LISTEN               control API address (default: 127.0.0.1:8080)
   PG2S3_API_TOKEN            when set, API requests but GET /healthz need "Authorization: Bearer <token>"
-  PG2S3_CONFIG               TOML config file (see README, "The configuration file")
+  PG2S3_CONFIG               TOML config file (see README, "The configuration file"). Among its keys,
+                             how long a hung or failing S3 keeps an export RUNNING: [s3] request_timeout_ms
+                             (default 60000), the longest wait for each write of a request and each read of
+                             its answer, and [s3] max_attempts (default 8), how often each request is tried
+                             (with backoff) on 5xx, SlowDown, timeouts and dropped connections
 )";
 }
 

@@ -13,8 +13,8 @@ namespace {
 std::string in_mib(std::size_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
 }  // namespace
 
-BufferPool::Lease::Lease(BufferPool* pool, std::string bytes)
-    : pool_(pool), bytes_(std::move(bytes)), counted_(bytes_.capacity()) {}
+BufferPool::Lease::Lease(BufferPool* pool, std::string bytes, std::size_t counted)
+    : pool_(pool), bytes_(std::move(bytes)), counted_(counted) {}
 
 BufferPool::Lease::Lease(Lease&& other) noexcept
     : pool_(std::exchange(other.pool_, nullptr)), bytes_(std::move(other.bytes_)), counted_(other.counted_) {}
@@ -40,10 +40,22 @@ boost::asio::awaitable<Result<BufferPool::Lease>> BufferPool::acquire(std::size_
   if (size > budget_)
     co_return Error{errc::over_budget, "a part buffer of " + in_mib(size) + " does not fit the buffer budget of " +
                                            in_mib(budget_) + ": raise [export] buffer_budget_mib"};
+  co_return co_await lease({size});
+}
+
+boost::asio::awaitable<Result<BufferPool::Lease>> BufferPool::reserve(std::size_t size, std::size_t room) {
+  if (size + room > budget_)
+    co_return Error{errc::over_budget, in_mib(size) + " for the Parquet writer beside a part buffer of " + in_mib(room) +
+                                           " do not fit the buffer budget of " + in_mib(budget_) +
+                                           ": raise [export] buffer_budget_mib"};
+  co_return co_await lease({size, room, true});
+}
+
+boost::asio::awaitable<Result<BufferPool::Lease>> BufferPool::lease(Request request) {
   if (waiters_.empty()) {
-    if (auto lease = try_lease(size)) co_return std::move(*lease);
+    if (auto lease = try_lease(request)) co_return std::move(*lease);
   }
-  Waiter waiter{boost::asio::steady_timer(executor_, boost::asio::steady_timer::time_point::max()), size, std::nullopt};
+  Waiter waiter{boost::asio::steady_timer(executor_, boost::asio::steady_timer::time_point::max()), request, std::nullopt};
   waiters_.push_back(&waiter);
   co_await waiter.wakeup.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   if (waiter.handed) co_return std::move(*waiter.handed);
@@ -51,25 +63,29 @@ boost::asio::awaitable<Result<BufferPool::Lease>> BufferPool::acquire(std::size_
   co_return Error{boost::asio::error::operation_aborted, "waiting for a part buffer: cancelled"};
 }
 
-// A kept buffer large enough, or a new one when the budget has room (after freeing kept ones if need be).
-std::optional<BufferPool::Lease> BufferPool::try_lease(std::size_t size) {
-  const auto fits = std::ranges::find_if(free_, [&](const std::string& bytes) { return bytes.capacity() >= size; });
-  if (fits != free_.end()) {
+// A kept buffer large enough, or a new one (or a reservation) when the budget has room, after freeing
+// kept buffers if need be.
+std::optional<BufferPool::Lease> BufferPool::try_lease(Request request) {
+  const auto fits = std::ranges::find_if(free_, [&](const std::string& bytes) { return bytes.capacity() >= request.size; });
+  if (!request.reservation && fits != free_.end()) {
     std::string bytes = std::move(*fits);
     free_.erase(fits);
     in_use_ += bytes.capacity();
-    return Lease(this, std::move(bytes));
+    const std::size_t counted = bytes.capacity();
+    return Lease(this, std::move(bytes), counted);
   }
-  while (held_ + size > budget_ && !free_.empty()) {
+  const std::size_t needed = request.size + request.room;
+  while (held_ + needed > budget_ && !free_.empty()) {
     held_ -= free_.back().capacity();
     free_.pop_back();
   }
-  if (held_ + size > budget_) return std::nullopt;
+  if (held_ + needed > budget_) return std::nullopt;
   std::string bytes;
-  bytes.reserve(size);
-  count_held(bytes.capacity());
-  in_use_ += bytes.capacity();
-  return Lease(this, std::move(bytes));
+  if (!request.reservation) bytes.reserve(request.size);
+  const std::size_t counted = request.reservation ? request.size : bytes.capacity();
+  count_held(counted);
+  in_use_ += counted;
+  return Lease(this, std::move(bytes), counted);
 }
 
 void BufferPool::give_back(std::string bytes, std::size_t counted) {
@@ -77,12 +93,13 @@ void BufferPool::give_back(std::string bytes, std::size_t counted) {
   held_ -= counted;
   if (bytes.capacity() > counted) ++overgrown_;
   bytes.clear();
-  if (bytes.capacity() <= reusable_size_) {
+  // Kept only when still as large as counted: a reservation has no buffer.
+  if (bytes.capacity() >= counted && bytes.capacity() <= reusable_size_) {
     count_held(bytes.capacity());
     free_.push_back(std::move(bytes));
   }
   while (!waiters_.empty()) {
-    auto lease = try_lease(waiters_.front()->size);
+    auto lease = try_lease(waiters_.front()->request);
     if (!lease) break;
     Waiter* next = waiters_.front();
     waiters_.pop_front();

@@ -1,5 +1,6 @@
 // Part buffers drawn from one memory budget shared by every export: a lease waits while the budget is
 // spent, the budget counts the bytes buffers really hold, and buffers of the usual size are reused.
+// Memory an export allocates itself (a Parquet writer's row group) is reserved from the same budget.
 #pragma once
 
 #include "engine/error.hpp"
@@ -18,7 +19,7 @@ namespace pg2s3::engine {
 
 class BufferPool {
  public:
-  // A buffer on loan: it goes back to the pool when the lease ends.
+  // A buffer on loan, or a reservation (no buffer): it goes back to the pool when the lease ends.
   class Lease {
    public:
     Lease(Lease&& other) noexcept;
@@ -28,7 +29,7 @@ class BufferPool {
 
    private:
     friend class BufferPool;
-    Lease(BufferPool* pool, std::string bytes);
+    Lease(BufferPool* pool, std::string bytes, std::size_t counted);
     BufferPool* pool_;
     std::string bytes_;
     std::size_t counted_;  // the capacity the budget counts for it
@@ -41,6 +42,11 @@ class BufferPool {
   // spent; fails at once when `size` alone is over the budget, and when the wait is cancelled.
   boost::asio::awaitable<Result<Lease>> acquire(std::size_t size);
 
+  // `size` bytes of the budget for memory the caller allocates itself, without a buffer. Granted only
+  // while `room` more bytes stay free beside it, so that reservations never take the last part buffer
+  // their holders wait for. Waits and fails as acquire() does.
+  boost::asio::awaitable<Result<Lease>> reserve(std::size_t size, std::size_t room);
+
   // Whether a buffer of `size` could be lent now without making anyone wait.
   bool has_room_for(std::size_t size) const { return waiters_.empty() && in_use_ + size <= budget_; }
 
@@ -52,13 +58,19 @@ class BufferPool {
   std::size_t waiting() const { return waiters_.size(); }
 
  private:
+  struct Request {
+    std::size_t size;
+    std::size_t room = 0;       // to stay free beside it
+    bool reservation = false;  // no buffer
+  };
   struct Waiter {
     boost::asio::steady_timer wakeup;
-    std::size_t size;
+    Request request;
     std::optional<Lease> handed;
   };
 
-  std::optional<Lease> try_lease(std::size_t size);
+  boost::asio::awaitable<Result<Lease>> lease(Request request);
+  std::optional<Lease> try_lease(Request request);
   void give_back(std::string bytes, std::size_t counted);
   void count_held(std::size_t capacity);
 

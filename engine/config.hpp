@@ -1,6 +1,7 @@
 // What an Engine needs: where the data and the bucket are, which datasets exist, and its limits.
 #pragma once
 
+#include "engine/job.hpp"
 #include "s3/client.hpp"
 
 #include <chrono>
@@ -17,6 +18,7 @@ struct Dataset {
   std::string name;
   std::string query;
   bool exact_count = false;  // count(*) in the export's snapshot rather than the planner's estimate
+  Format format = Format::csv;  // when the request names none
 };
 
 // `users` = SELECT id, email, name, created_at FROM users

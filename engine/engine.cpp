@@ -38,8 +38,8 @@ void log(std::string_view line) { std::clog << "pg2s3: " << line << std::endl; }
 }  // namespace
 
 Result<std::string> object_key(std::string_view requested, std::string_view prefix, std::string_view job_id,
-                               Compression compression) {
-  if (requested.empty()) return std::string(prefix) + std::string(job_id) + std::string(file_extension(compression));
+                               Format format, Compression compression) {
+  if (requested.empty()) return std::string(prefix) + std::string(job_id) + std::string(file_extension(format, compression));
   auto refuse = [](std::string why) { return Error{errc::invalid_request, "key " + why}; };
   if (requested.front() == '/') return refuse("must not start with '/'");
   if (has_control_character(requested)) return refuse("must not hold control characters");
@@ -290,10 +290,12 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   JobRecord record;
   record.id = new_job_id();
   record.dataset = dataset->name;
-  record.compression = request.compression;
+  record.format = request.format.value_or(dataset->format);
+  record.compression = request.compression.value_or(default_compression(record.format));
+  if (auto refused = refuse_compression(record.format, record.compression)) co_return Error{errc::invalid_request, *refused};
   record.created_at = std::chrono::system_clock::now();
   if (request.output_path.empty()) {
-    auto key = object_key(request.key, impl_->config.key_prefix, record.id, request.compression);
+    auto key = object_key(request.key, impl_->config.key_prefix, record.id, record.format, record.compression);
     if (!key) co_return key.error();
     record.s3_key = std::move(*key);
   } else {
@@ -302,8 +304,8 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   if (auto saved = co_await impl_->store->save(record); !saved) co_return saved.error();
 
   auto job = std::make_shared<ActiveJob>(impl_->executor, record);
-  job->target = {dataset, request.compression, request.output_path.empty() ? record.s3_key : std::string(),
-                 request.output_path};
+  job->target = {dataset, record.format, record.compression,
+                 request.output_path.empty() ? record.s3_key : std::string(), request.output_path};
   job->progress.changed = [impl = impl_.get(), raw = job.get()] { impl->on_progress(*raw); };
   impl_->active.emplace(record.id, job);
   impl_->waiting.push_back(job);

@@ -22,9 +22,10 @@ namespace pg2s3::engine {
 
 struct ExportRequest {
   std::string dataset;
-  std::string key;  // empty: <key_prefix><jobId>.csv[.gz|.zst]
-  Compression compression = Compression::none;
+  std::string key;  // empty: <key_prefix><jobId>.csv[.gz|.zst], or .parquet
+  std::optional<Compression> compression = std::nullopt;  // none: the format's default (none for CSV, zstd for Parquet)
   std::string output_path;  // when set, the bytes go to this file ("-": stdout) instead of S3
+  std::optional<Format> format = std::nullopt;  // none: the dataset's
 };
 
 struct EngineMetrics {
@@ -43,7 +44,7 @@ struct EngineMetrics {
 
 // A requested key, checked and placed under the prefix; the reason it cannot be used otherwise.
 Result<std::string> object_key(std::string_view requested, std::string_view prefix, std::string_view job_id,
-                               Compression compression);
+                               Format format, Compression compression);
 
 // Everything runs on the executor given to start(). Destroying the Engine cancels the exports it runs;
 // their endings are still saved by the work itself, which the executor must run to its end.

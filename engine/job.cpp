@@ -34,9 +34,18 @@ bool can_transition(JobStatus from, JobStatus to) {
   }
 }
 
+std::string_view to_string(Format format) { return format == Format::parquet ? "parquet" : "csv"; }
+
+std::optional<Format> parse_format(std::string_view text) {
+  for (auto format : {Format::csv, Format::parquet})
+    if (text == to_string(format)) return format;
+  return std::nullopt;
+}
+
 std::string_view to_string(Compression compression) {
   switch (compression) {
     case Compression::none: return "none";
+    case Compression::snappy: return "snappy";
     case Compression::gzip: return "gzip";
     case Compression::zstd: return "zstd";
   }
@@ -44,12 +53,21 @@ std::string_view to_string(Compression compression) {
 }
 
 std::optional<Compression> parse_compression(std::string_view text) {
-  for (auto compression : {Compression::none, Compression::gzip, Compression::zstd})
+  for (auto compression : {Compression::none, Compression::snappy, Compression::gzip, Compression::zstd})
     if (text == to_string(compression)) return compression;
   return std::nullopt;
 }
 
-std::string_view file_extension(Compression compression) {
+Compression default_compression(Format format) { return format == Format::parquet ? Compression::zstd : Compression::none; }
+
+std::optional<std::string> refuse_compression(Format format, Compression compression) {
+  if (format == Format::csv && compression == Compression::snappy)
+    return "compression \"snappy\" is for Parquet pages; a CSV export takes none, gzip or zstd";
+  return std::nullopt;
+}
+
+std::string_view file_extension(Format format, Compression compression) {
+  if (format == Format::parquet) return ".parquet";  // the codec is inside, page by page
   switch (compression) {
     case Compression::gzip: return ".csv.gz";
     case Compression::zstd: return ".csv.zst";
@@ -57,7 +75,8 @@ std::string_view file_extension(Compression compression) {
   }
 }
 
-std::string_view content_type(Compression compression) {
+std::string_view content_type(Format format, Compression compression) {
+  if (format == Format::parquet) return "application/vnd.apache.parquet";
   switch (compression) {
     case Compression::gzip: return "application/gzip";
     case Compression::zstd: return "application/zstd";

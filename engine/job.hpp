@@ -17,12 +17,22 @@ std::optional<JobStatus> parse_job_status(std::string_view text);
 bool is_final(JobStatus status);
 bool can_transition(JobStatus from, JobStatus to);
 
-enum class Compression { none, gzip, zstd };
+enum class Format { csv, parquet };
+
+std::string_view to_string(Format format);
+std::optional<Format> parse_format(std::string_view text);
+
+// Of the whole CSV stream; of each page for Parquet, which alone takes snappy.
+enum class Compression { none, snappy, gzip, zstd };
 
 std::string_view to_string(Compression compression);
 std::optional<Compression> parse_compression(std::string_view text);
-std::string_view file_extension(Compression compression);  // ".csv", ".csv.gz", ".csv.zst"
-std::string_view content_type(Compression compression);    // "text/csv", "application/gzip", "application/zstd"
+Compression default_compression(Format format);  // none for CSV, zstd for Parquet
+// Why the format cannot take the compression, if it cannot.
+std::optional<std::string> refuse_compression(Format format, Compression compression);
+std::string_view file_extension(Format format, Compression compression);  // ".csv", ".csv.gz", ".csv.zst", ".parquet"
+// "text/csv", "application/gzip", "application/zstd", "application/vnd.apache.parquet"
+std::string_view content_type(Format format, Compression compression);
 
 using TimePoint = std::chrono::system_clock::time_point;
 
@@ -34,6 +44,7 @@ struct JobRecord {
   std::int64_t processed_records = 0;
   std::uint64_t bytes_uploaded = 0;
   std::string s3_key;
+  Format format = Format::csv;
   Compression compression = Compression::none;
   std::string upload_id;  // of the multipart upload while one is open, so that it can be aborted later
   std::string error_message;

@@ -27,6 +27,7 @@ constexpr std::string_view create_table = R"(
   ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS compression text NOT NULL DEFAULT 'none';
   ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS upload_id text;
   ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS owner integer;
+  ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS format text NOT NULL DEFAULT 'csv';
   CREATE INDEX IF NOT EXISTS export_jobs_created_at ON export_jobs (created_at DESC);
   RESET client_min_messages)";
 
@@ -35,7 +36,7 @@ constexpr std::string_view owner_lock_space = "1885811315";
 
 // Times travel as milliseconds since the epoch.
 constexpr std::string_view columns =
-    "id::text, dataset, status, total_records, processed_records, bytes_uploaded, s3_key, compression, "
+    "id::text, dataset, status, total_records, processed_records, bytes_uploaded, s3_key, format, compression, "
     "upload_id, error_message, (extract(epoch FROM created_at) * 1000)::bigint AS created_ms, "
     "(extract(epoch FROM started_at) * 1000)::bigint AS started_ms, "
     "(extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms";
@@ -60,6 +61,7 @@ JobRecord job_at(const pg::QueryResult& rows, int row) {
   job.processed_records = rows.int64(row, "processed_records").value_or(0);
   job.bytes_uploaded = static_cast<std::uint64_t>(rows.int64(row, "bytes_uploaded").value_or(0));
   job.s3_key = rows.text(row, "s3_key").value_or("");
+  job.format = parse_format(rows.text(row, "format").value_or("csv")).value_or(Format::csv);
   job.compression = parse_compression(rows.text(row, "compression").value_or("none")).value_or(Compression::none);
   job.upload_id = rows.text(row, "upload_id").value_or("");
   job.error_message = rows.text(row, "error_message").value_or("");
@@ -137,6 +139,7 @@ JobStore::Task<void> JobStore::save(const JobRecord& job) {
       std::to_string(job.bytes_uploaded),
       job.s3_key,
       std::string(to_string(job.compression)),
+      std::string(to_string(job.format)),
       job.upload_id.empty() ? pg::Parameter() : job.upload_id,
       job.error_message.empty() ? pg::Parameter() : job.error_message,
       millis(job.created_at),
@@ -145,10 +148,11 @@ JobStore::Task<void> JobStore::save(const JobRecord& job) {
       std::to_string(owner_)};
   auto saved = co_await run(R"(
     INSERT INTO export_jobs (id, dataset, status, total_records, processed_records, bytes_uploaded, s3_key,
-                             compression, upload_id, error_message, created_at, started_at, finished_at, owner)
-    VALUES ($1::uuid, $2, $3, $4::bigint, $5::bigint, $6::bigint, $7, $8, $9, $10,
-            to_timestamp($11::double precision / 1000), to_timestamp($12::double precision / 1000),
-            to_timestamp($13::double precision / 1000), $14::integer)
+                             compression, format, upload_id, error_message, created_at, started_at, finished_at,
+                             owner)
+    VALUES ($1::uuid, $2, $3, $4::bigint, $5::bigint, $6::bigint, $7, $8, $9, $10, $11,
+            to_timestamp($12::double precision / 1000), to_timestamp($13::double precision / 1000),
+            to_timestamp($14::double precision / 1000), $15::integer)
     ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner,
       status = EXCLUDED.status, total_records = EXCLUDED.total_records,
       processed_records = EXCLUDED.processed_records, bytes_uploaded = EXCLUDED.bytes_uploaded,

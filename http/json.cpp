@@ -45,6 +45,7 @@ json::object status_object(const engine::JobRecord& job) {
   status["id"] = job.id;
   status["dataset"] = valid_utf8(job.dataset);
   status["status"] = engine::to_string(job.status);
+  status["format"] = engine::to_string(job.format);
   status["totalRecords"] = job.total_records ? json::value(*job.total_records) : json::value(nullptr);
   status["processedRecords"] = job.processed_records;
   status["progressPercent"] = engine::progress_percent(job);
@@ -78,7 +79,7 @@ std::variant<ExportOptions, std::string> parse_export_options(std::string_view b
   simdjson::dom::parser parser;
   simdjson::dom::object object;
   if (parser.parse(body.data(), body.size()).get(object)) return std::string("the body is not a JSON object");
-  bool key_seen = false, compression_seen = false;  // a field given twice is ambiguous: refused
+  bool key_seen = false, compression_seen = false, format_seen = false;  // a field given twice is ambiguous: refused
   for (auto [field, value] : object) {
     std::string_view text;
     if (field == "key") {
@@ -89,8 +90,14 @@ std::variant<ExportOptions, std::string> parse_export_options(std::string_view b
       if (std::exchange(compression_seen, true)) return std::string("\"compression\" is given twice");
       if (value.get(text)) return std::string("\"compression\" must be a string");
       auto compression = engine::parse_compression(text);
-      if (!compression) return "\"compression\" must be none, gzip or zstd, not \"" + std::string(text) + "\"";
+      if (!compression) return "\"compression\" must be none, snappy, gzip or zstd, not \"" + std::string(text) + "\"";
       options.compression = *compression;
+    } else if (field == "format") {
+      if (std::exchange(format_seen, true)) return std::string("\"format\" is given twice");
+      if (value.get(text)) return std::string("\"format\" must be a string");
+      auto format = engine::parse_format(text);
+      if (!format) return "\"format\" must be csv or parquet, not \"" + std::string(text) + "\"";
+      options.format = *format;
     } else {
       return "unknown field \"" + std::string(field) + "\"";
     }

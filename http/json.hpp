@@ -11,8 +11,8 @@
 
 namespace pg2s3::http {
 
-// {"id","dataset","status","totalRecords","processedRecords","progressPercent","bytesUploaded","s3Key",
-//  "errorMessage","retrying","createdAt","startedAt","finishedAt"}; null where not known.
+// {"id","dataset","status","format","totalRecords","processedRecords","progressPercent","bytesUploaded",
+//  "s3Key","errorMessage","retrying","createdAt","startedAt","finishedAt"}; null where not known.
 std::string job_status_json(const engine::JobRecord& job);
 
 // {"jobs": [status...]}
@@ -21,10 +21,13 @@ std::string job_list_json(const std::vector<engine::JobRecord>& jobs);
 // {"error": code, "message": message}
 std::string error_json(std::string_view code, std::string_view message);
 
-// The optional body of POST /exports/{dataset}: {"key": "...", "compression": "none|gzip|zstd"}.
+// The optional body of POST /exports/{dataset}:
+// {"key": "...", "format": "csv|parquet", "compression": "none|snappy|gzip|zstd"}; what it leaves out, the
+// engine chooses (the dataset's format, the format's compression).
 struct ExportOptions {
   std::string key;
-  engine::Compression compression = engine::Compression::none;
+  std::optional<engine::Compression> compression;
+  std::optional<engine::Format> format;
 };
 
 // The options, or why the body cannot be used (malformed JSON, a wrong type, an unknown field value).

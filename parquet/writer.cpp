@@ -100,6 +100,12 @@ FileWriter::FileWriter(FileWriter&&) noexcept = default;
 FileWriter& FileWriter::operator=(FileWriter&&) noexcept = default;
 FileWriter::~FileWriter() = default;
 
+std::size_t FileWriter::memory_bound(std::size_t columns, const WriterOptions& options) {
+  const std::size_t per_column = 2 * options.page_bytes + (options.dictionary ? options.dictionary_bytes : 0);
+  const std::size_t compressing = 2 * std::max(options.page_bytes, options.dictionary ? options.dictionary_bytes : 0);
+  return options.row_group_bytes + columns * per_column + compressing;
+}
+
 void FileWriter::write(const Value& value) {
   if (finished_ || next_column_ == writers_.size()) throw std::logic_error("parquet: a value past the row's last column");
   writers_[next_column_]->write(value);

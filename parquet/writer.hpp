@@ -85,6 +85,11 @@ class FileWriter {
   // Appends up to `limit` pending bytes to `out`, in file order.
   void take_output(std::string& out, std::size_t limit = SIZE_MAX);
 
+  // The most memory a writer of `columns` columns holds, besides what the caller leaves pending and one
+  // row (a row group closes after the row that fills it): the row group's pages, and for each column an
+  // open page (whose buffers may double as they grow) and a dictionary, and a page being compressed.
+  static std::size_t memory_bound(std::size_t columns, const WriterOptions& options);
+
   std::uint64_t rows() const { return rows_; }
   std::uint64_t bytes_written() const { return offset_; }  // file bytes produced so far, pending included
 

@@ -1,8 +1,8 @@
 #include "engine/detail/export_pipeline.hpp"
 
-#include "engine/compressor.hpp"
 #include "engine/detail/in_flight_limit.hpp"
 #include "engine/detail/part_plan.hpp"
+#include "engine/detail/part_source.hpp"
 #include "engine/detail/part_uploads.hpp"
 #include "engine/detail/part_writer.hpp"
 #include "engine/detail/row_estimate.hpp"
@@ -22,12 +22,9 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using Clock = std::chrono::steady_clock;
-constexpr std::size_t staging_size = 256 * 1024;  // CSV read at a time before compressing
 
 // A filled part buffer, or nothing: the end of the data.
 using PartChannel = asio::experimental::channel<void(boost::system::error_code, std::optional<BufferPool::Lease>)>;
-
-Error failure(std::string_view step, const pg::Error& error) { return {error.code, std::string(step) + ": " + error.message()}; }
 
 const Error cancelled{asio::error::operation_aborted, "cancelled"};
 
@@ -53,12 +50,21 @@ asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_writer(const EngineCon
     co_return std::unique_ptr<PartWriter>(std::move(*file));
   }
   auto upload = co_await s3::MultipartUpload::create(client, config.bucket, target.s3_key,
-                                                     content_type(target.compression),
+                                                     content_type(target.format, target.compression),
                                                      upload_options(config, target.dataset->name));
   if (!upload) co_return Error{upload.error().code, upload.error().message()};
   progress.upload_id = upload->upload_id();
   progress.changed();
   co_return std::unique_ptr<PartWriter>(std::make_unique<S3PartWriter>(std::move(*upload)));
+}
+
+// The COPY, made into the target's format. A Parquet row group is about a part: bytes are handed out a
+// row group at a time, so a part rarely waits for more than one.
+asio::awaitable<Result<std::unique_ptr<PartSource>>> start_source(pg::Connection& connection, const ExportTarget& target,
+                                                                  const PartPlan& plan, BufferPool& pool) {
+  if (target.format == Format::parquet)
+    return start_parquet(connection, target.dataset->query, target.compression, plan.first_size(), pool);
+  return start_csv(connection, target.dataset->query, target.compression);
 }
 
 // Runs `step` to its end even when the export is cancelled meanwhile: an interrupted CreateMultipartUpload or
@@ -70,27 +76,6 @@ asio::awaitable<T> uninterrupted(asio::awaitable<T> step) {
   auto outcome = co_await std::move(step);
   co_await asio::this_coro::reset_cancellation_state(asio::enable_terminal_cancellation());
   co_return outcome;
-}
-
-// Appends CSV to `part` until it reaches `size` or the data ends; true while more may follow.
-asio::awaitable<pg::Result<bool>> fill_part(pg::CopyOutStream& stream, std::string& part, std::size_t size,
-                                            Compressor* compressor, std::string& staging) {
-  if (!compressor) co_return co_await stream.read(part, size);
-  while (part.size() < size) {
-    staging.clear();
-    auto more = co_await stream.read(staging, staging_size);
-    if (!more) co_return more;
-    compressor->write(staging, part, !*more);
-    if (!*more) co_return false;
-  }
-  co_return true;
-}
-
-// Rows of data read so far. While the COPY runs, the stream's rows begun include the CSV header line;
-// once it has ended, its count is the server's, which does not.
-std::int64_t data_rows(const pg::CopyOutStream& stream, bool running) {
-  const auto rows = static_cast<std::int64_t>(stream.rows());
-  return running ? std::max<std::int64_t>(rows - 1, 0) : rows;
 }
 
 // What the reader and the writer measure of each other: how long the reader has waited to hand parts over.
@@ -108,18 +93,16 @@ asio::awaitable<Result<void>> hand_over(PartChannel& parts, std::optional<Buffer
 }
 
 // Fills parts from the COPY and hands them to the writer, then the end of the data.
-asio::awaitable<Result<void>> send_parts(const PartPlan& plan, pg::CopyOutStream& stream, PartChannel& parts,
-                                         BufferPool& pool, Compressor* compressor, Flow& flow,
-                                         ExportProgress& progress) {
-  std::string staging;
+asio::awaitable<Result<void>> send_parts(const PartPlan& plan, PartSource& source, PartChannel& parts,
+                                         BufferPool& pool, Flow& flow, ExportProgress& progress) {
   std::uint64_t filled = 0;
   for (std::size_t number = 1;; ++number) {
     const std::size_t size = plan.size_of(number);
-    auto lease = co_await pool.acquire(size + (compressor ? Compressor::max_overshoot : 0));
+    auto lease = co_await pool.acquire(size + source.overshoot());
     if (!lease) co_return lease.error();
-    auto more = co_await fill_part(stream, lease->bytes(), size, compressor, staging);
-    if (!more) co_return failure("reading rows", more.error());
-    progress.processed_records = data_rows(stream, *more);
+    auto more = co_await source.fill(lease->bytes(), size);
+    if (!more) co_return more.error();
+    progress.processed_records = source.rows();
     progress.changed();
     if (progress.cancel_requested) co_return cancelled;
     filled += lease->bytes().size();
@@ -186,11 +169,10 @@ asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& par
 // or because a cancel reached it (a cancel reaches only the operation each branch waits on at that moment).
 // Whichever stops early stops the channel, so the other never waits on it forever: close() wakes a waiting
 // receiver, cancel() a waiting sender.
-asio::awaitable<Result<void>> read_parts(const PartPlan& plan, pg::CopyOutStream& stream, PartChannel& parts,
-                                         BufferPool& pool, Compressor* compressor, Flow& flow,
-                                         ExportProgress& progress) {
+asio::awaitable<Result<void>> read_parts(const PartPlan& plan, PartSource& source, PartChannel& parts,
+                                         BufferPool& pool, Flow& flow, ExportProgress& progress) {
   co_await asio::this_coro::throw_if_cancelled(false);  // cancellation comes as a value
-  auto sent = co_await send_parts(plan, stream, parts, pool, compressor, flow, progress);
+  auto sent = co_await send_parts(plan, source, parts, pool, flow, progress);
   if (!sent) parts.close();
   co_return sent;
 }
@@ -223,15 +205,13 @@ Error first_cause(const Result<void>& read, const Result<void>& written) {
 
 // Everything between opening the output and its completion; on failure the caller aborts the output.
 asio::awaitable<Result<void>> transfer_and_commit(const EngineConfig& config, const PartPlan& plan,
-                                                  pg::Connection& connection, pg::CopyOutStream& stream,
-                                                  PartWriter& writer, BufferPool& pool, const ExportTarget& target,
-                                                  ExportProgress& progress) {
+                                                  pg::Connection& connection, PartSource& source,
+                                                  PartWriter& writer, BufferPool& pool, ExportProgress& progress) {
   using namespace asio::experimental::awaitable_operators;
-  auto compressor = target.compression == Compression::none ? nullptr : Compressor::create(target.compression);
   // A hand-over: the parts an export holds are the one filling and those uploading.
   PartChannel parts(co_await asio::this_coro::executor, 0);
   Flow flow;
-  auto [read, written] = co_await (read_parts(plan, stream, parts, pool, compressor.get(), flow, progress) &&
+  auto [read, written] = co_await (read_parts(plan, source, parts, pool, flow, progress) &&
                                    write_parts(config, plan, writer, parts, pool, flow, progress));
   if (!read || !written) co_return first_cause(read, written);
   if (auto committed = co_await connection.execute("COMMIT"); !committed)
@@ -258,16 +238,15 @@ asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client&
   auto plan = PartPlan::choose(config.part_size, estimate->bytes(), pool.budget());
   if (!plan) co_return plan.error();
 
-  const std::string copy = "COPY (" + target.dataset->query + ") TO STDOUT WITH (FORMAT csv, HEADER)";
-  auto stream = co_await connection->copy_out(copy);
-  if (!stream) co_return failure("starting the COPY", stream.error());
+  auto source = co_await start_source(*connection, target, *plan, pool);
+  if (!source) co_return source.error();
   auto opening = open_writer(config, client, target, progress);
   auto writer = co_await uninterrupted(std::move(opening));
   if (!writer) co_return writer.error();
 
   Result<void> finished = cancelled;
   if (!progress.cancel_requested)
-    finished = co_await transfer_and_commit(config, *plan, *connection, *stream, **writer, pool, target, progress);
+    finished = co_await transfer_and_commit(config, *plan, *connection, **source, **writer, pool, progress);
   if (finished) {
     progress.upload_id.clear();
     co_return finished;

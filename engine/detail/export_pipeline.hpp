@@ -28,7 +28,8 @@ struct ExportProgress {
 
 struct ExportTarget {
   const Dataset* dataset;
-  Compression compression;
+  Format format;
+  Compression compression;  // of the CSV stream, or of each Parquet page
   std::string s3_key;       // where the object goes
   std::string output_path;  // instead, when not empty: a local file, or "-" for stdout
 };

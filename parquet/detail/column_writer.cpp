@@ -161,7 +161,7 @@ std::size_t ColumnWriter::open_page_memory() const {
 }
 
 std::size_t ColumnWriter::buffered_bytes() const {
-  return pages_.size() + dictionary_values_.size() + open_page_memory();
+  return pages_bytes_ + dictionary_values_.size() + open_page_memory();
 }
 
 void ColumnWriter::close_page() {
@@ -194,8 +194,12 @@ void ColumnWriter::close_page() {
   });
 
   pages_uncompressed_bytes_ += static_cast<std::int64_t>(header.size() + body.size());
-  pages_ += header;
-  pages_ += compressed;
+  std::string page;
+  page.reserve(header.size() + compressed.size());
+  page += header;
+  page += compressed;
+  pages_bytes_ += page.size();
+  pages_.push_back(std::move(page));
   chunk_values_ += page_values_;
   page_values_ = 0;
   booleans_ = 0;
@@ -222,7 +226,7 @@ ClosedChunk ColumnWriter::close_chunk(std::uint64_t file_offset) {
     chunk.pieces.push_back(std::move(header));
   }
   chunk.uncompressed_bytes += pages_uncompressed_bytes_;
-  chunk.pieces.push_back(std::move(pages_));
+  for (auto& page : pages_) chunk.pieces.push_back(std::move(page));
   for (const auto& piece : chunk.pieces) chunk.compressed_bytes += static_cast<std::int64_t>(piece.size());
 
   ThriftWriter thrift(chunk.metadata);

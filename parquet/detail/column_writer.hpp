@@ -64,7 +64,10 @@ class ColumnWriter {
   std::string dictionary_values_;  // PLAIN
   bool dictionary_pages_ = false;  // some data page refers to the dictionary
   bool plain_pages_ = false;
-  std::string pages_;              // finished data pages, headers included, compressed
+  // Finished data pages, headers included, compressed; each its own string, so that memory is what they
+  // hold, not what a growing buffer doubled to.
+  std::vector<std::string> pages_;
+  std::size_t pages_bytes_ = 0;
   std::int64_t pages_uncompressed_bytes_ = 0;
   std::int64_t chunk_values_ = 0;
 };

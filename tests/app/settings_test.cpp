@@ -63,6 +63,20 @@ TEST_CASE("an unknown key, a misplaced key or a mistyped value is refused, namin
   CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\nquery = \"SELECT 1\"\npart_size_mib = 8\n"),
              Contains("key datasets.part_size_mib belongs in [export]"));
   CHECK_THAT(refusal("[s3]\nexact_count = true\n"), Contains("key s3.exact_count belongs in [[datasets]]"));
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\nquery = \"SELECT 1\"\nformat = \"orc\"\n"),
+             Contains("datasets.format must be \"csv\" or \"parquet\""));
+  CHECK_THAT(refusal("[export]\nmax_parts_in_flight = 0\n"), Contains("max_parts_in_flight must be at least 1"));
+  CHECK_THAT(refusal("[s3]\nrequest_timeout_ms = 0\n"), Contains("request_timeout_ms must be at least 1"));
+}
+
+TEST_CASE("a dataset's output format, the parts in flight and the request timeout from the file", "[settings]") {
+  variables = {{"HOME", "/nonexistent"}};
+  const auto settings = loaded("[s3]\nrequest_timeout_ms = 2500\n[export]\nparts_per_export = 3\n"
+                               "[[datasets]]\nname = \"events\"\nquery = \"SELECT 1\"\nformat = \"parquet\"\n");
+  CHECK(settings.engine.datasets.at(0).format == engine::Format::parquet);
+  CHECK(settings.engine.max_parts_in_flight == 2);  // the older key: the part filling plus those uploading
+  CHECK(settings.engine.s3.io_timeout == std::chrono::milliseconds(2500));
+  CHECK(loaded("[export]\nmax_parts_in_flight = 5\n").engine.max_parts_in_flight == 5);
 }
 
 TEST_CASE("upload options in [s3] and per dataset, which starts from [s3]'s", "[settings]") {

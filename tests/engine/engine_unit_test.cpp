@@ -71,16 +71,37 @@ TEST_CASE("job ids are random version 4 UUIDs", "[job]") {
 }
 
 TEST_CASE("object keys stay under the prefix and refuse what could escape it", "[keys]") {
-  CHECK(object_key("", "exports/", "id", Compression::gzip).value() == "exports/id.csv.gz");
-  CHECK(object_key("mine.csv", "exports/", "id", Compression::none).value() == "exports/mine.csv");
-  CHECK(object_key("exports/a/b.csv", "exports/", "id", Compression::none).value() == "exports/a/b.csv");
+  CHECK(object_key("", "exports/", "id", Format::csv, Compression::gzip).value() == "exports/id.csv.gz");
+  CHECK(object_key("", "exports/", "id", Format::parquet, Compression::zstd).value() == "exports/id.parquet");
+  CHECK(object_key("mine.csv", "exports/", "id", Format::csv, Compression::none).value() == "exports/mine.csv");
+  CHECK(object_key("exports/a/b.csv", "exports/", "id", Format::csv, Compression::none).value() == "exports/a/b.csv");
   const std::string bad_keys[] = {"/abs.csv", "../up.csv", "a/../../b", "..", "a/..", "tab\tkey",
                                   std::string("nul\0key", 7), std::string(1100, 'k')};
   for (const auto& bad : bad_keys) {
-    auto key = object_key(bad, "exports/", "id", Compression::none);
+    auto key = object_key(bad, "exports/", "id", Format::csv, Compression::none);
     REQUIRE_FALSE(key.has_value());
     CHECK(key.error().code == errc::invalid_request);
   }
+}
+
+TEST_CASE("formats and their compressions: defaults, extensions, content types, snappy only for Parquet", "[format]") {
+  CHECK(default_compression(Format::csv) == Compression::none);
+  CHECK(default_compression(Format::parquet) == Compression::zstd);
+  for (auto compression : {Compression::none, Compression::snappy, Compression::gzip, Compression::zstd}) {
+    CHECK_FALSE(refuse_compression(Format::parquet, compression));
+    CHECK(file_extension(Format::parquet, compression) == ".parquet");
+    CHECK(content_type(Format::parquet, compression) == "application/vnd.apache.parquet");
+    CHECK(parse_compression(to_string(compression)) == compression);
+  }
+  CHECK_THAT(refuse_compression(Format::csv, Compression::snappy).value(), Catch::Contains("snappy"));
+  for (auto compression : {Compression::none, Compression::gzip, Compression::zstd})
+    CHECK_FALSE(refuse_compression(Format::csv, compression));
+  CHECK(file_extension(Format::csv, Compression::zstd) == ".csv.zst");
+  CHECK(content_type(Format::csv, Compression::none) == "text/csv");
+  CHECK(parse_format("parquet") == Format::parquet);
+  CHECK(parse_format("csv") == Format::csv);
+  CHECK_FALSE(parse_format("PARQUET"));
+  CHECK_FALSE(parse_compression("lz4"));
 }
 
 TEST_CASE("the planner's estimate is read from EXPLAIN (FORMAT JSON)", "[estimate]") {
@@ -232,6 +253,37 @@ TEST_CASE("the buffer pool counts the bytes buffers hold and frees grown ones wh
   CHECK(pool.leases_overgrown() == 0);
 }
 
+TEST_CASE("a reservation counts against the budget without a buffer and leaves room for a part", "[pool]") {
+  asio::io_context io;
+  BufferPool pool(io.get_executor(), 64 * 1024, 8 * 1024);
+  std::vector<std::string> order;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto part = co_await pool.acquire(8 * 1024);
+    {
+      auto writer = co_await pool.reserve(40 * 1024, 8 * 1024);
+      CHECK(pool.bytes_in_use() == 48 * 1024);
+      CHECK(pool.bytes_held() == 48 * 1024);
+      // Another 16 KiB would leave less than a part beside it: it waits for the first to end.
+      auto second = [&]() -> asio::awaitable<void> {
+        auto reserved = co_await pool.reserve(16 * 1024, 8 * 1024);
+        CHECK(reserved.has_value());
+        order.push_back("second reserved");
+      };
+      asio::co_spawn(co_await asio::this_coro::executor, second(), asio::detached);
+      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+      CHECK(pool.waiting() == 1);
+      order.push_back("first ended");
+    }
+    auto too_large = co_await pool.reserve(60 * 1024, 8 * 1024);
+    REQUIRE_FALSE(too_large.has_value());
+    CHECK(too_large.error().code == errc::over_budget);
+  }());
+  CHECK(order == std::vector<std::string>{"first ended", "second reserved"});
+  CHECK(pool.bytes_in_use() == 0);
+  CHECK(pool.bytes_held() == 8 * 1024);  // the part buffer is kept for reuse; a reservation leaves nothing
+  CHECK(pool.leases_overgrown() == 0);
+}
+
 TEST_CASE("a cancelled wait for a buffer takes none and leaves the queue", "[pool]") {
   asio::io_context io;
   BufferPool pool(io.get_executor(), 1024, 1024);
@@ -309,7 +361,7 @@ TEST_CASE("the status JSON has every field of the contract", "[json]") {
   job.s3_key = "exports/x.csv";
   job.created_at = TimePoint(std::chrono::seconds(1768298400));
   CHECK(http::job_status_json(job) ==
-        R"({"id":"123e4567-e89b-42d3-a456-426614174000","dataset":"users","status":"RUNNING","totalRecords":200,)"
+        R"({"id":"123e4567-e89b-42d3-a456-426614174000","dataset":"users","status":"RUNNING","format":"csv","totalRecords":200,)"
         R"("processedRecords":100,"progressPercent":50,"bytesUploaded":0,"s3Key":"exports/x.csv","errorMessage":null,)"
         R"("retrying":null,)"
         R"("createdAt":"2026-01-13T10:00:00Z","startedAt":null,"finishedAt":null})");
@@ -321,10 +373,20 @@ TEST_CASE("the status JSON has every field of the contract", "[json]") {
 
 TEST_CASE("export options are read from an optional JSON body", "[json]") {
   auto options = [](std::string_view body) { return http::parse_export_options(body); };
-  CHECK(std::get<http::ExportOptions>(options("")).compression == Compression::none);
+  const auto empty = std::get<http::ExportOptions>(options(""));
+  CHECK_FALSE(empty.compression);  // the engine chooses: the dataset's format, the format's compression
+  CHECK_FALSE(empty.format);
   auto full = std::get<http::ExportOptions>(options(R"({"key":"a.csv.gz","compression":"gzip"})"));
   CHECK(full.key == "a.csv.gz");
   CHECK(full.compression == Compression::gzip);
+  auto parquet = std::get<http::ExportOptions>(options(R"({"format":"parquet","compression":"snappy"})"));
+  CHECK(parquet.format == Format::parquet);
+  CHECK(parquet.compression == Compression::snappy);
+  CHECK(std::get<http::ExportOptions>(options(R"({"format":"csv"})")).format == Format::csv);
+  CHECK_THAT(std::get<std::string>(options(R"({"format":"orc"})")), Catch::Contains("csv or parquet, not \"orc\""));
+  CHECK(std::get<std::string>(options(R"({"format":1})")) == "\"format\" must be a string");
+  CHECK(std::get<std::string>(options(R"({"format":"csv","format":"parquet"})")) == "\"format\" is given twice");
+  CHECK_THAT(std::get<std::string>(options(R"({"format":"Parquet"})")), Catch::Contains("not \"Parquet\""));
   CHECK(std::get<std::string>(options("{bad json")) == "the body is not a JSON object");
   CHECK(std::get<std::string>(options(R"({"key": 5})")) == "\"key\" must be a string");
   CHECK_THAT(std::get<std::string>(options(R"({"compression":"lz4"})")), Catch::Contains("not \"lz4\""));

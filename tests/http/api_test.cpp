@@ -1,6 +1,7 @@
 // The control API of a real `pg2s3 serve` process, driven with curl, against the real PostgreSQL and RGW.
 #include "http/routes.hpp"
 #include "tests/http/api_helpers.hpp"
+#include "tests/support/parquet_check.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -66,6 +67,38 @@ TEST_CASE("a gzip export through the API downloads as gzip of the same bytes", "
   auto link = parse(parser, request("GET", server.url("/exports/" + id + "/download-url")).body);
   CHECK(test::command_output("curl -sf '" + text_of(link, "downloadUrl") + "' | gunzip") ==
         test::psql_csv(users_copy_query));
+}
+
+TEST_CASE("POST /exports/users with {\"format\":\"parquet\"}: the download reads in DuckDB as PostgreSQL's table",
+          "[api][parquet]") {
+  ServerProcess server;
+  const auto id = start(server, "users", R"({"format":"parquet"})");
+  simdjson::dom::parser parser;
+  auto final_status = parse(parser, statuses_until_final(server, id).back());
+  INFO(final_status);
+  CHECK(text_of(final_status, "status") == "COMPLETED");
+  CHECK(text_of(final_status, "format") == "parquet");
+  CHECK(text_of(final_status, "s3Key") == "exports/" + id + ".parquet");
+  CHECK(std::int64_t(final_status["processedRecords"]) == 100000);
+  auto link = parse(parser, request("GET", server.url("/exports/" + id + "/download-url")).body);
+  TempDir dir;
+  const std::string path = (dir.path / "users.parquet").string();
+  const std::string headers = test::command_output("curl -sf -D - -o " + path + " '" + text_of(link, "downloadUrl") + "'");
+  CHECK_THAT(headers, Catch::Contains("application/vnd.apache.parquet", Catch::CaseSensitive::No));
+  asio::io_context io;
+  CHECK(users_digest_duckdb(path) == users_digest_postgres(io));
+}
+
+TEST_CASE("an unknown format, or snappy for CSV, is refused with 400", "[api][parquet]") {
+  ServerProcess server;
+  for (const char* body : {R"({"format":"orc"})", R"({"format":7})", R"({"compression":"snappy"})",
+                           R"({"format":"csv","compression":"snappy"})", R"({"compression":"lz4","format":"parquet"})"}) {
+    const auto reply = request("POST", server.url("/exports/users"), body);
+    INFO(body);
+    check_error(reply, 400, "bad_request");
+  }
+  CHECK_THAT(request("POST", server.url("/exports/users"), R"({"compression":"snappy"})").body,
+             Catch::Contains("snappy") && Catch::Contains("Parquet"));
 }
 
 TEST_CASE("every error route answers its status and a JSON error", "[api]") {
@@ -229,6 +262,20 @@ TEST_CASE("pg2s3 export --output - prints the same bytes and the status goes to 
   REQUIRE(stat("/dev/null", &device) == 0);
   CHECK(S_ISCHR(device.st_mode));  // written to, never replaced by a file
 
+}
+
+TEST_CASE("pg2s3 export --format parquet --output FILE writes the users table DuckDB reads as PostgreSQL's", "[cli][parquet]") {
+  TempDir dir;
+  const std::string path = (dir.path / "users.parquet").string();
+  for (const char* compression : {"", " --compression snappy"}) {
+    const std::string status = test::command_output(std::string(PG2S3_BINARY) + " export users --format parquet" +
+                                                    compression + " --output " + path);
+    CHECK_THAT(status, Catch::Contains(R"("status":"COMPLETED")") && Catch::Contains(R"("format":"parquet")"));
+    asio::io_context io;
+    CHECK(users_digest_duckdb(path) == users_digest_postgres(io));
+  }
+  const std::string codec = duckdb_rows("SELECT DISTINCT compression FROM parquet_metadata('" + path + "')")[0][0].value();
+  CHECK(codec == "SNAPPY");
 }
 
 TEST_CASE("a job id in upper case names the same job: DELETE of a running one cancels it", "[api]") {

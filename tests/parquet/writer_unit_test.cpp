@@ -80,7 +80,7 @@ TEST_CASE("Dictionary encoding falls back to PLAIN once the dictionary outgrows 
   CHECK(v < 100);  // 4 KiB holds a few dozen entries with their index
   writer.write(std::monostate{});
   const auto chunk = writer.close_chunk(4);
-  REQUIRE(chunk.pieces.size() == 2);  // the dictionary page, then the data pages
+  REQUIRE(chunk.pieces.size() == 3);  // the dictionary page, then the data pages: dictionary, then PLAIN
   // Both encodings are listed in the column's metadata: RLE (levels), PLAIN, RLE_DICTIONARY.
   CHECK(chunk.metadata.find("\x35\x06\x00\x10"s) != std::string::npos);
   // The next chunk starts with a dictionary again.

@@ -1,0 +1,65 @@
+#include "engine/compressor.hpp"
+#include "engine/detail/part_source.hpp"
+
+#include <algorithm>
+
+namespace pg2s3::engine::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::size_t staging_size = 256 * 1024;  // CSV read at a time before compressing
+
+class CsvPartSource final : public PartSource {
+ public:
+  CsvPartSource(pg::CopyOutStream stream, Compression compression)
+      : stream_(std::move(stream)),
+        compressor_(compression == Compression::none ? nullptr : Compressor::create(compression)) {}
+
+  asio::awaitable<Result<bool>> fill(std::string& part, std::size_t size) override {
+    auto more = co_await read(part, size);
+    if (!more) co_return failure("reading rows", more.error());
+    ended_ = !*more;
+    co_return *more;
+  }
+
+  // While the COPY runs, the stream's rows begun include the CSV header line; once it has ended, its
+  // count is the server's, which does not.
+  std::int64_t rows() const override {
+    const auto rows = static_cast<std::int64_t>(stream_.rows());
+    return ended_ ? rows : std::max<std::int64_t>(rows - 1, 0);
+  }
+
+  std::size_t overshoot() const override { return compressor_ ? Compressor::max_overshoot : 0; }
+
+ private:
+  asio::awaitable<pg::Result<bool>> read(std::string& part, std::size_t size) {
+    if (!compressor_) co_return co_await stream_.read(part, size);
+    while (part.size() < size) {
+      staging_.clear();
+      auto more = co_await stream_.read(staging_, staging_size);
+      if (!more) co_return more;
+      compressor_->write(staging_, part, !*more);
+      if (!*more) co_return false;
+    }
+    co_return true;
+  }
+
+  pg::CopyOutStream stream_;
+  std::unique_ptr<Compressor> compressor_;
+  std::string staging_;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+asio::awaitable<Result<std::unique_ptr<PartSource>>> start_csv(pg::Connection& connection, const std::string& query,
+                                                               Compression compression) {
+  const std::string copy = "COPY (" + query + ") TO STDOUT WITH (FORMAT csv, HEADER)";
+  auto stream = co_await connection.copy_out(copy);
+  if (!stream) co_return failure("starting the COPY", stream.error());
+  co_return std::unique_ptr<PartSource>(std::make_unique<CsvPartSource>(std::move(*stream), compression));
+}
+
+}  // namespace pg2s3::engine::detail

@@ -1,0 +1,49 @@
+// Where an export's object bytes come from: the dataset's COPY, turned into CSV or Parquet part by part.
+#pragma once
+
+#include "engine/buffer_pool.hpp"
+#include "engine/error.hpp"
+#include "engine/job.hpp"
+#include "pg/connection.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace pg2s3::engine::detail {
+
+// A PostgreSQL failure as the engine reports it: the step, then the server's words.
+inline Error failure(std::string_view step, const pg::Error& error) {
+  return {error.code, std::string(step) + ": " + error.message()};
+}
+
+// The one thing the CSV and the Parquet export do differently: how the bytes of the next part are made.
+class PartSource {
+ public:
+  virtual ~PartSource() = default;
+  // Appends the object's next bytes to `part` until it holds `size` bytes or the data ends; true while
+  // more may follow.
+  virtual boost::asio::awaitable<Result<bool>> fill(std::string& part, std::size_t size) = 0;
+  // Rows of data read so far.
+  virtual std::int64_t rows() const = 0;
+  // How far fill() may take a part past `size`: a buffer leased with this much room never grows.
+  virtual std::size_t overshoot() const = 0;
+};
+
+// `COPY (query) TO STDOUT WITH (FORMAT csv, HEADER)`, through gzip or zstd when asked.
+boost::asio::awaitable<Result<std::unique_ptr<PartSource>>> start_csv(pg::Connection& connection, const std::string& query,
+                                                                      Compression compression);
+
+// The query's columns described and mapped, then its binary COPY into a Parquet writer whose row groups
+// end near `row_group_bytes`. The writer's memory is reserved from `pool` for as long as the source lives.
+boost::asio::awaitable<Result<std::unique_ptr<PartSource>>> start_parquet(pg::Connection& connection,
+                                                                          const std::string& query,
+                                                                          Compression codec,
+                                                                          std::size_t row_group_bytes,
+                                                                          BufferPool& pool);
+
+}  // namespace pg2s3::engine::detail
