@@ -28,8 +28,12 @@ using Parameter = std::optional<std::string>;
 //
 // Cancellation (terminal, through the awaiting coroutine's cancellation slot) of any operation closes
 // the connection: the operation ends with operation_aborted as a value, not an exception, and later
-// ones with errc::closed. For a COPY that means the server stops at its next write and the backend
-// goes away.
+// ones with errc::closed. For a COPY, PostgreSQL's cancel request is sent as well, so the backend stops
+// at once rather than at its next write.
+//
+// To report cancellation as a value, the operations set throw_if_cancelled(false), and Asio keeps that
+// flag for the whole coroutine stack: after one of them, the caller's own later co_awaits do not throw
+// when it is cancelled either. Callers here check for cancellation as a value throughout.
 class Connection {
  public:
   template <class T>

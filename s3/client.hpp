@@ -96,7 +96,9 @@ struct ClientStats {
 };
 
 // Cancelling an operation (terminal, through the awaiting coroutine's cancellation slot) ends it with
-// operation_aborted as a value; the connection it used is dropped.
+// operation_aborted as a value; the connection it used is dropped. To do so the operations set
+// throw_if_cancelled(false), a flag Asio keeps for the whole coroutine stack: after one of them, the
+// caller's own later co_awaits do not throw when it is cancelled either.
 class Client {
  public:
   template <class T>
