@@ -283,10 +283,12 @@ std::optional<std::string> apply_file(Settings& settings, const std::string& pat
     if (auto problem = reader.read(*node->as_table(), table.name, table.keys, settings, upload)) return problem;
   }
   if (auto problem = s3::check_upload_options(settings.engine.upload)) return "config file " + path + ": [s3] " + *problem;
-  for (const auto& [name, node] : file) {
-    if (name.str() == "datasets") {
+  for (const auto& entry : file) {
+    const auto& [name, node] = entry;
+    const std::string_view key = name.str();  // a plain name: clang 14's lambdas cannot capture a binding
+    if (key == "datasets") {
       if (auto problem = read_datasets(settings, node, reader)) return problem;
-    } else if (std::ranges::none_of(tables(), [&](const auto& table) { return table.name == name.str(); })) {
+    } else if (std::ranges::none_of(tables(), [&](const auto& table) { return table.name == key; })) {
       const std::string home = home_of(name.str(), "");
       return reader.problem(node, home.empty() ? "unknown key or table " + std::string(name.str())
                                                : "key " + std::string(name.str()) + " belongs in " + home);

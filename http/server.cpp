@@ -61,6 +61,7 @@ std::optional<ApiResponse> refusal_for(const boost::system::error_code& ec) {
 
 // A connection the server owns: stop() closes it while it waits for a request, and lets it finish an answer.
 struct Session {
+  explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
   bool answering = false;
 };
@@ -157,7 +158,7 @@ asio::awaitable<void> Server::run() {
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    auto session = std::make_unique<Session>(beast::tcp_stream(std::move(socket)));
+    auto session = std::make_unique<Session>(std::move(socket));
     impl_->sessions.push_back(session.get());
     asio::co_spawn(impl_->acceptor.get_executor(), impl_->session(std::move(session)), asio::detached);
   }
