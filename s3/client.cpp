@@ -181,6 +181,10 @@ struct Client::Impl {
   std::map<std::string, std::string, std::less<>> bucket_regions;  // learnt from wrong-region answers
   std::shared_ptr<CredentialsCache> credentials;
   std::optional<asio::ssl::context> tls_context;
+  struct FreeSession {
+    void operator()(SSL_SESSION* session) const { SSL_SESSION_free(session); }
+  };
+  std::map<std::string, std::unique_ptr<SSL_SESSION, FreeSession>, std::less<>> tls_sessions;  // by authority
   std::vector<std::pair<std::string, std::unique_ptr<HttpConnection>>> idle;  // by authority
   ClientStats stats;
   RetryObserver retry_observer;
@@ -268,7 +272,10 @@ struct Client::Impl {
     return nullptr;
   }
 
+  // A connection after a whole response: its TLS session is kept for the next connection to the host.
   void give_back(std::string authority, std::unique_ptr<HttpConnection> connection) {
+    if (SSL_SESSION* session = connection->session_to_resume()) tls_sessions[authority].reset(session);
+    if (config.max_idle_connections == 0) return;
     if (idle.size() >= config.max_idle_connections) idle.erase(idle.begin());
     idle.emplace_back(std::move(authority), std::move(connection));
   }
@@ -286,8 +293,11 @@ struct Client::Impl {
     if (ec) co_return std::pair{nullptr, TransportFailure{ec, "resolving " + target.host}};
 
     auto connection = std::make_unique<HttpConnection>(executor, tls_context ? &*tls_context : nullptr);
-    auto failure = co_await connection->connect(target, addresses, config.connect_timeout);
+    const auto known = tls_sessions.find(target.authority());
+    SSL_SESSION* resume = known == tls_sessions.end() ? nullptr : known->second.get();
+    auto failure = co_await connection->connect(target, addresses, config.connect_timeout, resume);
     ++stats.connections_opened;
+    if (!failure && connection->resumed()) ++stats.tls_sessions_resumed;
     co_return std::pair{std::move(connection), std::move(failure)};
   }
 

@@ -93,6 +93,7 @@ struct ClientStats {
   std::uint64_t requests = 0;
   std::uint64_t retries = 0;
   std::uint64_t connections_opened = 0;
+  std::uint64_t tls_sessions_resumed = 0;  // connections whose TLS handshake resumed an earlier session
 };
 
 // Cancelling an operation (terminal, through the awaiting coroutine's cancellation slot) ends it with

@@ -40,7 +40,7 @@ asio::awaitable<Result<HttpAnswer>> http_call(asio::any_io_executor executor, Ht
   if (ec) co_return failed("cannot resolve (" + ec.message() + ")");
 
   detail::HttpConnection connection(executor, call.endpoint.tls ? &tls_context() : nullptr);
-  if (auto failure = co_await connection.connect(call.endpoint, addresses, call.timeout))
+  if (auto failure = co_await connection.connect(call.endpoint, addresses, call.timeout, nullptr))
     co_return failed("cannot connect (" + failure.code.message() + ") to");
   detail::HttpRequest request{call.method, call.target, 11};
   request.set(boost::beast::http::field::host, call.endpoint.authority());

@@ -56,7 +56,7 @@ beast::tcp_stream& HttpConnection::tcp() {
 
 asio::awaitable<TransportFailure> HttpConnection::connect(const Endpoint& endpoint,
                                                           const asio::ip::tcp::resolver::results_type& addresses,
-                                                          Duration timeout) {
+                                                          Duration timeout, SSL_SESSION* resume) {
   tcp().expires_after(timeout);
   auto [ec, connected_to] = co_await tcp().async_connect(addresses, use_tuple);
   if (ec) co_return TransportFailure{ec, "connecting to " + endpoint.authority()};
@@ -65,12 +65,29 @@ asio::awaitable<TransportFailure> HttpConnection::connect(const Endpoint& endpoi
     if (!is_ip_address(endpoint.host))  // SNI carries host names, never addresses
       SSL_set_tlsext_host_name(tls->native_handle(), endpoint.host.c_str());
     tls->set_verify_callback(asio::ssl::host_name_verification(endpoint.host));
+    if (resume) SSL_set_session(tls->native_handle(), resume);
     tcp().expires_after(timeout);
     auto [handshake_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
     if (handshake_ec) co_return TransportFailure{handshake_ec, tls_failure_detail(tls->native_handle(), endpoint)};
   }
   reusable_ = true;
   co_return TransportFailure{};
+}
+
+bool HttpConnection::resumed() const {
+  const auto* tls = std::get_if<TlsStream>(&stream_);
+  return tls && SSL_session_reused(const_cast<TlsStream*>(tls)->native_handle());
+}
+
+SSL_SESSION* HttpConnection::session_to_resume() const {
+  const auto* tls = std::get_if<TlsStream>(&stream_);
+  if (!tls) return nullptr;
+  SSL_SESSION* session = SSL_get1_session(const_cast<TlsStream*>(tls)->native_handle());
+  if (session && !SSL_SESSION_is_resumable(session)) {
+    SSL_SESSION_free(session);
+    return nullptr;
+  }
+  return session;
 }
 
 asio::awaitable<TransportFailure> HttpConnection::send(HttpRequest& request, Duration timeout) {

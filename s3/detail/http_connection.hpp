@@ -36,9 +36,11 @@ class HttpConnection {
   // `tls_context` null: plain TCP.
   HttpConnection(boost::asio::any_io_executor executor, boost::asio::ssl::context* tls_context);
 
+  // Over TLS, `resume` (when not null) is a session of an earlier connection to the same host, offered so
+  // that the handshake is resumed rather than done in full.
   boost::asio::awaitable<TransportFailure> connect(const Endpoint& endpoint,
                                                    const boost::asio::ip::tcp::resolver::results_type& addresses,
-                                                   Duration timeout);
+                                                   Duration timeout, SSL_SESSION* resume);
 
   // Sends the request and reads the whole response into `response` (its body at most `body_limit`).
   boost::asio::awaitable<TransportFailure> round_trip(HttpRequest& request, HttpResponse& response,
@@ -50,6 +52,12 @@ class HttpConnection {
                                                                 const Client::BodySink& sink, Duration timeout);
 
   bool reusable() const { return reusable_; }
+  // Whether the TLS handshake resumed the offered session.
+  bool resumed() const;
+  // This connection's TLS session for the next connection to offer (a reference the caller frees), when
+  // the server granted one that can be resumed; null otherwise. Asked after a response, since TLS 1.3
+  // servers send their tickets after the handshake.
+  SSL_SESSION* session_to_resume() const;
 
  private:
   using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
