@@ -263,13 +263,14 @@ TEST_CASE("a reservation counts against the budget without a buffer and leaves r
       auto writer = co_await pool.reserve(40 * 1024, 8 * 1024);
       CHECK(pool.bytes_in_use() == 48 * 1024);
       CHECK(pool.bytes_held() == 48 * 1024);
-      // Another 16 KiB would leave less than a part beside it: it waits for the first to end.
-      auto second = [&]() -> asio::awaitable<void> {
+      // Another 16 KiB would leave less than a part beside it: it waits for the first to end. It resumes
+      // after this coroutine is gone, so it keeps its references as parameters, in a frame of its own.
+      auto second = [](BufferPool& pool, std::vector<std::string>& order) -> asio::awaitable<void> {
         auto reserved = co_await pool.reserve(16 * 1024, 8 * 1024);
         CHECK(reserved.has_value());
         order.push_back("second reserved");
       };
-      asio::co_spawn(co_await asio::this_coro::executor, second(), asio::detached);
+      asio::co_spawn(co_await asio::this_coro::executor, second(pool, order), asio::detached);
       co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
       CHECK(pool.waiting() == 1);
       order.push_back("first ended");
