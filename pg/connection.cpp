@@ -246,6 +246,24 @@ Connection::Task<CopyOutStream> Connection::copy_out(std::string_view copy_state
   co_return error;
 }
 
+Connection::Task<Notification> Connection::next_notification() {
+  constexpr std::string_view operation = "waiting for a notification";
+  if (auto refused = state_->begin_operation(operation)) co_return *refused;
+  auto outcome = co_await [&]() -> Task<Notification> {
+    for (;;) {
+      if (PGnotify* received = PQnotifies(state_->conn)) {
+        Notification notification{received->relname, received->extra, received->be_pid};
+        PQfreemem(received);
+        co_return notification;
+      }
+      if (auto ec = co_await state_->wait_readable()) co_return state_->interrupted(operation, ec);
+      if (!PQconsumeInput(state_->conn)) co_return state_->libpq_error(operation, errc::connection_lost);
+    }
+  }();
+  state_->busy = false;
+  co_return outcome;
+}
+
 void Connection::set_notice_handler(std::function<void(std::string_view)> handler) {
   state_->notice_handler = std::move(handler);
 }

@@ -24,6 +24,13 @@ struct ConnectionState;
 // A statement parameter in text format; nothing is NULL.
 using Parameter = std::optional<std::string>;
 
+// A NOTIFY this connection received on a channel it LISTENs to.
+struct Notification {
+  std::string channel;
+  std::string payload;
+  int sender_pid = 0;
+};
+
 // One operation at a time: a second one while another runs fails with errc::busy.
 //
 // Cancellation (terminal, through the awaiting coroutine's cancellation slot) of any operation closes
@@ -54,6 +61,10 @@ class Connection {
   Task<void> execute(std::string_view sql);
   // Starts `COPY ... TO STDOUT`; the connection stays busy until the stream has ended.
   Task<CopyOutStream> copy_out(std::string_view copy_statement);
+
+  // Waits for the next notification on a channel this connection LISTENs to (one that arrived during an
+  // earlier statement comes at once). Fails when the connection is lost, which is how a listener learns it.
+  Task<Notification> next_notification();
 
   // Server notices (WARNING, NOTICE) go here instead of libpq's stderr; none set: they are dropped.
   void set_notice_handler(std::function<void(std::string_view)> handler);

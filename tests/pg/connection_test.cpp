@@ -386,3 +386,25 @@ TEST_CASE("notices go to the handler and a read-only snapshot refuses writes", "
   CHECK(write.error().sqlstate == "25006");  // read_only_sql_transaction
   REQUIRE(test::run(io, connection.execute("ROLLBACK")).has_value());
 }
+
+TEST_CASE("a listener gets notifications, those sent during a statement too, and learns when it is cut off", "[pg]") {
+  asio::io_context io;
+  auto listener = connect(io);
+  auto sender = connect(io);
+  REQUIRE(test::run(io, listener.execute("LISTEN pg2s3_test_channel")).has_value());
+  REQUIRE(test::run(io, sender.execute("NOTIFY pg2s3_test_channel, 'first'")).has_value());
+  REQUIRE(test::run(io, listener.execute("SELECT 1")).has_value());  // 'first' arrives during this statement
+  REQUIRE(test::run(io, sender.execute("NOTIFY pg2s3_test_channel, 'second'")).has_value());
+
+  auto first = test::run(io, listener.next_notification()).value();
+  CHECK(first.channel == "pg2s3_test_channel");
+  CHECK(first.payload == "first");
+  CHECK(first.sender_pid == sender.backend_pid());
+  CHECK(test::run(io, listener.next_notification()).value().payload == "second");
+
+  const pg::Parameter pid[] = {std::to_string(listener.backend_pid())};
+  REQUIRE(test::run(io, sender.query("SELECT pg_terminate_backend($1::int)", pid)).has_value());
+  auto cut_off = test::run(io, listener.next_notification());
+  REQUIRE_FALSE(cut_off.has_value());
+  CHECK_FALSE(listener.is_open());
+}
