@@ -23,6 +23,21 @@ asio::awaitable<void> Event::wait() {
   co_await timer_.async_wait(use_tuple);
 }
 
+Doorbell::Doorbell(asio::any_io_executor executor) : timer_(std::move(executor)) {}
+
+void Doorbell::ring() {
+  rung_ = true;
+  timer_.cancel();
+}
+
+asio::awaitable<void> Doorbell::wait_for(std::chrono::steady_clock::duration timeout) {
+  if (!rung_) {
+    timer_.expires_after(timeout);
+    co_await timer_.async_wait(use_tuple);
+  }
+  rung_ = false;
+}
+
 Turn::Holder::Holder(Holder&& other) noexcept : turn_(std::exchange(other.turn_, nullptr)) {}
 
 Turn::Holder::~Holder() {

@@ -1,5 +1,7 @@
 #include "engine/detail/export_pipeline.hpp"
 
+#include "engine/sync.hpp"
+
 #include "engine/detail/in_flight_limit.hpp"
 #include "engine/detail/part_plan.hpp"
 #include "engine/detail/part_source.hpp"
@@ -26,7 +28,6 @@ using Clock = std::chrono::steady_clock;
 // A filled part buffer, or nothing: the end of the data.
 using PartChannel = asio::experimental::channel<void(boost::system::error_code, std::optional<BufferPool::Lease>)>;
 
-const Error cancelled{asio::error::operation_aborted, "cancelled"};
 
 // The planner's estimate of the rows and bytes, with the rows counted in the snapshot when the dataset asks.
 asio::awaitable<Result<PlanEstimate>> estimate_output(pg::Connection& connection, const Dataset& dataset) {
@@ -65,17 +66,6 @@ asio::awaitable<Result<std::unique_ptr<PartSource>>> start_source(pg::Connection
   if (target.format == Format::parquet)
     return start_parquet(connection, target.dataset->query, target.compression, plan.first_size(), pool);
   return start_csv(connection, target.dataset->query, target.compression);
-}
-
-// Runs `step` to its end even when the export is cancelled meanwhile: an interrupted CreateMultipartUpload or
-// CompleteMultipartUpload may still take effect at S3, leaving an upload nobody knows of or an object of a
-// job that says CANCELLED. A cancel that comes meanwhile is seen afterwards, through cancel_requested.
-template <class T>
-asio::awaitable<T> uninterrupted(asio::awaitable<T> step) {
-  co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
-  auto outcome = co_await std::move(step);
-  co_await asio::this_coro::reset_cancellation_state(asio::enable_terminal_cancellation());
-  co_return outcome;
 }
 
 // What the reader and the writer measure of each other: how long the reader has waited to hand parts over.
@@ -217,11 +207,18 @@ asio::awaitable<Result<void>> transfer_and_commit(const EngineConfig& config, co
   if (auto committed = co_await connection.execute("COMMIT"); !committed)
     co_return failure("committing the snapshot", committed.error());
   if (progress.cancel_requested) co_return cancelled;  // the last word before the object appears
+  if (progress.before_complete) {
+    if (auto confirmed = co_await progress.before_complete(); !confirmed) co_return confirmed;
+  }
+  // Uninterrupted: a CompleteMultipartUpload cut short may still take effect at S3, leaving an object of a
+  // job that says CANCELLED. A cancel that comes meanwhile is seen afterwards, through cancel_requested.
   auto completing = writer.complete();
   co_return co_await uninterrupted(std::move(completing));
 }
 
 }  // namespace
+
+const Error cancelled{asio::error::operation_aborted, "cancelled"};
 
 asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client& client, BufferPool& pool,
                                          const ExportTarget& target, ExportProgress& progress) {
@@ -241,7 +238,7 @@ asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client&
   auto source = co_await start_source(*connection, target, *plan, pool);
   if (!source) co_return source.error();
   auto opening = open_writer(config, client, target, progress);
-  auto writer = co_await uninterrupted(std::move(opening));
+  auto writer = co_await uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
   if (!writer) co_return writer.error();
 
   Result<void> finished = cancelled;

@@ -24,7 +24,12 @@ struct ExportProgress {
   // Set by whoever cancels. The cancellation signal stops a waiting step; this flag is checked after
   // every part and before committing, so a cancelled export never completes even if the signal missed.
   bool cancel_requested = false;
+  // When set, asked right before the output is committed (CompleteMultipartUpload): a failure stops it.
+  std::function<boost::asio::awaitable<Result<void>>()> before_complete;
 };
+
+// The outcome of an export stopped on request.
+extern const Error cancelled;
 
 struct ExportTarget {
   const Dataset* dataset;

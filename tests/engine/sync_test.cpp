@@ -91,3 +91,60 @@ TEST_CASE("a waiter cancelled before its turn never takes it nor ends the holder
   CHECK(third_ran_alone);
   CHECK_FALSE(turn.taken());
 }
+
+TEST_CASE("a doorbell wakes its waiter early, and a ring while nobody waits is kept for the next wait", "[sync]") {
+  asio::io_context io;
+  engine::Doorbell bell(io.get_executor());
+  constexpr auto never = std::chrono::hours(24);
+  bool woken = false;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    const auto executor = co_await asio::this_coro::executor;
+    asio::co_spawn(executor, [&]() -> asio::awaitable<void> {
+      co_await bell.wait_for(never);
+      woken = true;
+    }, asio::detached);
+    co_await let_others_run();
+    CHECK_FALSE(woken);
+    bell.ring();
+    co_await let_others_run();
+    CHECK(woken);
+    bell.ring();                    // nobody waits: kept
+    co_await bell.wait_for(never);  // returns at once
+  }());
+  std::chrono::steady_clock::duration waited{};
+  test::run(io, [&]() -> asio::awaitable<void> {  // no ring: the timeout ends the wait
+    const auto start = std::chrono::steady_clock::now();
+    co_await bell.wait_for(std::chrono::milliseconds(1));
+    waited = std::chrono::steady_clock::now() - start;
+  }());
+  CHECK(waited >= std::chrono::milliseconds(1));
+}
+
+TEST_CASE("an uninterrupted step runs to its end through a cancel, and later waits can be cancelled again", "[sync]") {
+  asio::io_context io;
+  asio::cancellation_signal cancel;
+  engine::Event step_may_end(io.get_executor()), never(io.get_executor());
+  bool step_ended = false, later_wait_cancelled = false;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    const auto executor = co_await asio::this_coro::executor;
+    asio::co_spawn(executor, [&]() -> asio::awaitable<void> {
+      co_await asio::this_coro::throw_if_cancelled(false);
+      auto step = [&]() -> asio::awaitable<int> {
+        co_await step_may_end.wait();
+        co_return 1;
+      };
+      step_ended = co_await engine::uninterrupted(step()) == 1 && step_may_end.is_set();
+      co_await never.wait();
+      later_wait_cancelled = !never.is_set();
+    }, asio::bind_cancellation_slot(cancel.slot(), asio::detached));
+    co_await let_others_run();
+    cancel.emit(asio::cancellation_type::terminal);  // reaches nothing: the step is shielded
+    co_await let_others_run();
+    CHECK_FALSE(step_ended);
+    step_may_end.set();
+    co_await let_others_run();
+    CHECK(step_ended);
+    cancel.emit(asio::cancellation_type::terminal);  // reaches the later wait
+  }());
+  CHECK(later_wait_cancelled);
+}
