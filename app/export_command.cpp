@@ -5,6 +5,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -62,7 +63,8 @@ asio::awaitable<int> export_once(const Settings& settings, const ExportArguments
 
   asio::signal_set interrupts(executor, SIGINT, SIGTERM);  // cancel cleanly: no object, no open upload
   interrupts.async_wait([&](boost::system::error_code ec, int) {
-    if (!ec) (*engine)->cancel(job->id);
+    if (ec) return;
+    asio::co_spawn(executor, [&]() -> asio::awaitable<void> { co_await (*engine)->cancel(job->id); }, asio::detached);
   });
   auto ended = co_await ((*engine)->wait(job->id) || report_progress(**engine, job->id, isatty(STDERR_FILENO)));
   interrupts.cancel();

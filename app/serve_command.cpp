@@ -19,7 +19,9 @@ namespace {
 
 asio::awaitable<int> serve(const Settings& settings) {
   const auto executor = co_await asio::this_coro::executor;
-  auto engine = co_await engine::Engine::start(executor, settings.engine);
+  auto fleet_member = settings.engine;
+  fleet_member.jobs.claim_jobs = true;  // any PENDING job of export_jobs, whichever process was asked
+  auto engine = co_await engine::Engine::start(executor, std::move(fleet_member));
   if (!engine) {
     std::cerr << "pg2s3: " << engine.error().message << "\n";
     co_return 1;
@@ -36,18 +38,18 @@ asio::awaitable<int> serve(const Settings& settings) {
   std::clog << "pg2s3: listening on " << settings.listen << (settings.api_token.empty() ? "" : " (bearer token required)")
             << std::endl;
 
-  // The first SIGINT/SIGTERM stops accepting and drains: running exports may finish for up to the drain
-  // timeout, then the rest are cancelled (each aborts its upload), and every ending is recorded. A second
-  // signal ends the drain at once.
+  // The first SIGINT/SIGTERM stops accepting and claiming, and drains: running exports may finish for up to
+  // the drain timeout, then the rest abort their uploads and go back PENDING, their attempts unspent, for
+  // another process (or this one after its restart). A second signal ends the drain at once.
   asio::signal_set signals(executor, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
     std::clog << "pg2s3: stopping: running exports have " << settings.drain_timeout.count()
-              << " s to finish (a second signal cancels them now)" << std::endl;
+              << " s to finish before they are handed back (a second signal hands them back now)" << std::endl;
     (*server)->stop();
     signals.async_wait([&](boost::system::error_code again, int) {
       if (again) return;
-      std::clog << "pg2s3: second signal: cancelling running exports" << std::endl;
+      std::clog << "pg2s3: second signal: handing running exports back" << std::endl;
       (*engine)->end_drain();
     });
   });

@@ -168,6 +168,22 @@ const std::vector<Key<Settings>>& export_keys() {
   return keys;
 }
 
+const std::vector<Key<Settings>>& jobs_keys() {
+  using S = Settings;
+  using std::chrono::milliseconds;
+  static const std::vector<Key<S>> keys = {
+      whole<S>("lease_ms", 100, [](S& s, std::int64_t v) { s.engine.jobs.lease = milliseconds(v); }),
+      whole<S>("heartbeat_ms", 10, [](S& s, std::int64_t v) { s.engine.progress_interval = milliseconds(v); }),
+      whole<S>("poll_interval_ms", 10, [](S& s, std::int64_t v) { s.engine.jobs.poll_interval = milliseconds(v); }),
+      whole<S>("rescue_interval_ms", 10, [](S& s, std::int64_t v) { s.engine.sweep_interval = milliseconds(v); }),
+      whole<S>("retry_backoff_ms", 0, [](S& s, std::int64_t v) { s.engine.jobs.retry_backoff = milliseconds(v); }),
+      whole<S>("max_attempts", 1, [](S& s, std::int64_t v) { s.engine.jobs.max_attempts = static_cast<int>(v); }),
+      whole<S>("retention_days", 1, [](S& s, std::int64_t v) { s.engine.jobs.retention_days = static_cast<int>(v); }),
+      text<S>("listen_url", [](S& s) -> std::string& { return s.engine.jobs.listen_url; }),
+  };
+  return keys;
+}
+
 const std::vector<Key<engine::Dataset>>& dataset_keys() {
   using D = engine::Dataset;
   static const std::vector<Key<D>> keys = {
@@ -192,6 +208,7 @@ const std::vector<TableSchema>& tables() {
       {"s3", s3_keys(), true},
       {"server", server_keys(), false},
       {"export", export_keys(), false},
+      {"jobs", jobs_keys(), false},
   };
   return all;
 }
@@ -349,6 +366,11 @@ std::variant<Settings, std::string> load_settings(const Flags& flags, const Envi
   apply_environment(settings, environment);
   if (auto problem = apply_s3_environment(settings, environment)) return *problem;
   if (!flags.listen.empty()) settings.listen = flags.listen;
+  // Three heartbeats fit in a lease, so one slow or lost heartbeat does not cost the job.
+  const auto& jobs = settings.engine.jobs;
+  if (jobs.lease < 3 * settings.engine.progress_interval)
+    return "config file " + config_file + ": [jobs] lease_ms (" + std::to_string(jobs.lease.count()) +
+           ") must be at least three times heartbeat_ms (" + std::to_string(settings.engine.progress_interval.count()) + ")";
   return settings;
 }
 

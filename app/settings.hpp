@@ -11,7 +11,8 @@
 namespace pg2s3::app {
 
 struct Settings {
-  Settings() { engine.sweep_interval = std::chrono::minutes(1); }  // a server sweeps for dead peers' jobs
+  // A process rescues the jobs of processes that died; `serve` also claims the fleet's jobs.
+  Settings() { engine.sweep_interval = std::chrono::seconds(5); }
   engine::EngineConfig engine;
   std::string listen = "127.0.0.1:8080";
   std::string api_token;  // empty: the API is open

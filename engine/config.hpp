@@ -24,6 +24,21 @@ struct Dataset {
 // `users` = SELECT id, email, name, created_at FROM users
 std::vector<Dataset> default_datasets();
 
+// How processes that share export_jobs share its jobs (see JobStore).
+struct JobQueueConfig {
+  // Take any PENDING job from the table, as `serve` does, woken by NOTIFY and polling. False: run only the
+  // jobs started here (the export command, an embedding server), holding them PENDING meanwhile so that
+  // no other process takes them. Either way a running job holds a lease, renewed by its heartbeat.
+  bool claim_jobs = false;
+  std::chrono::milliseconds lease{30'000};  // an attempt's hold on its job, renewed by every heartbeat
+  std::chrono::milliseconds poll_interval{5'000};  // PENDING jobs are looked for this often besides NOTIFY
+  std::chrono::milliseconds retry_backoff{10'000};  // before a rescued job may run again; doubles per attempt
+  int max_attempts = 3;
+  int retention_days = 30;  // ended jobs older than this are deleted by the sweep
+  // LISTEN needs a session of its own: set this when database_url goes through a transaction-mode pooler.
+  std::string listen_url;  // empty: database_url
+};
+
 struct EngineConfig {
   std::string database_url;  // libpq conninfo; empty: libpq's PG* defaults
   std::string bucket;
@@ -40,10 +55,12 @@ struct EngineConfig {
   int max_parts_in_flight = 8;
   int max_running_exports = 8;
   std::chrono::seconds download_url_lifetime{3600};
-  std::chrono::milliseconds progress_interval{1000};  // how often progress reaches export_jobs
-  // How often jobs of processes now gone are swept besides at start-up; 0: only at start-up. A periodic
-  // sweep keeps a timer waiting on the executor for as long as the Engine lives.
+  // How often a running job's heartbeat renews its lease and carries its progress to export_jobs.
+  std::chrono::milliseconds progress_interval{1000};
+  // How often expired leases are rescued and left uploads aborted besides at start-up; 0: only at start-up.
+  // A periodic sweep keeps a timer waiting on the executor for as long as the Engine lives.
   std::chrono::milliseconds sweep_interval{0};
+  JobQueueConfig jobs;
 };
 
 const Dataset* find_dataset(const EngineConfig& config, std::string_view name);

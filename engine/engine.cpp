@@ -17,6 +17,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <deque>
 #include <iostream>
 
@@ -51,29 +54,50 @@ Result<std::string> object_key(std::string_view requested, std::string_view pref
   return key;
 }
 
-// A job that has not ended: its record, what it exports, and how to stop or await it.
+// Why a running job is being stopped before its export ends.
+enum class Stop {
+  none,
+  cancel,      // asked to: it ends CANCELLED
+  hand_back,   // this process is leaving: it goes back to PENDING for another
+  lease_lost,  // another process holds it now: this one writes nothing more to it
+};
+
+// A job of this process that has not ended: held here waiting for room, or running under a lease.
 struct ActiveJob {
-  ActiveJob(asio::any_io_executor executor, JobRecord job) : record(std::move(job)), finished(std::move(executor)) {}
-  JobRecord record;
+  ActiveJob(asio::any_io_executor executor, JobRecord job)
+      : claim{std::move(job), {}}, finished(executor), heartbeat(executor) {}
+  Claim claim;  // the record, and the lease token once claimed
   detail::ExportTarget target;
   detail::ExportProgress progress;
   asio::cancellation_signal cancel;  // stops a running export's waiting step (progress.cancel_requested is the record)
   Event finished;  // set once the job's ending is saved
-  bool holds_running_slot = false;  // taken when scheduled, given back when it ends
-  Clock::time_point last_saved{};
+  Doorbell heartbeat;  // rung for a heartbeat now: a new upload id to record, or the export's end
+  bool exported = false;  // run_export returned: the heartbeat stops
+  bool holds_place = false;  // counts toward max_running_exports
+  Stop stop = Stop::none;
+  Clock::time_point renewed_at{};  // when the last heartbeat that renewed the lease was sent
 };
+
+// "host:pid", for an operator to find the process that runs a job.
+std::string runner_name() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown-host");
+  return std::string(host) + ":" + std::to_string(getpid());
+}
 
 // Shared by the Engine and the work it spawns, so that work still under way when the Engine is destroyed
 // (a sweep, a job's last save) ends on its own without using freed memory.
 struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
-  Impl(asio::any_io_executor executor, EngineConfig config, s3::Client client, std::unique_ptr<JobStore> store)
+  Impl(asio::any_io_executor executor, EngineConfig config, s3::Client client)
       : executor(executor),
         config(std::move(config)),
         client(std::move(client)),
-        store(std::move(store)),
+        store(JobStore::open(executor, this->config.database_url, this->config.jobs, runner_name())),
         pool(executor, this->config.buffer_budget, this->config.part_size + Compressor::max_overshoot),
         sweep_timer(executor),
-        drain_timer(executor) {}
+        drain_timer(executor),
+        claim_bell(executor),
+        listen_retry(executor) {}
 
   asio::any_io_executor executor;
   EngineConfig config;
@@ -81,69 +105,159 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
   std::unique_ptr<JobStore> store;
   BufferPool pool;
   std::map<std::string, std::shared_ptr<ActiveJob>, std::less<>> active;
-  std::deque<std::shared_ptr<ActiveJob>> waiting;  // PENDING, in arrival order
+  std::deque<std::shared_ptr<ActiveJob>> waiting;  // held for this process, in arrival order
   std::size_t running = 0;
   bool draining = false;
   EngineMetrics counters;
   asio::steady_timer sweep_timer;
-  bool closed = false;  // the Engine is gone: the periodic sweep stops
+  bool closed = false;  // the Engine is gone: the periodic work stops
   asio::steady_timer drain_timer;  // the end of a drain; end_drain() brings it forward
   bool drain_ended = false;
+  Doorbell claim_bell;  // a job was queued, or room was made
+  asio::steady_timer listen_retry;
+  asio::cancellation_signal stop_listening;  // whatever the listener waits on: connect, LISTEN, a notification
+  std::string listen_failure;  // why LISTEN is down, while it is
 
-  // Writes the job as it is now; failures are logged, the export goes on.
-  void save_soon(const JobRecord& record) {
-    asio::co_spawn(executor, [self = shared_from_this(), record]() -> asio::awaitable<void> {
-      if (auto saved = co_await self->store->save(record); !saved) log(saved.error().message);
-    }, asio::detached);
+  bool accepting() const { return !closed && !draining; }
+  std::size_t room() const {
+    const auto most = static_cast<std::size_t>(config.max_running_exports);
+    return running < most ? most - running : 0;
   }
 
   static void take_progress(ActiveJob& job) {
-    job.record.total_records = job.progress.total_records;
-    job.record.processed_records = job.progress.processed_records;
-    job.record.bytes_uploaded = job.progress.bytes_uploaded;
-    job.record.upload_id = job.progress.upload_id;
+    auto& record = job.claim.job;
+    record.total_records = job.progress.total_records;
+    record.processed_records = job.progress.processed_records;
+    record.bytes_uploaded = job.progress.bytes_uploaded;
+    record.upload_id = job.progress.upload_id;
   }
 
   void on_progress(ActiveJob& job) {
-    // A new upload is saved at once: its id is what lets a later process abort it.
-    const bool new_upload = job.record.upload_id != job.progress.upload_id;
-    if (job.progress.bytes_uploaded != job.record.bytes_uploaded) job.record.retrying.clear();  // a part got through
+    // A new upload is recorded at once: its id is what lets a later process abort it.
+    if (job.claim.job.upload_id != job.progress.upload_id) job.heartbeat.ring();
+    if (job.progress.bytes_uploaded != job.claim.job.bytes_uploaded) job.claim.job.retrying.clear();  // a part got through
     take_progress(job);
-    const auto now = Clock::now();
-    if (!new_upload && now - job.last_saved < config.progress_interval) return;
-    job.last_saved = now;
-    save_soon(job.record);
   }
 
+  // Stops a running job for `why`, the first reason given winning.
+  void stop_here(ActiveJob& job, Stop why) {
+    if (job.stop == Stop::none) job.stop = why;
+    job.progress.cancel_requested = true;
+    job.cancel.emit(asio::cancellation_type::terminal);
+  }
+
+  // Claims the held jobs in arrival order while there is room.
   void schedule() {
-    while (!draining && running < static_cast<std::size_t>(config.max_running_exports) && !waiting.empty()) {
+    while (!draining && room() > 0 && !waiting.empty()) {
       auto job = std::move(waiting.front());
       waiting.pop_front();
       ++running;
-      job->holds_running_slot = true;
-      asio::co_spawn(executor, [self = shared_from_this(), job] { return self->run_job(job); },
-                     asio::bind_cancellation_slot(job->cancel.slot(), [](std::exception_ptr failure) {
-                       if (failure) std::rethrow_exception(failure);  // a bug: let it be seen
-                     }));
+      job->holds_place = true;
+      spawn_job([self = shared_from_this(), job]() -> asio::awaitable<void> {
+        auto claimed = co_await self->store->claim_held(job->claim.job.id);
+        if (claimed && *claimed) {
+          job->claim = std::move(**claimed);
+          co_return co_await self->run_job(job);
+        }
+        // Cancelled through another process meanwhile, or the database is away: it ends as stored.
+        if (!claimed) job->claim.job.error_message = claimed.error().message;
+        job->claim.job.status = claimed ? JobStatus::cancelled : JobStatus::failed;
+        self->retire(*job);
+      }, *job);
     }
+  }
+
+  template <class Work>
+  void spawn_job(Work work, ActiveJob& job) {
+    asio::co_spawn(executor, std::move(work), asio::bind_cancellation_slot(job.cancel.slot(), [](std::exception_ptr failure) {
+      if (failure) std::rethrow_exception(failure);  // a bug: let it be seen
+    }));
+  }
+
+  // A claimed job of the fleet's: runs here as any job started here would.
+  void start_claimed(Claim claim) {
+    const Dataset* dataset = find_dataset(config, claim.job.dataset);
+    auto job = std::make_shared<ActiveJob>(executor, std::move(claim.job));
+    job->claim.lease_token = std::move(claim.lease_token);
+    job->target = {dataset, job->claim.job.format, job->claim.job.compression, job->claim.job.s3_key, {}};
+    watch(job);
+    ++running;
+    job->holds_place = true;
+    spawn_job([self = shared_from_this(), job] { return self->run_job(job); }, *job);
+  }
+
+  void watch(const std::shared_ptr<ActiveJob>& job) {
+    job->progress.changed = [this, raw = job.get()] { on_progress(*raw); };
+    job->progress.before_complete = [self = shared_from_this(), raw = job.get()] { return self->confirm_lease(*raw); };
+    active.emplace(job->claim.job.id, job);
   }
 
   asio::awaitable<void> run_job(std::shared_ptr<ActiveJob> job) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    if (job->progress.cancel_requested) {  // cancelled between being scheduled and starting
-      co_await end_job(job, JobStatus::cancelled, "cancelled");
-      co_return;
-    }
-    job->record.status = JobStatus::running;
-    job->record.started_at = std::chrono::system_clock::now();
-    job->last_saved = Clock::now();
-    save_soon(job->record);
-    auto outcome = co_await detail::run_export(config, client, pool, job->target, job->progress);
+    job->renewed_at = Clock::now();
+    job->progress.upload_id = job->claim.job.upload_id;  // an earlier attempt's, kept on record until aborted
+    asio::co_spawn(executor, [self = shared_from_this(), job] { return self->keep_lease(job); }, asio::detached);
+    co_await abort_earlier_upload(*job);
+    Result<void> outcome = detail::cancelled;
+    if (!job->progress.cancel_requested)  // cancelled between being claimed and starting
+      outcome = co_await detail::run_export(config, client, pool, job->target, job->progress);
     co_await asio::this_coro::reset_cancellation_state();  // the ending is recorded even after a cancel
-    take_progress(*job);  // no save of its own: a RUNNING record saved after the ending would undo it
-    if (outcome) co_await end_job(job, JobStatus::completed, {});
-    else if (job->progress.cancel_requested) co_await end_job(job, JobStatus::cancelled, "cancelled");
-    else co_await end_job(job, JobStatus::failed, outcome.error().message);
+    job->exported = true;
+    job->heartbeat.ring();
+    take_progress(*job);
+    co_await end_job(job, std::move(outcome));
+  }
+
+  // An upload that an earlier attempt of the job left open, when its process died, is aborted first.
+  asio::awaitable<void> abort_earlier_upload(ActiveJob& job) {
+    const auto& record = job.claim.job;
+    if (record.upload_id.empty()) co_return;
+    auto aborted = co_await client.abort_multipart_upload(config.bucket, record.s3_key, record.upload_id);
+    if (!aborted && aborted.error().s3_code != "NoSuchUpload")
+      log("job " + record.id + ": aborting the upload of its earlier attempt (left to S3's lifecycle rules): " +
+          aborted.error().message());
+    job.progress.upload_id.clear();
+  }
+
+  // Renews the job's lease every progress_interval, carrying its progress, until its export has ended.
+  asio::awaitable<void> keep_lease(std::shared_ptr<ActiveJob> job) {
+    for (;;) {
+      co_await job->heartbeat.wait_for(config.progress_interval);
+      if (job->exported) co_return;
+      co_await renew_lease(*job);
+    }
+  }
+
+  // One heartbeat. A lost lease stops the export at once (its upload aborted, the job untouched); a
+  // cancel requested elsewhere stops it too. A database that does not answer is logged: the export goes
+  // on, and its lease may expire meanwhile, which the next heartbeat learns.
+  asio::awaitable<Result<void>> renew_lease(ActiveJob& job) {
+    const auto sent = Clock::now();
+    take_progress(job);
+    auto renewed = co_await store->heartbeat(job.claim);
+    if (job.exported) co_return Result<void>{};
+    if (!renewed) {
+      if (renewed.error().code == errc::lease_lost) {
+        log("job " + job.claim.job.id + ": another process holds it now: stopping without writing to it");
+        stop_here(job, Stop::lease_lost);
+      } else {
+        log("job " + job.claim.job.id + ": renewing its lease: " + renewed.error().message);
+      }
+      co_return renewed.error();
+    }
+    job.renewed_at = sent;
+    if (renewed->cancel_requested) stop_here(job, Stop::cancel);
+    co_return Result<void>{};
+  }
+
+  // Asked right before CompleteMultipartUpload: it is sent only after a heartbeat that leaves at least half
+  // the lease, measured on this machine's monotonic clock from before the heartbeat was sent.
+  asio::awaitable<Result<void>> confirm_lease(ActiveJob& job) {
+    if (auto renewed = co_await renew_lease(job); !renewed) co_return renewed.error();
+    if (job.progress.cancel_requested) co_return detail::cancelled;
+    if (Clock::now() - job.renewed_at > config.jobs.lease / 2)
+      co_return Error{errc::lease_lost, "the lease was renewed too slowly to complete the upload safely"};
+    co_return Result<void>{};
   }
 
   // Shows the retry in the status of the job whose object it is for, and logs it once.
@@ -157,35 +271,117 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
       return;
     }
     log("job " + it->first + ": retrying " + description);
-    it->second->record.retrying = description;
+    it->second->claim.job.retrying = description;
   }
 
-  // Records the final state, frees the job's place and lets the next one run. Whoever waits for the job
-  // is woken only once the ending is saved.
-  asio::awaitable<void> end_job(std::shared_ptr<ActiveJob> job, JobStatus status, std::string message) {
-    job->record.status = status;
-    job->record.error_message = std::move(message);
-    job->record.retrying.clear();
+  // Records how the attempt ended: its outcome, or why it was stopped. Whoever waits for the job is woken
+  // only once that is saved.
+  asio::awaitable<void> end_job(std::shared_ptr<ActiveJob> job, Result<void> outcome) {
+    auto& record = job->claim.job;
+    record.retrying.clear();
     if (!job->progress.abort_failure.empty())
-      log("job " + job->record.id + " could not clean up its output (an upload left open is aborted by a later "
+      log("job " + record.id + " could not clean up its output (an upload left open is aborted by a later "
           "sweep): " + job->progress.abort_failure);
-    job->record.finished_at = std::chrono::system_clock::now();
-    if (auto saved = co_await store->save(job->record); !saved) log(saved.error().message);
-    ++counters.jobs_ended[status];
-    if (status == JobStatus::completed) {
-      counters.rows_exported += static_cast<std::uint64_t>(job->record.processed_records);
-      counters.bytes_exported += job->record.bytes_uploaded;
+    if (!outcome && job->stop == Stop::lease_lost) {
+      retire(*job);
+      co_return;
+    }
+    if (!outcome && job->stop == Stop::hand_back) {
+      if (auto handed = co_await store->hand_back(job->claim); !handed) log(handed.error().message);
+      record.status = JobStatus::pending;
+      retire(*job);
+      co_return;
+    }
+    // The status changes in memory once the ending is stored, with its time: never final without it.
+    Claim ending = job->claim;
+    ending.job.status = outcome ? JobStatus::completed : job->progress.cancel_requested ? JobStatus::cancelled : JobStatus::failed;
+    ending.job.error_message = outcome ? std::string() : ending.job.status == JobStatus::cancelled ? "cancelled" : outcome.error().message;
+    auto finished = co_await store->finish(ending);
+    if (!finished) {
+      log("job " + record.id + ": recording its ending: " + finished.error().message);
+      ending.job.finished_at = std::chrono::system_clock::now();
+    }
+    record = finished ? std::move(*finished) : std::move(ending.job);
+    ++counters.jobs_ended[record.status];
+    if (record.status == JobStatus::completed) {
+      counters.rows_exported += static_cast<std::uint64_t>(record.processed_records);
+      counters.bytes_exported += record.bytes_uploaded;
     }
     counters.parts_uploaded += job->progress.parts_uploaded;
-    active.erase(job->record.id);
-    if (job->holds_running_slot) --running;
-    job->finished.set();
+    retire(*job);
+  }
+
+  // The job is no longer this process's: its place goes to the next one.
+  void retire(ActiveJob& job) {
+    active.erase(job.claim.job.id);  // callers hold the job until this returns
+    if (std::exchange(job.holds_place, false)) --running;
+    job.finished.set();
     schedule();
+    claim_bell.ring();
+  }
+
+  // Claims PENDING jobs while there is room, woken by a notification, a job's end, or the poll interval.
+  asio::awaitable<void> claim_jobs() {
+    std::vector<std::string> datasets;
+    for (const auto& dataset : config.datasets) datasets.push_back(dataset.name);
+    while (accepting()) {
+      while (accepting() && room() > 0) {
+        auto claims = co_await store->claim(static_cast<int>(room()), datasets);
+        if (!claims) log("claiming jobs: " + claims.error().message);
+        if (!claims || claims->empty()) break;
+        if (!accepting()) co_return co_await hand_back_all(*claims);  // claimed as this process began to stop
+        for (auto& claim : *claims) start_claimed(std::move(claim));
+      }
+      co_await claim_bell.wait_for(config.jobs.poll_interval);
+    }
+  }
+
+  asio::awaitable<void> hand_back_all(const std::vector<Claim>& claims) {
+    for (const auto& claim : claims)
+      if (auto handed = co_await store->hand_back(claim); !handed) log(handed.error().message);
+  }
+
+  // LISTENs for queued jobs and cancel requests on a session of its own, reconnecting when it is lost.
+  asio::awaitable<void> listen_for_jobs() {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    while (accepting()) {
+      auto stopped = co_await listen_once();
+      if (!accepting()) co_return;
+      const std::string why = stopped ? std::string("the connection ended") : stopped.error().message();
+      if (why != listen_failure) log("listening for jobs: " + why + ": polling until it is back");  // once per outage
+      listen_failure = why;
+      listen_retry.expires_after(config.jobs.poll_interval);
+      co_await listen_retry.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  // Connects, LISTENs, and hands each notification on until the connection fails; returns why.
+  pg::Connection::Task<void> listen_once() {
+    const std::string& url = config.jobs.listen_url.empty() ? config.database_url : config.jobs.listen_url;
+    auto connection = co_await pg::Connection::connect(executor, url);
+    if (!connection) co_return connection.error();
+    if (auto listening = co_await connection->execute("LISTEN " + std::string(jobs_channel)); !listening)
+      co_return listening.error();
+    listen_failure.clear();
+    claim_bell.ring();  // for what was queued while nobody listened
+    for (;;) {
+      auto notification = co_await connection->next_notification();
+      if (!notification) co_return notification.error();
+      on_notification(*notification);
+    }
+  }
+
+  void on_notification(const pg::Notification& notification) {
+    const std::string_view payload = notification.payload;
+    if (payload == "queued") claim_bell.ring();
+    if (!payload.starts_with("cancel ")) return;
+    if (auto it = active.find(payload.substr(7)); it != active.end() && !it->second->exported)
+      stop_here(*it->second, Stop::cancel);
   }
 
   // Sweeps again every sweep_interval until shutdown or the Engine's destruction.
   asio::awaitable<void> sweep_periodically() {
-    while (!closed && !draining) {
+    while (accepting()) {
       sweep_timer.expires_after(config.sweep_interval);
       auto [ec] = co_await sweep_timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
@@ -202,26 +398,38 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     }
   }
 
-  // Jobs that a process now gone left unfinished become FAILED, and uploads that ended jobs left open are
-  // aborted, theirs included.
   asio::awaitable<void> sweep() {
-    co_await fail_interrupted();
+    co_await rescue();
     co_await abort_left_uploads();
+    co_await delete_expired();
   }
 
-  asio::awaitable<void> fail_interrupted() {
-    auto interrupted = co_await store->fail_interrupted();
-    if (!interrupted) {
-      log(interrupted.error().message);
+  // Jobs whose lease expired run again elsewhere, or fail when their attempts are spent.
+  asio::awaitable<void> rescue() {
+    auto rescued = co_await store->rescue();
+    if (!rescued) {
+      log(rescued.error().message);
       co_return;
     }
-    for (const auto& job : *interrupted) {
-      log("job " + job.id + " was left unfinished by a process that is gone: marked FAILED");
-      if (!job.upload_id.empty()) continue;  // aborted with the other recorded uploads
-      const auto uploads = co_await uploads_at_key(job);  // named: GCC 12 mishandles temporaries across co_await
-      for (const auto& upload_id : uploads)
-        if (auto aborted = co_await client.abort_multipart_upload(config.bucket, job.s3_key, upload_id); !aborted)
-          log("aborting the upload of job " + job.id + ": " + aborted.error().message());
+    for (const auto& job : *rescued) {
+      log("job " + job.id + ": " + (job.errors.empty() ? std::string("its lease expired") : job.errors.back()) + ": " +
+          (job.status == JobStatus::failed ? "FAILED, its attempts spent" : "PENDING again"));
+      co_await abort_uploads_of(job);
+    }
+  }
+
+  // The rescued job's upload, or the uploads at its key for an attempt that died before it recorded its own.
+  asio::awaitable<void> abort_uploads_of(const JobRecord& job) {
+    std::vector<std::string> uploads;
+    if (!job.upload_id.empty()) uploads.push_back(job.upload_id);
+    else uploads = co_await uploads_at_key(job);
+    for (const auto& upload_id : uploads) {
+      auto aborted = co_await client.abort_multipart_upload(config.bucket, job.s3_key, upload_id);
+      if (!aborted && aborted.error().s3_code != "NoSuchUpload") {
+        log("aborting the upload of job " + job.id + ": " + aborted.error().message());
+        continue;
+      }
+      if (auto forgotten = co_await store->forget_upload(job.id, upload_id); !forgotten) log(forgotten.error().message);
     }
   }
 
@@ -232,21 +440,13 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
       log(jobs.error().message);
       co_return;
     }
-    for (const auto& job : *jobs) {
-      auto aborted = co_await client.abort_multipart_upload(config.bucket, job.s3_key, job.upload_id);
-      if (!aborted && aborted.error().s3_code != "NoSuchUpload") {
-        log("aborting the upload of job " + job.id + ": " + aborted.error().message());
-        continue;
-      }
-      if (auto forgotten = co_await store->forget_upload(job.id, job.upload_id); !forgotten)
-        log(forgotten.error().message);
-    }
+    for (const auto& job : *jobs) co_await abort_uploads_of(job);
   }
 
-  // The uploads open at an interrupted job's key, for a job that died before it recorded its own.
+  // The uploads open at a rescued job's key, for an attempt that died before it recorded its own.
   asio::awaitable<std::vector<std::string>> uploads_at_key(const JobRecord& job) {
     std::vector<std::string> found;
-    if (job.s3_key.empty() || !job.started_at) co_return found;
+    if (job.s3_key.empty() || !job.started_at || job.status == JobStatus::running) co_return found;
     auto listed = co_await client.list_multipart_uploads(config.bucket, job.s3_key);
     if (!listed) {
       log("listing the uploads of job " + job.id + ": " + listed.error().message());
@@ -256,6 +456,19 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
       if (upload.key == job.s3_key) found.push_back(upload.upload_id);
     co_return found;
   }
+
+  // Ended jobs past the retention, in small batches so that no statement holds many rows.
+  asio::awaitable<void> delete_expired() {
+    constexpr int batch = 500;
+    for (int deleted = batch; deleted == batch && accepting();) {
+      auto done = co_await store->delete_expired(batch);
+      if (!done) {
+        log(done.error().message);
+        co_return;
+      }
+      deleted = *done;
+    }
+  }
 };
 
 Engine::Engine(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -263,25 +476,41 @@ Engine::Engine(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() {
   impl_->closed = true;
   impl_->sweep_timer.cancel();
-  std::vector<std::string> ids;  // their endings are still saved, by the work itself
-  for (const auto& [id, job] : impl_->active) ids.push_back(id);
-  for (const auto& id : ids) cancel(id);
+  impl_->claim_bell.ring();
+  impl_->stop_listening.emit(asio::cancellation_type::terminal);
+  for (const auto& [id, job] : impl_->active) impl_->stop_here(*job, Stop::cancel);  // their endings are still saved
+  impl_->waiting.clear();
 }
 
 Engine::Task<std::unique_ptr<Engine>> Engine::start(asio::any_io_executor executor, EngineConfig config) {
   auto client = s3::Client::create(executor, config.s3);
   if (!client) co_return Error{client.error().code, client.error().message()};
-  auto store = JobStore::open(executor, config.database_url);
-  std::unique_ptr<Engine> engine(
-      new Engine(std::make_shared<Impl>(executor, std::move(config), std::move(*client), std::move(store))));
-  engine->impl_->client.on_retry([weak = std::weak_ptr(engine->impl_)](const s3::RetryNotice& notice) {
-    if (auto impl = weak.lock()) impl->on_retry(notice);
+  std::unique_ptr<Engine> engine(new Engine(std::make_shared<Impl>(executor, std::move(config), std::move(*client))));
+  const auto& impl = engine->impl_;
+  impl->client.on_retry([weak = std::weak_ptr(impl)](const s3::RetryNotice& notice) {
+    if (auto alive = weak.lock()) alive->on_retry(notice);
   });
-  co_await engine->impl_->sweep();
-  if (engine->impl_->config.sweep_interval.count() > 0)
-    asio::co_spawn(executor, [self = engine->impl_] { return self->sweep_periodically(); }, asio::detached);
+  co_await impl->sweep();
+  if (impl->config.sweep_interval.count() > 0)
+    asio::co_spawn(executor, [self = impl] { return self->sweep_periodically(); }, asio::detached);
+  if (impl->config.jobs.claim_jobs) {
+    asio::co_spawn(executor, [self = impl] { return self->claim_jobs(); }, asio::detached);
+    asio::co_spawn(executor, [self = impl] { return self->listen_for_jobs(); },
+                   asio::bind_cancellation_slot(impl->stop_listening.slot(), asio::detached));
+  }
   co_return std::move(engine);
 }
+
+namespace {
+
+// What makes two requests under one Idempotency-Key the same request.
+std::string fingerprint(const ExportRequest& request) {
+  auto named = [](auto value) { return value ? std::string(to_string(*value)) : std::string("-"); };
+  return "dataset=" + request.dataset + "\nkey=" + request.key + "\nformat=" + named(request.format) +
+         "\ncompression=" + named(request.compression);
+}
+
+}  // namespace
 
 Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   if (impl_->draining) co_return Error{errc::shutting_down, "the server is shutting down"};
@@ -292,8 +521,8 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   record.dataset = dataset->name;
   record.format = request.format.value_or(dataset->format);
   record.compression = request.compression.value_or(default_compression(record.format));
+  record.max_attempts = impl_->config.jobs.max_attempts;
   if (auto refused = refuse_compression(record.format, record.compression)) co_return Error{errc::invalid_request, *refused};
-  record.created_at = std::chrono::system_clock::now();
   if (request.output_path.empty()) {
     auto key = object_key(request.key, impl_->config.key_prefix, record.id, record.format, record.compression);
     if (!key) co_return key.error();
@@ -301,57 +530,74 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   } else {
     record.s3_key = request.output_path;
   }
-  if (auto saved = co_await impl_->store->save(record); !saved) co_return saved.error();
-
-  auto job = std::make_shared<ActiveJob>(impl_->executor, record);
+  // A local file is written by this process, whatever the others do.
+  const bool held_here = !impl_->config.jobs.claim_jobs || !request.output_path.empty();
+  std::optional<Idempotency> idempotency;
+  if (!request.idempotency_key.empty()) idempotency = Idempotency{request.idempotency_key, fingerprint(request)};
+  auto queued = co_await impl_->store->enqueue(record, held_here, idempotency);
+  if (!queued) co_return queued.error();
+  if (queued->id != record.id || !held_here) {  // an earlier request's job, or the fleet's to claim
+    impl_->claim_bell.ring();
+    co_return std::move(*queued);
+  }
+  auto job = std::make_shared<ActiveJob>(impl_->executor, *queued);
   job->target = {dataset, record.format, record.compression,
                  request.output_path.empty() ? record.s3_key : std::string(), request.output_path};
-  job->progress.changed = [impl = impl_.get(), raw = job.get()] { impl->on_progress(*raw); };
-  impl_->active.emplace(record.id, job);
+  impl_->watch(job);
   impl_->waiting.push_back(job);
   impl_->schedule();
-  co_return record;
+  co_return std::move(*queued);
 }
 
 Engine::Task<std::optional<JobRecord>> Engine::find_job(std::string_view id) {
-  if (auto it = impl_->active.find(id); it != impl_->active.end()) co_return std::optional(it->second->record);
+  if (auto it = impl_->active.find(id); it != impl_->active.end()) co_return std::optional(it->second->claim.job);
   co_return co_await impl_->store->find(id);
 }
 
 Engine::Task<std::vector<JobRecord>> Engine::list_jobs(int limit) {
   auto jobs = co_await impl_->store->list(limit);
   if (!jobs) co_return jobs.error();
-  for (auto& job : *jobs)  // the stored progress may lag behind memory by up to a second
-    if (auto it = impl_->active.find(job.id); it != impl_->active.end()) job = it->second->record;
+  for (auto& job : *jobs)  // the stored progress may lag behind memory by up to a heartbeat
+    if (auto it = impl_->active.find(job.id); it != impl_->active.end()) job = it->second->claim.job;
   co_return jobs;
 }
 
 Engine::Task<JobRecord> Engine::wait(std::string_view id) {
-  if (auto it = impl_->active.find(id); it != impl_->active.end()) {
-    auto job = it->second;
-    co_await job->finished.wait();
-    co_return job->record;
+  asio::steady_timer poll(impl_->executor);
+  for (;;) {
+    if (auto it = impl_->active.find(id); it != impl_->active.end()) {
+      auto job = it->second;
+      co_await job->finished.wait();
+      if (job->claim.job.status != JobStatus::pending) co_return job->claim.job;  // else handed back: go on
+    }
+    auto stored = co_await impl_->store->find(id);
+    if (!stored) co_return stored.error();
+    if (!*stored) co_return Error{errc::unknown_job, "no job " + std::string(id)};
+    if (is_final((*stored)->status)) co_return std::move(**stored);
+    poll.expires_after(impl_->config.progress_interval);  // running elsewhere, or waiting to be claimed
+    if (auto [ec] = co_await poll.async_wait(asio::as_tuple(asio::use_awaitable)); ec)
+      co_return Error{ec, "waiting for job " + std::string(id)};
   }
-  auto stored = co_await impl_->store->find(id);
-  if (!stored) co_return stored.error();
-  if (!*stored) co_return Error{errc::unknown_job, "no job " + std::string(id)};
-  co_return std::move(**stored);
 }
 
-bool Engine::cancel(std::string_view id) {
-  auto it = impl_->active.find(id);
-  // A job whose ending is being saved is still listed, but too late to cancel.
-  if (it == impl_->active.end() || is_final(it->second->record.status)) return false;
-  auto job = it->second;
-  if (job->progress.cancel_requested) return true;
-  job->progress.cancel_requested = true;
-  if (std::erase(impl_->waiting, job) > 0) {  // still queued: it never ran
-    asio::co_spawn(impl_->executor, [self = impl_, job] { return self->end_job(job, JobStatus::cancelled, "cancelled"); },
-                   asio::detached);
-  } else {  // running, or scheduled and about to run
-    job->cancel.emit(asio::cancellation_type::terminal);
+Engine::Task<bool> Engine::cancel(std::string_view id) {
+  const std::string job_id(id);
+  auto local = impl_->active.find(job_id);
+  const bool here = local != impl_->active.end() && !local->second->exported;
+  auto job = here ? local->second : nullptr;
+  const bool held = job && std::erase(impl_->waiting, job) > 0;
+  if (job && !held) impl_->stop_here(*job, Stop::cancel);  // running here: stopped now, whatever the database says
+  auto requested = co_await impl_->store->request_cancel(job_id);
+  if (held) {
+    if (requested && *requested) job->claim.job = **requested;
+    job->claim.job.status = JobStatus::cancelled;
+    impl_->retire(*job);
   }
-  return true;
+  if (!requested) {
+    if (here) co_return true;
+    co_return requested.error();
+  }
+  co_return here || requested->has_value();
 }
 
 Engine::Task<void> Engine::check_health() {
@@ -366,13 +612,16 @@ asio::awaitable<void> Engine::shutdown(std::chrono::steady_clock::duration drain
   using namespace asio::experimental::awaitable_operators;
   impl_->draining = true;
   impl_->sweep_timer.cancel();
-  for (auto waiting = impl_->waiting; const auto& job : waiting) cancel(job->record.id);
+  impl_->claim_bell.ring();
+  impl_->stop_listening.emit(asio::cancellation_type::terminal);
+  for (auto held = impl_->waiting; const auto& job : held) co_await cancel(job->claim.job.id);
 
   std::vector<std::shared_ptr<ActiveJob>> jobs;
   for (const auto& [id, job] : impl_->active) jobs.push_back(job);
   impl_->drain_timer.expires_after(impl_->drain_ended ? Clock::duration::zero() : drain);
   co_await (Impl::wait_all(jobs) || impl_->drain_timer.async_wait(asio::as_tuple(asio::use_awaitable)));
-  for (const auto& job : jobs) cancel(job->record.id);  // those still running after the drain
+  for (const auto& job : jobs)
+    if (!job->finished.is_set()) impl_->stop_here(*job, Stop::hand_back);  // still running after the drain
   co_await Impl::wait_all(jobs);
 }
 

@@ -26,6 +26,9 @@ struct ExportRequest {
   std::optional<Compression> compression = std::nullopt;  // none: the format's default (none for CSV, zstd for Parquet)
   std::string output_path;  // when set, the bytes go to this file ("-": stdout) instead of S3
   std::optional<Format> format = std::nullopt;  // none: the dataset's
+  // When set, a second request under the same key returns the first one's job instead of starting
+  // another; the same key with a different request is refused (errc::conflict).
+  std::string idempotency_key = {};
 };
 
 struct EngineMetrics {
@@ -53,31 +56,35 @@ class Engine {
   template <class T>
   using Task = boost::asio::awaitable<Result<T>>;
 
-  // Sweeps export_jobs (creating it when absent): jobs that a process now gone left unfinished become
-  // FAILED, and the uploads that ended jobs could not abort are aborted; then again every sweep_interval
-  // when that is set. A database that does not answer yet is logged, not fatal: the engine reconnects at
-  // its next use. Fails only for S3 settings that cannot work.
+  // Sweeps export_jobs (creating it when absent): jobs whose lease expired go back to PENDING, or FAILED
+  // when their attempts are spent, uploads their attempts left are aborted, and ended jobs past the
+  // retention are deleted; then again every sweep_interval when that is set. With config.jobs.claim_jobs
+  // it then claims PENDING jobs while it has room, woken by NOTIFY and polling. A database that does not
+  // answer yet is logged, not fatal: the engine reconnects at its next use. Fails only for S3 settings
+  // that cannot work.
   static Task<std::unique_ptr<Engine>> start(boost::asio::any_io_executor executor, EngineConfig config);
   ~Engine();
 
-  // Checks the request, records the job PENDING and queues it: at most max_running_exports run at once,
-  // the rest wait in arrival order.
+  // Checks the request and records the job PENDING: for any process of the fleet to claim (claim_jobs),
+  // or held for this one, which runs at most max_running_exports at once and the rest in arrival order.
   Task<JobRecord> start_export(ExportRequest request);
   // From memory while the job is active, from export_jobs after.
   Task<std::optional<JobRecord>> find_job(std::string_view id);
   Task<std::vector<JobRecord>> list_jobs(int limit);
   // Waits until the job is final.
   Task<JobRecord> wait(std::string_view id);
-  // Cancels a PENDING or RUNNING job: it ends CANCELLED with its upload aborted, or COMPLETED when its
-  // object was already being completed. False when not active.
-  bool cancel(std::string_view id);
+  // Cancels a PENDING or RUNNING job, wherever it runs: it ends CANCELLED with its upload aborted, or
+  // COMPLETED when its object was already being completed. False when it is not active.
+  Task<bool> cancel(std::string_view id);
 
   // Whether the database answers and S3 credentials are at hand; the reason when not.
   Task<void> check_health();
-  // Starts nothing more (start_export answers errc::shutting_down), cancels PENDING jobs, lets RUNNING ones
-  // finish for up to `drain`, cancels the rest, and returns when every ending is saved.
+  // Starts and claims nothing more (start_export answers errc::shutting_down), cancels the jobs held for
+  // this process, lets running ones finish for up to `drain`, then aborts the rest and hands them back
+  // PENDING, their attempts unspent, for another process (or this one after a restart). Returns when
+  // every ending is saved.
   boost::asio::awaitable<void> shutdown(std::chrono::steady_clock::duration drain);
-  // Ends the drain of shutdown() now (or makes the next one end at once): running exports are cancelled.
+  // Ends the drain of shutdown() now (or makes the next one end at once): running exports are handed back.
   void end_drain();
 
   // A presigned GET URL for a COMPLETED job's object, valid for download_url_lifetime or until the

@@ -16,6 +16,8 @@ class EngineCategory final : public boost::system::error_category {
       case errc::shutting_down: return "shutting down";
       case errc::output_too_large: return "output too large for one object";
       case errc::over_budget: return "part larger than the buffer budget";
+      case errc::conflict: return "conflicts with an earlier request";
+      case errc::lease_lost: return "the job's lease was lost";
     }
     return "unknown engine error";
   }

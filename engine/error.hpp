@@ -18,6 +18,8 @@ enum class errc {
   shutting_down,
   output_too_large,  // past what S3 holds in one object
   over_budget,       // a part buffer larger than the whole buffer budget
+  conflict,          // an idempotency key already used by another request
+  lease_lost,        // another process holds the job now: its runner stops without writing to it
 };
 
 const boost::system::error_category& engine_category() noexcept;

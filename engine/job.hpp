@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pg2s3::engine {
 
@@ -49,6 +50,10 @@ struct JobRecord {
   std::string upload_id;  // of the multipart upload while one is open, so that it can be aborted later
   std::string error_message;
   std::string retrying;  // the S3 request being retried and why, while it is; kept in memory only
+  int attempt = 0;  // 1 on the first run; 0 while it never ran
+  int max_attempts = 3;
+  std::string runner;  // "host:pid" of the process that runs it, or ran it last
+  std::vector<std::string> errors;  // why earlier attempts ended without an outcome, oldest first
   TimePoint created_at{};
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> finished_at;

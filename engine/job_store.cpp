@@ -2,6 +2,8 @@
 
 #include <boost/asio/error.hpp>
 
+#include <simdjson.h>
+
 #include <random>
 
 namespace pg2s3::engine {
@@ -10,46 +12,104 @@ namespace asio = boost::asio;
 
 namespace {
 
+// Creates export_jobs, or adds what an older version lacks; a table already current is not touched, so
+// no ALTER TABLE waits on the queue's traffic. Processes starting together take turns (advisory lock 0,
+// which no owner uses). fillfactor leaves room on each page for heartbeats to stay HOT updates.
 constexpr std::string_view create_table = R"(
   SET client_min_messages = warning;
-  CREATE TABLE IF NOT EXISTS export_jobs (
-    id uuid PRIMARY KEY,
-    dataset text NOT NULL,
-    status text NOT NULL,
-    total_records bigint,
-    processed_records bigint NOT NULL DEFAULT 0,
-    s3_key text NOT NULL,
-    error_message text,
-    created_at timestamptz NOT NULL,
-    started_at timestamptz,
-    finished_at timestamptz);
-  ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS bytes_uploaded bigint NOT NULL DEFAULT 0;
-  ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS compression text NOT NULL DEFAULT 'none';
-  ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS upload_id text;
-  ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS owner integer;
-  ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS format text NOT NULL DEFAULT 'csv';
-  CREATE INDEX IF NOT EXISTS export_jobs_created_at ON export_jobs (created_at DESC);
+  DO $migrate$
+  BEGIN
+    IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('export_jobs')
+               AND attname = 'request_fingerprint' AND NOT attisdropped) THEN
+      RETURN;
+    END IF;
+    PERFORM pg_advisory_xact_lock(1885811315, 0);
+    CREATE TABLE IF NOT EXISTS export_jobs (
+      id uuid PRIMARY KEY,
+      dataset text NOT NULL,
+      status text NOT NULL,
+      total_records bigint,
+      processed_records bigint NOT NULL DEFAULT 0,
+      s3_key text NOT NULL,
+      error_message text,
+      created_at timestamptz NOT NULL,
+      started_at timestamptz,
+      finished_at timestamptz) WITH (fillfactor = 80);
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS bytes_uploaded bigint NOT NULL DEFAULT 0;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS compression text NOT NULL DEFAULT 'none';
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS upload_id text;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS owner integer;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS format text NOT NULL DEFAULT 'csv';
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS attempt integer NOT NULL DEFAULT 0;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS max_attempts integer NOT NULL DEFAULT 3;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS lease_token uuid;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS lease_expires_at timestamptz;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS run_after timestamptz NOT NULL DEFAULT now();
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS runner text;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS errors jsonb NOT NULL DEFAULT '[]';
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS cancel_requested boolean NOT NULL DEFAULT false;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS idempotency_key text;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS request_fingerprint text;
+    CREATE INDEX IF NOT EXISTS export_jobs_created_at ON export_jobs (created_at DESC);
+    CREATE INDEX IF NOT EXISTS export_jobs_pending ON export_jobs (run_after, created_at) WHERE status = 'PENDING';
+    CREATE INDEX IF NOT EXISTS export_jobs_running ON export_jobs (owner) WHERE status = 'RUNNING';
+    CREATE UNIQUE INDEX IF NOT EXISTS export_jobs_idempotency_key ON export_jobs (idempotency_key)
+      WHERE idempotency_key IS NOT NULL;
+  END
+  $migrate$;
   RESET client_min_messages)";
 
 // The first key of the advisory locks that mark a live owner ("pg2s").
 constexpr std::string_view owner_lock_space = "1885811315";
 
-// Times travel as milliseconds since the epoch.
+// Times travel as milliseconds since the epoch. (Statements are built before any co_await that uses
+// them: GCC 12 mishandles an initializer_list temporary across a co_await.)
 constexpr std::string_view columns =
-    "id::text, dataset, status, total_records, processed_records, bytes_uploaded, s3_key, format, compression, "
-    "upload_id, error_message, (extract(epoch FROM created_at) * 1000)::bigint AS created_ms, "
+    "id::text AS id, dataset, status, total_records, processed_records, bytes_uploaded, s3_key, format, "
+    "compression, upload_id, error_message, attempt, max_attempts, runner, errors::text AS errors, "
+    "(extract(epoch FROM created_at) * 1000)::bigint AS created_ms, "
     "(extract(epoch FROM started_at) * 1000)::bigint AS started_ms, "
     "(extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms";
 
-pg::Parameter millis(std::optional<TimePoint> time) {
-  if (!time) return std::nullopt;
-  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(time->time_since_epoch()).count());
+std::string sql(std::initializer_list<std::string_view> pieces) {
+  std::string text;
+  for (auto piece : pieces) text += piece;
+  return text;
+}
+
+std::string milliseconds(std::chrono::milliseconds duration) { return std::to_string(duration.count()); }
+
+// A PostgreSQL text[] literal.
+std::string text_array(std::span<const std::string> values) {
+  std::string literal = "{";
+  for (const auto& value : values) {
+    if (literal.size() > 1) literal += ',';
+    literal += '"';
+    for (char c : value) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  return literal + "}";
 }
 
 std::optional<TimePoint> time_at(const pg::QueryResult& rows, int row, std::string_view column) {
   auto ms = rows.int64(row, column);
   if (!ms) return std::nullopt;
   return TimePoint(std::chrono::milliseconds(*ms));
+}
+
+std::vector<std::string> strings_in(std::string_view json_array) {
+  std::vector<std::string> strings;
+  simdjson::dom::parser parser;
+  simdjson::dom::array array;
+  if (parser.parse(json_array.data(), json_array.size()).get_array().get(array)) return strings;
+  for (auto element : array) {
+    std::string_view text;
+    if (!element.get_string().get(text)) strings.emplace_back(text);
+  }
+  return strings;
 }
 
 JobRecord job_at(const pg::QueryResult& rows, int row) {
@@ -65,6 +125,10 @@ JobRecord job_at(const pg::QueryResult& rows, int row) {
   job.compression = parse_compression(rows.text(row, "compression").value_or("none")).value_or(Compression::none);
   job.upload_id = rows.text(row, "upload_id").value_or("");
   job.error_message = rows.text(row, "error_message").value_or("");
+  job.attempt = static_cast<int>(rows.int64(row, "attempt").value_or(0));
+  job.max_attempts = static_cast<int>(rows.int64(row, "max_attempts").value_or(0));
+  job.runner = rows.text(row, "runner").value_or("");
+  job.errors = strings_in(rows.text(row, "errors").value_or("[]"));
   job.created_at = time_at(rows, row, "created_ms").value_or(TimePoint{});
   job.started_at = time_at(rows, row, "started_ms");
   job.finished_at = time_at(rows, row, "finished_ms");
@@ -81,22 +145,24 @@ Error store_error(const pg::Error& error) { return {error.code, "export_jobs: " 
 
 }  // namespace
 
-JobStore::JobStore(asio::any_io_executor executor, std::string database_url)
+JobStore::JobStore(asio::any_io_executor executor, std::string database_url, JobQueueConfig queue, std::string runner)
     : executor_(executor),
       database_url_(std::move(database_url)),
+      queue_(std::move(queue)),
+      runner_(std::move(runner)),
       owner_(static_cast<std::int32_t>(std::random_device{}() & 0x7FFFFFFF) | 1),
       turn_(executor) {}
 
-std::unique_ptr<JobStore> JobStore::open(asio::any_io_executor executor, std::string database_url) {
-  return std::unique_ptr<JobStore>(new JobStore(executor, std::move(database_url)));
+std::unique_ptr<JobStore> JobStore::open(asio::any_io_executor executor, std::string database_url,
+                                         JobQueueConfig queue, std::string runner) {
+  return std::unique_ptr<JobStore>(new JobStore(executor, std::move(database_url), std::move(queue), std::move(runner)));
 }
 
 JobStore::Task<void> JobStore::reconnect() {
   connection_.reset();
   auto connected = co_await pg::Connection::connect(executor_, database_url_);
   if (!connected) co_return store_error(connected.error());
-  const std::string claim = "SELECT pg_advisory_lock(" + std::string(owner_lock_space) + ", " +
-                            std::to_string(owner_) + ")";
+  const std::string claim = sql({"SELECT pg_advisory_lock(", owner_lock_space, ", ", std::to_string(owner_), ")"});
   if (auto claimed = co_await connected->execute(claim); !claimed) co_return store_error(claimed.error());
   if (auto created = co_await connected->execute(create_table); !created) co_return store_error(created.error());
   connection_.emplace(std::move(*connected));
@@ -106,6 +172,13 @@ JobStore::Task<void> JobStore::reconnect() {
 JobStore::Task<pg::QueryResult> JobStore::run(std::string_view sql, std::span<const pg::Parameter> parameters) {
   const auto turn = co_await turn_.take();
   if (!turn) co_return Error{asio::error::operation_aborted, "export_jobs: cancelled while waiting for the connection"};
+  // A statement runs to its end even when its caller is cancelled: cancelling it would close the connection
+  // that holds this process's owner lock, and let other processes take its running jobs for abandoned.
+  auto running = run_with_retry(sql, parameters);
+  co_return co_await uninterrupted(std::move(running));
+}
+
+JobStore::Task<pg::QueryResult> JobStore::run_with_retry(std::string_view sql, std::span<const pg::Parameter> parameters) {
   const bool reused = connection_ && connection_->is_open();
   auto outcome = co_await run_once(sql, parameters);
   // A connection that went idle before the database restarted fails at its next use: try once on a new one.
@@ -118,55 +191,219 @@ JobStore::Task<pg::QueryResult> JobStore::run_once(std::string_view sql, std::sp
   if (!connection_ || !connection_->is_open()) {
     if (auto connected = co_await reconnect(); !connected) co_return connected.error();
   }
-  const bool multiple_statements = parameters.empty();
-  if (multiple_statements) {
-    auto done = co_await connection_->execute(sql);
-    if (!done) co_return store_error(done.error());
-    co_return pg::QueryResult{};
-  }
   auto rows = co_await connection_->query(sql, parameters);
   if (!rows) co_return store_error(rows.error());
   co_return std::move(*rows);
 }
 
-JobStore::Task<void> JobStore::save(const JobRecord& job) {
+JobStore::Task<JobRecord> JobStore::enqueue(const JobRecord& job, bool held_here,
+                                            const std::optional<Idempotency>& idempotency) {
   const pg::Parameter parameters[] = {
       job.id,
       job.dataset,
-      std::string(to_string(job.status)),
-      job.total_records ? pg::Parameter(std::to_string(*job.total_records)) : std::nullopt,
-      std::to_string(job.processed_records),
-      std::to_string(job.bytes_uploaded),
       job.s3_key,
       std::string(to_string(job.compression)),
       std::string(to_string(job.format)),
-      job.upload_id.empty() ? pg::Parameter() : job.upload_id,
+      std::to_string(job.max_attempts),
+      held_here ? "true" : "false",
+      std::to_string(owner_),
+      idempotency ? pg::Parameter(idempotency->key) : std::nullopt,
+      idempotency ? pg::Parameter(idempotency->request) : std::nullopt};
+  // A held job waits with run_after at infinity, which no claim of another process reaches.
+  const std::string insert = sql({R"(
+    WITH inserted AS (
+      INSERT INTO export_jobs (id, dataset, status, s3_key, compression, format, created_at, max_attempts,
+                               run_after, owner, idempotency_key, request_fingerprint)
+      VALUES ($1::uuid, $2, 'PENDING', $3, $4, $5, now(), $6::integer,
+              CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10)
+      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING *)
+    SELECT )", columns, R"(, CASE WHEN $7::boolean THEN NULL ELSE pg_notify(')", jobs_channel, R"(', 'queued') END
+    FROM inserted)"});
+  auto inserted = co_await run(insert, parameters);
+  if (!inserted) co_return inserted.error();
+  if (inserted->rows() == 1) co_return job_at(*inserted, 0);
+
+  const pg::Parameter key[] = {idempotency ? idempotency->key : std::string()};
+  const std::string by_key = sql({"SELECT ", columns, ", request_fingerprint FROM export_jobs WHERE idempotency_key = $1"});
+  auto earlier = co_await run(by_key, key);
+  if (!earlier) co_return earlier.error();
+  if (earlier->rows() == 0) co_return Error{errc::conflict, "idempotency key in use by a job being deleted: retry"};
+  if (earlier->text(0, "request_fingerprint") != idempotency->request)
+    co_return Error{errc::conflict, "the Idempotency-Key was used for another request (job " +
+                                        std::string(earlier->text(0, "id").value_or("")) + ")"};
+  co_return job_at(*earlier, 0);
+}
+
+namespace {
+
+// Takes the PENDING jobs that `candidates` selects (FOR UPDATE SKIP LOCKED, materialised so that it runs
+// once) for a new attempt under a fresh lease. $1 lease ms, $2 runner, $3 owner.
+std::string claim_statement(std::string_view candidates) {
+  return sql({"WITH candidates AS MATERIALIZED (", candidates, R"()
+    UPDATE export_jobs SET status = 'RUNNING', attempt = attempt + 1, lease_token = gen_random_uuid(),
+      lease_expires_at = now() + $1::bigint * interval '1 millisecond', runner = $2, owner = $3::integer,
+      started_at = now()
+    FROM candidates WHERE id = candidate_id
+    RETURNING )", columns, ", lease_token::text AS lease_token"});
+}
+
+std::vector<Claim> claims_in(const pg::QueryResult& rows) {
+  std::vector<Claim> claims;
+  for (int row = 0; row < rows.rows(); ++row)
+    claims.push_back({job_at(rows, row), std::string(rows.text(row, "lease_token").value_or(""))});
+  return claims;
+}
+
+}  // namespace
+
+JobStore::Task<std::vector<Claim>> JobStore::claim(int room, std::span<const std::string> datasets) {
+  const pg::Parameter parameters[] = {milliseconds(queue_.lease), runner_, std::to_string(owner_),
+                                      std::to_string(room), text_array(datasets)};
+  const std::string statement = claim_statement(R"(
+    SELECT id AS candidate_id FROM export_jobs
+    WHERE status = 'PENDING' AND run_after <= now() AND dataset = ANY($5::text[])
+    ORDER BY run_after, created_at LIMIT $4::integer
+    FOR UPDATE SKIP LOCKED)");
+  auto rows = co_await run(statement, parameters);
+  if (!rows) co_return rows.error();
+  co_return claims_in(*rows);
+}
+
+JobStore::Task<std::optional<Claim>> JobStore::claim_held(std::string_view id) {
+  const pg::Parameter parameters[] = {milliseconds(queue_.lease), runner_, std::to_string(owner_), std::string(id)};
+  const std::string statement = claim_statement(R"(
+    SELECT id AS candidate_id FROM export_jobs WHERE id = $4::uuid AND status = 'PENDING' FOR UPDATE)");
+  auto rows = co_await run(statement, parameters);
+  if (!rows) co_return rows.error();
+  auto claims = claims_in(*rows);
+  if (claims.empty()) co_return std::optional<Claim>{};
+  co_return std::move(claims.front());
+}
+
+JobStore::Task<LeaseRenewal> JobStore::heartbeat(const Claim& claim) {
+  const auto& job = claim.job;
+  const pg::Parameter parameters[] = {
+      job.id,
+      claim.lease_token,
+      milliseconds(queue_.lease),
+      job.total_records ? pg::Parameter(std::to_string(*job.total_records)) : std::nullopt,
+      std::to_string(job.processed_records),
+      std::to_string(job.bytes_uploaded),
+      job.upload_id.empty() ? pg::Parameter() : job.upload_id};
+  auto renewed = co_await run(R"(
+    UPDATE export_jobs SET lease_expires_at = now() + $3::bigint * interval '1 millisecond',
+      total_records = $4::bigint, processed_records = $5::bigint, bytes_uploaded = $6::bigint, upload_id = $7
+    WHERE id = $1::uuid AND lease_token = $2::uuid AND status = 'RUNNING'
+    RETURNING cancel_requested)", parameters);
+  if (!renewed) co_return renewed.error();
+  if (renewed->rows() == 0) co_return Error{errc::lease_lost, "job " + job.id + ": its lease is held by another attempt"};
+  co_return LeaseRenewal{renewed->text(0, "cancel_requested") == "t"};
+}
+
+JobStore::Task<JobRecord> JobStore::finish(const Claim& claim) {
+  const auto& job = claim.job;
+  const pg::Parameter parameters[] = {
+      job.id,
+      claim.lease_token,
+      std::string(to_string(job.status)),
       job.error_message.empty() ? pg::Parameter() : job.error_message,
-      millis(job.created_at),
-      millis(job.started_at),
-      millis(job.finished_at),
-      std::to_string(owner_)};
-  auto saved = co_await run(R"(
-    INSERT INTO export_jobs (id, dataset, status, total_records, processed_records, bytes_uploaded, s3_key,
-                             compression, format, upload_id, error_message, created_at, started_at, finished_at,
-                             owner)
-    VALUES ($1::uuid, $2, $3, $4::bigint, $5::bigint, $6::bigint, $7, $8, $9, $10, $11,
-            to_timestamp($12::double precision / 1000), to_timestamp($13::double precision / 1000),
-            to_timestamp($14::double precision / 1000), $15::integer)
-    ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner,
-      status = EXCLUDED.status, total_records = EXCLUDED.total_records,
-      processed_records = EXCLUDED.processed_records, bytes_uploaded = EXCLUDED.bytes_uploaded,
-      upload_id = EXCLUDED.upload_id, error_message = EXCLUDED.error_message,
-      started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at)",
-                            parameters);
-  if (!saved) co_return saved.error();
+      job.total_records ? pg::Parameter(std::to_string(*job.total_records)) : std::nullopt,
+      std::to_string(job.processed_records),
+      std::to_string(job.bytes_uploaded),
+      job.upload_id.empty() ? pg::Parameter() : job.upload_id};
+  const std::string statement = sql({R"(
+    UPDATE export_jobs SET status = $3, error_message = $4, finished_at = now(), total_records = $5::bigint,
+      processed_records = $6::bigint, bytes_uploaded = $7::bigint, upload_id = $8,
+      lease_token = NULL, lease_expires_at = NULL
+    WHERE id = $1::uuid AND lease_token = $2::uuid AND status = 'RUNNING'
+    RETURNING )", columns});
+  auto finished = co_await run(statement, parameters);
+  if (!finished) co_return finished.error();
+  if (finished->rows() == 0) co_return Error{errc::lease_lost, "job " + job.id + ": its lease is held by another attempt"};
+  co_return job_at(*finished, 0);
+}
+
+JobStore::Task<void> JobStore::hand_back(const Claim& claim) {
+  const pg::Parameter parameters[] = {claim.job.id, claim.lease_token,
+                                      claim.job.upload_id.empty() ? pg::Parameter() : claim.job.upload_id};
+  const std::string statement = sql({R"(
+    WITH handed_back AS (
+      UPDATE export_jobs SET status = 'PENDING', attempt = attempt - 1, run_after = now(), upload_id = $3,
+        lease_token = NULL, lease_expires_at = NULL, started_at = NULL, processed_records = 0, bytes_uploaded = 0
+      WHERE id = $1::uuid AND lease_token = $2::uuid AND status = 'RUNNING'
+      RETURNING id)
+    SELECT pg_notify(')", jobs_channel, R"(', 'queued') FROM handed_back)"});
+  auto handed_back = co_await run(statement, parameters);
+  if (!handed_back) co_return handed_back.error();
+  if (handed_back->rows() == 0)
+    co_return Error{errc::lease_lost, "job " + claim.job.id + ": its lease is held by another attempt"};
   co_return Result<void>{};
+}
+
+namespace {
+
+// The owner of the row has no session any more: its advisory lock can be had (for this transaction only).
+// $1 is this store's owner.
+const std::string owner_gone = sql({"owner IS DISTINCT FROM $1::integer AND owner IS NOT NULL AND "
+                                    "pg_try_advisory_xact_lock(", owner_lock_space, ", owner)"});
+
+}  // namespace
+
+JobStore::Task<std::vector<JobRecord>> JobStore::rescue() {
+  const pg::Parameter parameters[] = {std::to_string(owner_), milliseconds(queue_.retry_backoff)};
+  // A held job (run_after at infinity) is its process's alone: it fails with it. An attempt that ends here
+  // keeps its upload id in the row: the sweep aborts it, or whoever runs the job next does first.
+  const std::string statement = sql({R"(
+    WITH expired AS MATERIALIZED (
+      SELECT id AS expired_id FROM export_jobs
+      WHERE (status = 'RUNNING' AND (lease_expires_at IS NULL OR lease_expires_at < now() OR )", owner_gone, R"())
+         OR (status = 'PENDING' AND run_after = 'infinity' AND )", owner_gone, R"()
+      LIMIT 100 FOR UPDATE SKIP LOCKED),
+    reasoned AS (
+      SELECT expired_id,
+             CASE WHEN status = 'PENDING' THEN format('%s ended before it could start the export', owner_name)
+                  ELSE format('attempt %s on %s: its lease expired (the process died, froze or lost the database)',
+                              attempt, owner_name) END AS reason,
+             attempt >= max_attempts OR run_after = 'infinity' AS ends
+      FROM export_jobs JOIN expired ON id = expired_id,
+           LATERAL (SELECT coalesce(runner, 'the process that held it') AS owner_name) AS named)
+    UPDATE export_jobs SET
+      errors = errors || jsonb_build_array(reason),
+      status = CASE WHEN ends THEN 'FAILED' ELSE 'PENDING' END,
+      error_message = CASE WHEN ends THEN 'interrupted: ' || reason END,
+      finished_at = CASE WHEN ends THEN now() END,
+      run_after = CASE WHEN ends THEN run_after ELSE now() +
+        least($2::bigint * power(2, greatest(attempt - 1, 0)), 3600000) * interval '1 millisecond' END,
+      lease_token = NULL, lease_expires_at = NULL
+    FROM reasoned WHERE id = expired_id
+    RETURNING )", columns});
+  auto rescued = co_await run(statement, parameters);
+  if (!rescued) co_return rescued.error();
+  co_return jobs_in(*rescued);
+}
+
+JobStore::Task<std::optional<JobRecord>> JobStore::request_cancel(std::string_view id) {
+  const pg::Parameter parameters[] = {std::string(id)};
+  const std::string statement = sql({R"(
+    WITH cancelling AS (
+      UPDATE export_jobs SET cancel_requested = true,
+        status = CASE WHEN status = 'PENDING' THEN 'CANCELLED' ELSE status END,
+        error_message = CASE WHEN status = 'PENDING' THEN 'cancelled' ELSE error_message END,
+        finished_at = CASE WHEN status = 'PENDING' THEN now() ELSE finished_at END
+      WHERE id = $1::uuid AND status IN ('PENDING', 'RUNNING')
+      RETURNING *)
+    SELECT )", columns, ", pg_notify('", jobs_channel, "', 'cancel ' || id::text) FROM cancelling"});
+  auto rows = co_await run(statement, parameters);
+  if (!rows) co_return rows.error();
+  if (rows->rows() == 0) co_return std::optional<JobRecord>{};
+  co_return job_at(*rows, 0);
 }
 
 JobStore::Task<std::optional<JobRecord>> JobStore::find(std::string_view id) {
   const pg::Parameter parameters[] = {std::string(id)};
-  const std::string sql = "SELECT " + std::string(columns) + " FROM export_jobs WHERE id = $1::uuid";
-  auto rows = co_await run(sql, parameters);
+  const std::string statement = sql({"SELECT ", columns, " FROM export_jobs WHERE id = $1::uuid"});
+  auto rows = co_await run(statement, parameters);
   if (!rows) co_return rows.error();
   if (rows->rows() == 0) co_return std::optional<JobRecord>{};
   co_return job_at(*rows, 0);
@@ -174,31 +411,17 @@ JobStore::Task<std::optional<JobRecord>> JobStore::find(std::string_view id) {
 
 JobStore::Task<std::vector<JobRecord>> JobStore::list(int limit) {
   const pg::Parameter parameters[] = {std::to_string(limit)};
-  const std::string sql =
-      "SELECT " + std::string(columns) + " FROM export_jobs ORDER BY created_at DESC, id LIMIT $1::int";
-  auto rows = co_await run(sql, parameters);
-  if (!rows) co_return rows.error();
-  co_return jobs_in(*rows);
-}
-
-JobStore::Task<std::vector<JobRecord>> JobStore::fail_interrupted() {
-  const pg::Parameter parameters[] = {"interrupted: the server stopped before the export ended",
-                                      std::to_string(owner_)};
-  // An owner's lock that can be had (for this statement's transaction only) belongs to a session that is gone.
-  const std::string sql = "UPDATE export_jobs SET status = 'FAILED', error_message = $1, finished_at = now() "
-                          "WHERE status IN ('PENDING', 'RUNNING') AND owner IS DISTINCT FROM $2::integer "
-                          "AND (owner IS NULL OR pg_try_advisory_xact_lock(" + std::string(owner_lock_space) +
-                          ", owner)) RETURNING " + std::string(columns);
-  auto rows = co_await run(sql, parameters);
+  const std::string statement = sql({"SELECT ", columns, " FROM export_jobs ORDER BY created_at DESC, id LIMIT $1::int"});
+  auto rows = co_await run(statement, parameters);
   if (!rows) co_return rows.error();
   co_return jobs_in(*rows);
 }
 
 JobStore::Task<std::vector<JobRecord>> JobStore::with_open_uploads() {
   const pg::Parameter parameters[] = {"1000"};
-  const std::string sql = "SELECT " + std::string(columns) + " FROM export_jobs WHERE upload_id IS NOT NULL "
-                          "AND status IN ('FAILED', 'CANCELLED') ORDER BY finished_at LIMIT $1::int";
-  auto rows = co_await run(sql, parameters);
+  const std::string statement = sql({"SELECT ", columns, " FROM export_jobs WHERE upload_id IS NOT NULL "
+                                     "AND status IN ('FAILED', 'CANCELLED') ORDER BY finished_at LIMIT $1::int"});
+  auto rows = co_await run(statement, parameters);
   if (!rows) co_return rows.error();
   co_return jobs_in(*rows);
 }
@@ -209,6 +432,22 @@ JobStore::Task<void> JobStore::forget_upload(std::string_view id, std::string_vi
                                 parameters);
   if (!forgotten) co_return forgotten.error();
   co_return Result<void>{};
+}
+
+JobStore::Task<int> JobStore::delete_expired(int batch) {
+  // finished_at before the cutoff implies created_at before it, which the created_at index finds.
+  const pg::Parameter parameters[] = {std::to_string(queue_.retention_days), std::to_string(batch)};
+  auto deleted = co_await run(R"(
+    WITH expired AS (
+      DELETE FROM export_jobs WHERE id IN (
+        SELECT id FROM export_jobs
+        WHERE created_at < now() - $1::integer * interval '1 day' AND finished_at < now() - $1::integer * interval '1 day'
+          AND status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND upload_id IS NULL
+        LIMIT $2::integer FOR UPDATE SKIP LOCKED)
+      RETURNING 1)
+    SELECT count(*) AS deleted FROM expired)", parameters);
+  if (!deleted) co_return deleted.error();
+  co_return static_cast<int>(deleted->int64(0, "deleted").value_or(0));
 }
 
 JobStore::Task<void> JobStore::ping() {

@@ -1,10 +1,14 @@
-// Jobs in the export_jobs table, over a bookkeeping connection of their own, so a status outlives the process.
+// export_jobs as a queue that any number of processes share, over a bookkeeping connection of its own.
 //
-// Several processes may share the table. Each store holds a session-level advisory lock on an owner id of
-// its own and writes that id into its jobs; a job is taken for interrupted only when its owner's lock can
-// be had, that is when the session that ran it is gone.
+// A job is claimed with FOR UPDATE SKIP LOCKED; the claim gives its attempt a fresh lease token and an
+// expiry that the runner's heartbeat extends. Every write of a runner names its token, so a runner whose
+// lease expired (its process froze or lost the database) and was rescued by another process changes
+// nothing. Times come from the database's now(), never from the machines' clocks. Each store also holds a
+// session-level advisory lock on an owner id of its own, written into the jobs it runs: a lock that can
+// be had belongs to a session that is gone, which lets a rescue take a dead process's jobs at once.
 #pragma once
 
+#include "engine/config.hpp"
 #include "engine/error.hpp"
 #include "engine/job.hpp"
 #include "engine/sync.hpp"
@@ -14,10 +18,31 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace pg2s3::engine {
+
+// The channel of the NOTIFYs that say a job was queued ("queued") or asked to stop ("cancel <id>").
+inline constexpr std::string_view jobs_channel = "pg2s3_jobs";
+
+// A job this process runs, with the token of its attempt's lease.
+struct Claim {
+  JobRecord job;
+  std::string lease_token;
+};
+
+// What a heartbeat learns: whether someone asked the job to stop.
+struct LeaseRenewal {
+  bool cancel_requested = false;
+};
+
+// An Idempotency-Key and what identifies the request made under it.
+struct Idempotency {
+  std::string key;
+  std::string request;
+};
 
 class JobStore {
  public:
@@ -25,31 +50,57 @@ class JobStore {
   using Task = boost::asio::awaitable<Result<T>>;
 
   // Connects at first use, and again whenever the connection was lost, so a store outlives a database
-  // restart; each new connection creates export_jobs when absent (later columns are added the same way).
-  static std::unique_ptr<JobStore> open(boost::asio::any_io_executor executor, std::string database_url);
+  // restart; the first connection creates export_jobs or adds what an older version lacks. `runner` names
+  // this process in the jobs it runs ("host:pid").
+  static std::unique_ptr<JobStore> open(boost::asio::any_io_executor executor, std::string database_url,
+                                        JobQueueConfig queue, std::string runner);
 
-  Task<void> save(const JobRecord& job);  // insert or update
+  // Records a new PENDING job: for any process to claim (and notifies them), or held for this one, which
+  // claims it with claim_held(). With an idempotency key already used, returns the job that key made, or
+  // errc::conflict when another request made it.
+  Task<JobRecord> enqueue(const JobRecord& job, bool held_here, const std::optional<Idempotency>& idempotency);
+  // Claims up to `room` PENDING jobs due to run, of the datasets named, oldest first.
+  Task<std::vector<Claim>> claim(int room, std::span<const std::string> datasets);
+  // Claims a job enqueued held for this process; none when it is no longer PENDING (cancelled meanwhile).
+  Task<std::optional<Claim>> claim_held(std::string_view id);
+  // Extends the lease and records the progress; errc::lease_lost when the lease is no longer this runner's.
+  Task<LeaseRenewal> heartbeat(const Claim& claim);
+  // Records the attempt's ending (status, message, progress) and returns the job as stored.
+  Task<JobRecord> finish(const Claim& claim);
+  // Makes the job PENDING again without spending its attempt, for another process (this process stops).
+  Task<void> hand_back(const Claim& claim);
+  // Jobs whose lease expired (or whose owner's session is gone) go back to PENDING after a backoff, or to
+  // FAILED when their attempts are spent, each attempt's reason kept. Jobs held for a process that is
+  // gone fail with it (its local file, its waiting caller, are gone too). Returns them, with the uploads
+  // their dead attempts left open.
+  Task<std::vector<JobRecord>> rescue();
+  // Asks a PENDING or RUNNING job to stop: a PENDING one is CANCELLED at once, a RUNNING one's runner is
+  // notified (and its next heartbeat says so). Returns the job as it is then; none when it is not active.
+  Task<std::optional<JobRecord>> request_cancel(std::string_view id);
+
   Task<std::optional<JobRecord>> find(std::string_view id);
   Task<std::vector<JobRecord>> list(int limit);  // newest first
-  // Jobs that a process now gone left PENDING or RUNNING become FAILED ("interrupted"); returns them,
-  // with the upload ids that still need aborting. Jobs of live processes are left alone.
-  Task<std::vector<JobRecord>> fail_interrupted();
   // Ended jobs whose upload could not be aborted when they ended (S3 was away), oldest first.
   Task<std::vector<JobRecord>> with_open_uploads();
   // Records that the job's upload `upload_id` is gone.
   Task<void> forget_upload(std::string_view id, std::string_view upload_id);
+  // Deletes up to `batch` ended jobs older than the retention, without open uploads; returns how many.
+  Task<int> delete_expired(int batch);
   // Whether the database answers (reconnecting when needed).
   Task<void> ping();
 
  private:
-  JobStore(boost::asio::any_io_executor executor, std::string database_url);
+  JobStore(boost::asio::any_io_executor executor, std::string database_url, JobQueueConfig queue, std::string runner);
   // One statement at a time on the one connection, reconnecting when it was lost.
   Task<pg::QueryResult> run(std::string_view sql, std::span<const pg::Parameter> parameters);
+  Task<pg::QueryResult> run_with_retry(std::string_view sql, std::span<const pg::Parameter> parameters);
   Task<pg::QueryResult> run_once(std::string_view sql, std::span<const pg::Parameter> parameters);
   Task<void> reconnect();
 
   boost::asio::any_io_executor executor_;
   std::string database_url_;
+  JobQueueConfig queue_;
+  std::string runner_;
   std::optional<pg::Connection> connection_;
   std::int32_t owner_;  // this store's advisory lock key, written into its jobs
   Turn turn_;  // one statement at a time on the one connection

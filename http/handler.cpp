@@ -7,6 +7,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+
 namespace pg2s3::http {
 
 namespace asio = boost::asio;
@@ -22,17 +24,30 @@ ApiResponse engine_error(const engine::Error& error) {
   if (error.code == engine::errc::unknown_dataset) return error_response(404, "not_found", error.message);
   if (error.code == engine::errc::invalid_request) return error_response(400, "bad_request", error.message);
   if (error.code == engine::errc::unknown_job) return error_response(404, "not_found", error.message);
+  if (error.code == engine::errc::conflict) return error_response(409, "conflict", error.message);
   if (error.code == engine::errc::shutting_down) return error_response(503, "shutting_down", error.message);
   return error_response(503, "unavailable", error.message);
 }
 
 ApiResponse job_not_found(std::string_view id) { return error_response(404, "not_found", "no job " + std::string(id)); }
 
-asio::awaitable<ApiResponse> start_export(engine::Engine& engine, const StartExport& route, const std::string& body) {
-  auto options = parse_export_options(body);
+// At most this long, and printable ASCII, as the IETF draft on the header suggests keys be.
+constexpr std::size_t max_idempotency_key = 255;
+
+std::optional<std::string> refuse_idempotency_key(std::string_view key) {
+  if (key.size() > max_idempotency_key) return "the Idempotency-Key header must be at most 255 characters";
+  if (std::ranges::any_of(key, [](unsigned char c) { return c < 0x21 || c > 0x7E; }))
+    return "the Idempotency-Key header must be printable ASCII without spaces";
+  return std::nullopt;
+}
+
+asio::awaitable<ApiResponse> start_export(engine::Engine& engine, const StartExport& route, const ApiRequest& api) {
+  if (auto problem = refuse_idempotency_key(api.idempotency_key)) co_return error_response(400, "bad_request", *problem);
+  auto options = parse_export_options(api.body);
   if (auto* problem = std::get_if<std::string>(&options)) co_return error_response(400, "bad_request", *problem);
   const auto& chosen = std::get<ExportOptions>(options);
-  const engine::ExportRequest request{route.dataset, chosen.key, chosen.compression, {}, chosen.format};
+  const engine::ExportRequest request{route.dataset, chosen.key, chosen.compression, {}, chosen.format,
+                                      api.idempotency_key};
   auto job = co_await engine.start_export(request);
   if (!job) co_return engine_error(job.error());
   co_return json_response(202, json::serialize(json::object{{"jobId", job->id},
@@ -61,7 +76,9 @@ asio::awaitable<ApiResponse> get_download_url(engine::Engine& engine, const GetD
 }
 
 asio::awaitable<ApiResponse> cancel_job(engine::Engine& engine, const CancelJob& route) {
-  if (engine.cancel(route.id)) {
+  auto cancelling = co_await engine.cancel(route.id);
+  if (!cancelling) co_return engine_error(cancelling.error());
+  if (*cancelling) {
     co_return json_response(202, json::serialize(json::object{{"jobId", route.id}, {"message", "Export cancelling"}}));
   }
   auto job = co_await engine.find_job(route.id);
@@ -97,7 +114,7 @@ asio::awaitable<ApiResponse> handle_request(engine::Engine& engine, const ApiReq
     co_return error_response(401, "unauthorized", "a valid \"Authorization: Bearer <token>\" header is required");
 
   if (auto* refusal = std::get_if<Refusal>(&chosen)) co_return error_response(refusal->status, refusal->code, refusal->message);
-  if (auto* start = std::get_if<StartExport>(&chosen)) co_return co_await start_export(engine, *start, request.body);
+  if (auto* start = std::get_if<StartExport>(&chosen)) co_return co_await start_export(engine, *start, request);
   if (auto* get = std::get_if<GetJob>(&chosen)) co_return co_await get_job(engine, *get);
   if (auto* url = std::get_if<GetDownloadUrl>(&chosen)) co_return co_await get_download_url(engine, *url);
   if (auto* cancel = std::get_if<CancelJob>(&chosen)) co_return co_await cancel_job(engine, *cancel);

@@ -15,6 +15,7 @@ struct ApiRequest {
   std::string target;
   std::string authorization;
   std::string body;
+  std::string idempotency_key;  // the Idempotency-Key header, when given
 };
 
 struct ApiResponse {

@@ -53,6 +53,12 @@ json::object status_object(const engine::JobRecord& job) {
   status["s3Key"] = valid_utf8(job.s3_key);
   status["errorMessage"] = job.error_message.empty() ? json::value(nullptr) : json::value(valid_utf8(job.error_message));
   status["retrying"] = job.retrying.empty() ? json::value(nullptr) : json::value(valid_utf8(job.retrying));
+  status["attempt"] = job.attempt;
+  status["maxAttempts"] = job.max_attempts;
+  status["runner"] = job.runner.empty() ? json::value(nullptr) : json::value(valid_utf8(job.runner));
+  json::array errors;
+  for (const auto& error : job.errors) errors.push_back(json::value(valid_utf8(error)));
+  status["errors"] = std::move(errors);
   status["createdAt"] = engine::iso8601(job.created_at);
   status["startedAt"] = time_or_null(job.started_at);
   status["finishedAt"] = time_or_null(job.finished_at);

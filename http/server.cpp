@@ -120,7 +120,8 @@ struct Server::Impl {
       session.answering = true;
       const auto& request = parser.get();
       const ApiRequest api{std::string(request.method_string()), std::string(request.target()),
-                           std::string(request[bhttp::field::authorization]), request.body()};
+                           std::string(request[bhttp::field::authorization]), request.body(),
+                           std::string(request["Idempotency-Key"])};
       const ApiResponse answer = co_await handle_request(engine, api, config.api_token);
       const bool keep_alive = request.keep_alive() && !stopping;
       co_await write(stream, answer, request.version(), keep_alive);

@@ -67,6 +67,26 @@ TEST_CASE("an unknown key, a misplaced key or a mistyped value is refused, namin
              Contains("datasets.format must be \"csv\" or \"parquet\""));
   CHECK_THAT(refusal("[export]\nmax_parts_in_flight = 0\n"), Contains("max_parts_in_flight must be at least 1"));
   CHECK_THAT(refusal("[s3]\nrequest_timeout_ms = 0\n"), Contains("request_timeout_ms must be at least 1"));
+  CHECK_THAT(refusal("[jobs]\nmax_attempts = 0\n"), Contains("jobs.max_attempts must be at least 1"));
+  CHECK_THAT(refusal("[jobs]\nlease_ms = 1000\nheartbeat_ms = 500\n"),
+             Contains("[jobs] lease_ms (1000) must be at least three times heartbeat_ms (500)"));
+  CHECK_THAT(refusal("[export]\nlease_ms = 1000\n"), Contains("key export.lease_ms belongs in [jobs]"));
+}
+
+TEST_CASE("the fleet's lease, heartbeat, polling, rescue and retention from [jobs]", "[settings]") {
+  variables = {{"HOME", "/nonexistent"}};
+  const auto settings = loaded("[jobs]\nlease_ms = 3000\nheartbeat_ms = 200\npoll_interval_ms = 250\n"
+                               "rescue_interval_ms = 300\nretry_backoff_ms = 100\nmax_attempts = 5\n"
+                               "retention_days = 7\nlisten_url = \"host=10.0.0.5 dbname=app\"\n");
+  const auto& jobs = settings.engine.jobs;
+  CHECK(jobs.lease == std::chrono::milliseconds(3000));
+  CHECK(settings.engine.progress_interval == std::chrono::milliseconds(200));
+  CHECK(jobs.poll_interval == std::chrono::milliseconds(250));
+  CHECK(settings.engine.sweep_interval == std::chrono::milliseconds(300));
+  CHECK(jobs.retry_backoff == std::chrono::milliseconds(100));
+  CHECK(jobs.max_attempts == 5);
+  CHECK(jobs.retention_days == 7);
+  CHECK(jobs.listen_url == "host=10.0.0.5 dbname=app");
 }
 
 TEST_CASE("a dataset's output format, the parts in flight and the request timeout from the file", "[settings]") {

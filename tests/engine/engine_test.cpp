@@ -1,7 +1,6 @@
 // The engine against the real PostgreSQL and RGW: whole exports, compression, concurrency, cancel, restart,
 // and the engine embedded in an Asio server of the test's own.
 #include "engine/engine.hpp"
-#include "engine/job_store.hpp"
 #include "http/json.hpp"
 #include "s3/multipart_upload.hpp"
 #include "tests/engine/engine_helpers.hpp"
@@ -34,7 +33,8 @@ engine::JobRecord cancel_mid_export(asio::io_context& io, engine::Engine& engine
     const std::string id = started.value().id;
     const bool reading = co_await wait_until_reading(engine, id);
     REQUIRE(reading);
-    CHECK(engine.cancel(id));
+    const bool cancelling = (co_await engine.cancel(id)).value();
+    CHECK(cancelling);
     auto ended = co_await engine.wait(id);
     co_return ended.value();
   }());
@@ -113,7 +113,7 @@ TEST_CASE("a cancelled export ends CANCELLED with no object and no open upload",
   CHECK(ended.processed_records < 2'500'000);
   CHECK_FALSE(object_exists(io, job.s3_key));
   CHECK_FALSE(upload_open_for(io, job.s3_key));
-  CHECK_FALSE(engine->cancel(job.id));  // no longer active
+  CHECK_FALSE(test::run(io, engine->cancel(job.id)).value());  // no longer active
   CHECK(test::run(io, engine->find_job(job.id)).value()->status == JobStatus::cancelled);
 }
 
@@ -159,38 +159,49 @@ TEST_CASE("16 exports at once all complete with the right bytes and the running 
   CHECK(engine->metrics().buffer_bytes_in_use == 0);
 }
 
-TEST_CASE("a status outlives the process and an interrupted job is failed and its upload aborted", "[engine]") {
-  std::string completed_id, interrupted_id, interrupted_key, upload_id;
+TEST_CASE("a status outlives the process; a dead process's jobs run again, or fail once their attempts are spent",
+          "[engine]") {
+  asio::io_context io;
+  std::string completed_id;
   {
-    asio::io_context io;
     auto engine = start_engine(io);
     completed_id = export_and_wait(io, *engine, {"users", "", engine::Compression::none, ""}).id;
-    // A job as a killed process leaves it: RUNNING in export_jobs, with an open upload.
-    auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
-    interrupted_id = engine::new_job_id();
-    interrupted_key = "exports/" + interrupted_id + ".csv";
-    upload_id = test::run(io, client.create_multipart_upload(test::bucket(), interrupted_key)).value();
-    auto store = engine::JobStore::open(io.get_executor(), test::database_url());
-    engine::JobRecord running;
-    running.id = interrupted_id;
-    running.dataset = "users";
-    running.status = JobStatus::running;
-    running.s3_key = interrupted_key;
-    running.upload_id = upload_id;
-    running.created_at = std::chrono::system_clock::now();
-    test::run(io, store->save(running)).value();
   }
-  asio::io_context io;
-  auto restarted = start_engine(io);
+  // Jobs as a killed process leaves them: RUNNING, their leases past, each with an open upload; one on its
+  // first attempt of three, one on its last.
+  auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
+  std::map<int, std::string> ids, keys;
+  for (int attempt : {1, 3}) {
+    ids[attempt] = engine::new_job_id();
+    keys[attempt] = "exports/" + ids[attempt] + ".csv";
+    const auto upload_id = test::run(io, client.create_multipart_upload(test::bucket(), keys[attempt])).value();
+    test::psql("INSERT INTO export_jobs (id, dataset, status, s3_key, created_at, started_at, upload_id, attempt, "
+               "max_attempts, runner, lease_token, lease_expires_at) VALUES ('" + ids[attempt] + "', 'users', "
+               "'RUNNING', '" + keys[attempt] + "', now(), now(), '" + upload_id + "', " + std::to_string(attempt) +
+               ", 3, 'gone-host:1', gen_random_uuid(), now() - interval '1 second')");
+  }
+  auto restarted = start_engine(io);  // rescues at start-up
   auto completed = test::run(io, restarted->find_job(completed_id)).value();
   REQUIRE(completed);
   CHECK(completed->status == JobStatus::completed);
-  auto interrupted = test::run(io, restarted->find_job(interrupted_id)).value();
-  REQUIRE(interrupted);
-  CHECK(interrupted->status == JobStatus::failed);
-  CHECK_THAT(interrupted->error_message, Catch::StartsWith("interrupted"));
-  CHECK(interrupted->upload_id.empty());  // aborted, so forgotten
-  CHECK_FALSE(upload_open_for(io, interrupted_key));
+
+  auto again = test::run(io, restarted->find_job(ids[1])).value().value();
+  CHECK(again.status == JobStatus::pending);  // for a process that claims (this one runs only its own)
+  CHECK(again.attempt == 1);
+  REQUIRE(again.errors.size() == 1);
+  CHECK_THAT(again.errors[0], Catch::Contains("attempt 1 on gone-host:1") && Catch::Contains("lease expired"));
+  CHECK(again.upload_id.empty());  // aborted, so forgotten
+  CHECK_FALSE(upload_open_for(io, keys[1]));
+
+  auto spent = test::run(io, restarted->find_job(ids[3])).value().value();
+  CHECK(spent.status == JobStatus::failed);
+  CHECK_THAT(spent.error_message, Catch::StartsWith("interrupted: attempt 3 on gone-host:1"));
+  CHECK(spent.errors.size() == 1);
+  CHECK(spent.upload_id.empty());
+  CHECK_FALSE(upload_open_for(io, keys[3]));
+
+  CHECK(test::run(io, restarted->cancel(ids[1])).value());  // PENDING: cancelled at once
+  CHECK(test::run(io, restarted->find_job(ids[1])).value()->status == JobStatus::cancelled);
   auto listed = test::run(io, restarted->list_jobs(1000)).value();
   CHECK(std::ranges::any_of(listed, [&](const auto& job) { return job.id == completed_id; }));
   CHECK(std::ranges::is_sorted(listed, std::greater<>{}, &engine::JobRecord::created_at));
@@ -207,7 +218,8 @@ TEST_CASE("a second process on the same table leaves the first one's running job
     REQUIRE(reading);
     auto second = co_await engine::Engine::start(io.get_executor(), engine_config());  // sweeps at start-up
     auto seen = co_await second.value()->find_job(id);
-    first->cancel(id);
+    const bool cancelling = (co_await first->cancel(id)).value();
+    CHECK(cancelling);
     auto final_record = co_await first->wait(id);
     co_return std::pair{seen.value()->status, final_record.value()};
   }());

@@ -332,8 +332,11 @@ TEST_CASE("settings: flags over environment over the config file over defaults",
   CHECK(settings.engine.max_parts_in_flight == 8);  // default
   CHECK(settings.engine.s3.io_timeout == std::chrono::milliseconds(1500));
   CHECK(settings.engine.s3.retry.max_attempts == 4);
-  CHECK(settings.engine.sweep_interval == std::chrono::minutes(1));  // a server sweeps; a bare EngineConfig does not
+  CHECK(settings.engine.sweep_interval == std::chrono::seconds(5));  // a server rescues; a bare EngineConfig does not
   CHECK(engine::EngineConfig{}.sweep_interval.count() == 0);
+  CHECK_FALSE(engine::EngineConfig{}.jobs.claim_jobs);  // an embedded engine runs its own jobs only
+  CHECK(settings.engine.jobs.lease == std::chrono::seconds(30));
+  CHECK(settings.engine.jobs.max_attempts == 3);
   REQUIRE(settings.engine.datasets.size() == 1);
   CHECK(settings.engine.datasets[0].exact_count);
 
@@ -361,10 +364,14 @@ TEST_CASE("the status JSON has every field of the contract", "[json]") {
   job.processed_records = 100;
   job.s3_key = "exports/x.csv";
   job.created_at = TimePoint(std::chrono::seconds(1768298400));
+  job.attempt = 2;
+  job.runner = "ip-10-0-1-5:4242";
+  job.errors = {"attempt 1 on ip-10-0-1-7:17: its lease expired"};
   CHECK(http::job_status_json(job) ==
         R"({"id":"123e4567-e89b-42d3-a456-426614174000","dataset":"users","status":"RUNNING","format":"csv","totalRecords":200,)"
         R"("processedRecords":100,"progressPercent":50,"bytesUploaded":0,"s3Key":"exports/x.csv","errorMessage":null,)"
-        R"("retrying":null,)"
+        R"("retrying":null,"attempt":2,"maxAttempts":3,"runner":"ip-10-0-1-5:4242",)"
+        R"("errors":["attempt 1 on ip-10-0-1-7:17: its lease expired"],)"
         R"("createdAt":"2026-01-13T10:00:00Z","startedAt":null,"finishedAt":null})");
   CHECK(http::error_json("not_found", "no \"job\"") == R"({"error":"not_found","message":"no \"job\""})");
   // Bytes that are not UTF-8 (from a request target, say) become U+FFFD; valid sequences stay.

@@ -116,7 +116,8 @@ TEST_CASE("a cancel before the first row stops the backend at once, not at its n
     auto copying = [&]() { return backend_running(copy_prefix); };
     const bool running = co_await poll_until(copying);
     REQUIRE(running);
-    CHECK(engine->cancel(started.value().id));
+    const bool cancelling = (co_await engine->cancel(started.value().id)).value();
+    CHECK(cancelling);
     auto ended = co_await engine->wait(started.value().id);
     auto gone = [&]() -> asio::awaitable<bool> { co_return !co_await backend_running(copy_prefix); };
     const bool stopped = co_await poll_until(gone);  // within 20 s, not after the hour of pg_sleep
@@ -167,7 +168,7 @@ TEST_CASE("processedRecords counts rows, not the CSV header, while the export ru
 
 TEST_CASE("a store call cancelled while waiting for its turn neither runs nor spoils the holder's", "[limits]") {
   asio::io_context io;
-  auto store = engine::JobStore::open(io.get_executor(), database_url());
+  auto store = engine::JobStore::open(io.get_executor(), database_url(), {}, "test-host:1");
   std::optional<engine::Result<std::vector<engine::JobRecord>>> holder, after;
   std::optional<engine::Result<std::optional<engine::JobRecord>>> cancelled;
   asio::cancellation_signal cancel;

@@ -188,11 +188,17 @@ inline std::string start(const ServerProcess& server, const std::string& dataset
   return id;
 }
 
-// A config file with a dataset slow enough to be caught running, the drain timeout, and the sweep interval.
-inline std::string slow_config(int drain_seconds = 30, int sweep_interval_ms = 60000) {
+// The [jobs] table of a test's processes: leases, heartbeats, polling and backoff short enough for a test.
+inline std::string short_job_timings(int rescue_interval_ms = 200) {
+  return "[jobs]\nlease_ms = 3000\nheartbeat_ms = 200\npoll_interval_ms = 200\nretry_backoff_ms = 100\n"
+         "rescue_interval_ms = " + std::to_string(rescue_interval_ms) + "\n";
+}
+
+// A config file with a dataset slow enough to be caught running, the drain timeout, and the rescue interval.
+inline std::string slow_config(int drain_seconds = 30, int rescue_interval_ms = 60000) {
   const std::string path = test::scratch_file("api.toml");
   std::ofstream(path) << "[server]\ndrain_timeout_seconds = " << drain_seconds << "\n"
-                      << "[export]\nsweep_interval_ms = " << sweep_interval_ms << "\n"
+                      << short_job_timings(rescue_interval_ms)
                       << "[[datasets]]\nname = \"users\"\nquery = \"" << users_copy_query << "\"\n"
                       << "[[datasets]]\nname = \"slow\"\nquery = \"SELECT g AS id, md5(g::text) AS hash "
                          "FROM generate_series(1, 4000000) AS g\"\n";
@@ -209,6 +215,12 @@ inline void wait_until_running(const ServerProcess& server, const std::string& i
   FAIL("job " << id << " never started reading rows");
 }
 
+inline std::string object_text(const std::string& key) {
+  asio::io_context io;
+  auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
+  return test::run(io, test::read_object(client, key)).value();
+}
+
 inline bool object_or_upload_left(const std::string& key) {
   asio::io_context io;
   auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
@@ -216,6 +228,5 @@ inline bool object_or_upload_left(const std::string& key) {
   const bool upload = !test::run(io, client.list_multipart_uploads(test::bucket(), key)).value().empty();
   return object || upload;
 }
-
 
 }  // namespace pg2s3::test

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <string_view>
 
@@ -53,6 +54,14 @@ inline std::string command_output(const std::string& command) {
 inline std::string psql_csv(const std::string& query) {
   return command_output("psql -X -q -v ON_ERROR_STOP=1 -d '" + database_url() + "' -c 'COPY (" + query +
                         ") TO STDOUT WITH (FORMAT csv, HEADER)'");
+}
+
+// Runs SQL with psql (as a fixture: what another process, or an older version, left in the database) and
+// returns what it prints, unaligned and without headers.
+inline std::string psql(const std::string& sql) {
+  const std::string file = scratch_file("fixture.sql");
+  std::ofstream(file) << sql;
+  return command_output("psql -X -q -At -v ON_ERROR_STOP=1 -d '" + database_url() + "' -f " + file);
 }
 
 }  // namespace pg2s3::test
