@@ -68,6 +68,23 @@ std::uint64_t read_big_endian(std::string_view bytes) {
   return value;
 }
 
+// A field of 1, 2, 4 or 8 bytes, big-endian: one load each, where read_big_endian takes a byte at a time.
+std::uint64_t read_fixed_width(std::string_view bytes) {
+  static_assert(std::endian::native == std::endian::little);
+  const auto load = [&]<class Unsigned>(Unsigned) {
+    Unsigned value;
+    std::memcpy(&value, bytes.data(), sizeof value);
+    return value;
+  };
+  switch (bytes.size()) {
+    case 1: return load(std::uint8_t{});
+    case 2: return __builtin_bswap16(load(std::uint16_t{}));
+    case 4: return __builtin_bswap32(load(std::uint32_t{}));
+    case 8: return __builtin_bswap64(load(std::uint64_t{}));
+    default: return read_big_endian(bytes);
+  }
+}
+
 std::int16_t read_i16(std::string_view bytes, std::size_t at) {
   return static_cast<std::int16_t>(read_big_endian(bytes.substr(at, 2)));
 }
@@ -258,10 +275,11 @@ Result<parquet::Value> decode_field(const ParquetColumn& column, pg::BinaryField
                                     std::string& scratch) {
   if (!field) return parquet::Value();
   const std::string_view bytes = *field;
-  if (const std::size_t width = fixed_width(column.decoding); width && bytes.size() != width)
+  const std::size_t width = fixed_width(column.decoding);
+  if (width && bytes.size() != width)
     return field_error(column, row, "a field of " + std::to_string(bytes.size()) + " bytes where " +
                                         std::to_string(width) + " were expected", std::errc::bad_message);
-  const std::uint64_t bits = fixed_width(column.decoding) <= 8 ? read_big_endian(bytes) : 0;
+  const std::uint64_t bits = width && width <= 8 ? read_fixed_width(bytes) : 0;
   switch (column.decoding) {
     case FieldDecoding::boolean: return parquet::Value(bits != 0);
     case FieldDecoding::int16: return parquet::Value(std::int32_t{static_cast<std::int16_t>(bits)});
