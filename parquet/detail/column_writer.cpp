@@ -15,8 +15,6 @@ namespace {
 // parquet.thrift's numbers.
 constexpr int page_data = 0, page_dictionary = 2;
 constexpr int encoding_plain = 0, encoding_rle = 3, encoding_rle_dictionary = 8;
-// What one dictionary entry costs in its hash index beyond its bytes (node, bucket, string).
-constexpr std::size_t index_entry_bytes = 64;
 
 }  // namespace
 
@@ -58,6 +56,21 @@ void append_plain_value(const Value& value, bool fixed_length, std::string& out)
       value);
 }
 
+// The value's bytes as PLAIN writes them, without a byte array's length: its key in a dictionary.
+std::string_view key_bytes(const Value& value, char (&number)[8]) {
+  if (const auto* bytes = std::get_if<std::string_view>(&value)) return *bytes;
+  return std::visit(
+      [&](const auto& v) -> std::string_view {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_arithmetic_v<T>) {
+          std::memcpy(number, &v, sizeof v);
+          return {number, sizeof v};
+        }
+        return {};
+      },
+      value);
+}
+
 // A PageHeader: its type and sizes, then the type's own header (field `id`) as `details` writes it.
 template <class Details>
 std::string page_header(int type, std::size_t uncompressed, std::size_t compressed, std::int16_t id, Details details) {
@@ -93,7 +106,8 @@ ColumnWriter::ColumnWriter(const Column& column, const WriterOptions& options)
     : column_(column),
       options_(options),
       statistics_(column),
-      dictionary_mode_(options.dictionary && column.physical != PhysicalType::boolean) {}
+      dictionary_mode_(options.dictionary && column.physical != PhysicalType::boolean),
+      dictionary_(column.physical == PhysicalType::byte_array) {}
 
 void ColumnWriter::check_type(const Value& value) const {
   if (value.index() == 0) {
@@ -122,14 +136,9 @@ void ColumnWriter::write(const Value& value) {
 }
 
 bool ColumnWriter::add_to_dictionary(const Value& value) {
-  std::string key;
-  append_plain_value(value, true, key);
-  if (auto found = dictionary_index_.find(std::string_view(key)); found != dictionary_index_.end()) {
-    indices_.push_back(found->second);
-    return true;
-  }
-  const std::size_t grown = 2 * (dictionary_values_.size() + key.size()) + (dictionary_index_.size() + 1) * index_entry_bytes;
-  if (grown > options_.dictionary_bytes) {
+  char number[8];
+  const auto index = dictionary_.find_or_add(key_bytes(value, number), options_.dictionary_bytes);
+  if (!index) {
     // The dictionary stays for the pages that use it; this page and the rest of the chunk are PLAIN.
     --page_values_;
     if (column_.nullable) levels_.pop_back();
@@ -139,10 +148,7 @@ bool ColumnWriter::add_to_dictionary(const Value& value) {
     dictionary_mode_ = false;
     return false;
   }
-  const auto index = static_cast<std::uint32_t>(dictionary_index_.size());
-  append_plain_value(value, column_.physical == PhysicalType::fixed_len_byte_array, dictionary_values_);
-  dictionary_index_.emplace(std::move(key), index);
-  indices_.push_back(index);
+  indices_.push_back(*index);
   return true;
 }
 
@@ -161,7 +167,7 @@ std::size_t ColumnWriter::open_page_memory() const {
 }
 
 std::size_t ColumnWriter::buffered_bytes() const {
-  return pages_bytes_ + dictionary_values_.size() + open_page_memory();
+  return pages_bytes_ + dictionary_.plain().size() + open_page_memory();
 }
 
 void ColumnWriter::close_page() {
@@ -176,7 +182,7 @@ void ColumnWriter::close_page() {
   // A page of NULLs alone has no values to look up: PLAIN, with nothing to say, serves it.
   const bool dictionary_page = dictionary_mode_ && !indices_.empty();
   if (dictionary_page) {
-    const int width = bit_width(static_cast<std::uint32_t>(dictionary_index_.size() - 1));
+    const int width = bit_width(static_cast<std::uint32_t>(dictionary_.size() - 1));
     body.push_back(static_cast<char>(width));
     encode_rle_hybrid<std::uint32_t>(indices_, width, body);
   } else {
@@ -214,13 +220,14 @@ ClosedChunk ColumnWriter::close_chunk(std::uint64_t file_offset) {
   const auto start = static_cast<std::int64_t>(file_offset);
   std::int64_t data_offset = start;
   if (dictionary_pages_) {
+    const std::string_view values = dictionary_.plain();
     std::string page;
-    compress(options_.codec, dictionary_values_, page);
-    std::string header = page_header(page_dictionary, dictionary_values_.size(), page.size(), 7, [&](ThriftWriter& thrift) {
-      thrift.field_i32(1, static_cast<std::int32_t>(dictionary_index_.size()));
+    compress(options_.codec, values, page);
+    std::string header = page_header(page_dictionary, values.size(), page.size(), 7, [&](ThriftWriter& thrift) {
+      thrift.field_i32(1, static_cast<std::int32_t>(dictionary_.size()));
       thrift.field_i32(2, encoding_plain);
     });
-    chunk.uncompressed_bytes += static_cast<std::int64_t>(header.size() + dictionary_values_.size());
+    chunk.uncompressed_bytes += static_cast<std::int64_t>(header.size() + values.size());
     header += page;
     data_offset += static_cast<std::int64_t>(header.size());
     chunk.pieces.push_back(std::move(header));

@@ -1,12 +1,12 @@
 // One column's chunk of the current row group: its open page, its dictionary, its finished pages.
 #pragma once
 
+#include "parquet/detail/dictionary.hpp"
 #include "parquet/detail/statistics.hpp"
 #include "parquet/writer.hpp"
 
 #include <cstdint>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace pg2s3::parquet::detail {
@@ -35,11 +35,6 @@ class ColumnWriter {
   bool using_dictionary() const { return dictionary_mode_; }
 
  private:
-  struct BytesHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view bytes) const { return std::hash<std::string_view>{}(bytes); }
-  };
-
   void check_type(const Value& value) const;
   bool add_to_dictionary(const Value& value);  // false when the dictionary is full
   void append_plain(const Value& value);
@@ -60,8 +55,7 @@ class ColumnWriter {
 
   // The chunk.
   bool dictionary_mode_;
-  std::unordered_map<std::string, std::uint32_t, BytesHash, std::equal_to<>> dictionary_index_;
-  std::string dictionary_values_;  // PLAIN
+  Dictionary dictionary_;
   bool dictionary_pages_ = false;  // some data page refers to the dictionary
   bool plain_pages_ = false;
   // Finished data pages, headers included, compressed; each its own string, so that memory is what they

@@ -1,5 +1,6 @@
 // The Parquet writer's pieces against known bytes: Thrift compact, RLE hybrid, dictionary, statistics.
 #include "parquet/detail/column_writer.hpp"
+#include "parquet/detail/dictionary.hpp"
 #include "parquet/detail/rle_hybrid.hpp"
 #include "parquet/detail/statistics.hpp"
 #include "parquet/detail/thrift_compact.hpp"
@@ -64,6 +65,35 @@ TEST_CASE("RLE hybrid: the specification's bit-packing example, runs, and a run 
   CHECK(bit_width(2) == 2);
   CHECK(bit_width(255) == 8);
   CHECK(bit_width(256) == 9);
+}
+
+TEST_CASE("Dictionary: values found again by their bytes, PLAIN with lengths, growth, and the budget", "[parquet]") {
+  Dictionary strings(true);
+  CHECK(strings.find_or_add("ab", 1 << 20) == 0u);
+  CHECK(strings.find_or_add("", 1 << 20) == 1u);
+  CHECK(strings.find_or_add("ab", 1 << 20) == 0u);
+  CHECK(strings.find_or_add("abc", 1 << 20) == 2u);
+  CHECK(strings.plain() == "\x02\0\0\0ab\0\0\0\0\x03\0\0\0abc"s);
+  CHECK(strings.plain_entry(2) == "\x03\0\0\0abc"s);
+
+  // Thousands of keys, many sharing all but their last bytes, each found again at its own index.
+  Dictionary numbers(false);
+  for (std::uint64_t round = 0; round < 2; ++round)
+    for (std::uint64_t i = 0; i < 5000; ++i) {
+      const std::uint64_t key = i << 40 | i;
+      REQUIRE(numbers.find_or_add(std::string_view(reinterpret_cast<const char*>(&key), sizeof key), 1 << 20) == i);
+    }
+  CHECK(numbers.size() == 5000);
+  CHECK(numbers.plain().size() == 5000 * 8);
+
+  // A new value that would take it past the budget is refused; known ones are still found.
+  Dictionary small(true);
+  std::uint32_t added = 0;
+  while (small.find_or_add(std::to_string(added), 2048)) ++added;
+  CHECK(added > 10);
+  CHECK(small.memory_bytes() <= 2048);
+  CHECK(small.size() == added);
+  CHECK(small.find_or_add("0", 2048) == 0u);
 }
 
 TEST_CASE("Dictionary encoding falls back to PLAIN once the dictionary outgrows its budget", "[parquet]") {
