@@ -15,6 +15,11 @@ namespace {
 // parquet.thrift's numbers.
 constexpr int page_data = 0, page_dictionary = 2;
 constexpr int encoding_plain = 0, encoding_rle = 3, encoding_rle_dictionary = 8;
+// A dictionary pays when values repeat. Once this many values have been looked up (or the first page
+// closes, if sooner), a dictionary holding more than half of them is dropped: values that seldom repeat
+// cost less PLAIN, where the page's compression still finds what they share, than as a dictionary and
+// indices, and a column of distinct values spends no more time in the dictionary than this.
+constexpr std::size_t dictionary_sample = 10'000;
 
 }  // namespace
 
@@ -131,6 +136,7 @@ void ColumnWriter::write(const Value& value) {
     if (column_.nullable) levels_.push_back(1);
     statistics_.add(value);
     if (!dictionary_mode_ || !add_to_dictionary(value)) append_plain(value);
+    if (dictionary_mode_ && !dictionary_tested_ && indices_.size() == dictionary_sample) test_dictionary();
   }
   if (open_page_memory() >= options_.page_bytes) close_page();
 }
@@ -150,6 +156,16 @@ bool ColumnWriter::add_to_dictionary(const Value& value) {
   }
   indices_.push_back(*index);
   return true;
+}
+
+// Called before the chunk's first dictionary page closes, so the open page's indices are all it used.
+void ColumnWriter::test_dictionary() {
+  dictionary_tested_ = true;
+  if (2 * dictionary_.size() <= indices_.size()) return;
+  for (std::uint32_t index : indices_) plain_values_ += dictionary_.plain_entry(index);
+  indices_.clear();
+  dictionary_ = Dictionary(column_.physical == PhysicalType::byte_array);
+  dictionary_mode_ = false;
 }
 
 void ColumnWriter::append_plain(const Value& value) {
@@ -172,6 +188,7 @@ std::size_t ColumnWriter::buffered_bytes() const {
 
 void ColumnWriter::close_page() {
   if (page_values_ == 0) return;
+  if (dictionary_mode_ && !dictionary_tested_) test_dictionary();
   std::string body;
   if (column_.nullable) {
     std::string levels;

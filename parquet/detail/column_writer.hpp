@@ -37,6 +37,7 @@ class ColumnWriter {
  private:
   void check_type(const Value& value) const;
   bool add_to_dictionary(const Value& value);  // false when the dictionary is full
+  void test_dictionary();
   void append_plain(const Value& value);
   std::size_t open_page_memory() const;
   void close_page();
@@ -55,6 +56,7 @@ class ColumnWriter {
 
   // The chunk.
   bool dictionary_mode_;
+  bool dictionary_tested_ = false;  // whether its values were seen to repeat enough (test_dictionary)
   Dictionary dictionary_;
   bool dictionary_pages_ = false;  // some data page refers to the dictionary
   bool plain_pages_ = false;

@@ -93,7 +93,7 @@ TEST_CASE("Infinite dates and timestamps are refused naming the column and row",
   }
 }
 
-TEST_CASE("Many row groups, dictionary fallback and statistics over the users table", "[parquet]") {
+TEST_CASE("Many row groups, distinct values PLAIN, and statistics over the users table", "[parquet]") {
   asio::io_context io;
   TempDir dir;
   const std::string path = (dir.path / "users.parquet").string();
@@ -116,7 +116,27 @@ TEST_CASE("Many row groups, dictionary fallback and statistics over the users ta
   const Rows nulls = duckdb_rows("SELECT sum(stats_null_count)::VARCHAR FROM parquet_metadata('" + path + "') WHERE path_in_schema = 'name'");
   const Rows pg_nulls = postgres_rows(io, "SELECT count(*) FILTER (WHERE name IS NULL)::text FROM users");
   CHECK(nulls == pg_nulls);
-  // Unique emails outgrow the dictionary: their chunks fall back to PLAIN.
-  CHECK(duckdb_rows("SELECT bool_or(encodings LIKE '%PLAIN%')::VARCHAR FROM parquet_metadata('" + path + "') WHERE path_in_schema = 'email'") ==
+  // Unique emails are written PLAIN: no dictionary pays for values that never repeat.
+  CHECK(duckdb_rows("SELECT bool_and(encodings = 'RLE, PLAIN')::VARCHAR FROM parquet_metadata('" + path + "') WHERE path_in_schema = 'email'") ==
         Rows{{"true"}});
+}
+
+TEST_CASE("Repeated values in dictionary pages, and a dictionary outgrown mid-chunk, read back by DuckDB", "[parquet]") {
+  asio::io_context io;
+  TempDir dir;
+  const std::string path = (dir.path / "repeated.parquet").string();
+  // `t` repeats 100 values through the dictionary's sample, then never repeats: it outgrows the dictionary.
+  const std::string query = "SELECT g, 'status ' || g % 7 AS status, CASE WHEN g % 5 > 0 THEN (g % 100)::bigint END AS n, "
+                            "'text ' || CASE WHEN g <= 20000 THEN g % 100 ELSE g END AS t FROM generate_series(1, 60000) AS g";
+  CHECK(test::run(io, write_parquet(query, path, {})) == 60000);
+  std::string summary;
+  for (std::string aggregate : {"count(*)", "count(DISTINCT status)", "sum(length(status))", "count(n)", "sum(n)",
+                                "count(DISTINCT t)", "sum(length(t))"})
+    summary += (summary.empty() ? "" : " || '|' || ") + aggregate + "::VARCHAR";
+  CHECK(duckdb_rows("SELECT " + summary + " FROM '" + path + "'") ==
+        postgres_rows(io, "SELECT " + summary + " FROM (" + query + ") AS q"));
+  const Rows encodings = duckdb_rows("SELECT path_in_schema, string_agg(DISTINCT encodings, ';') FROM parquet_metadata('" + path +
+                                     "') GROUP BY path_in_schema ORDER BY path_in_schema");
+  CHECK(encodings == Rows{{"g", "RLE, PLAIN"}, {"n", "RLE, PLAIN, RLE_DICTIONARY"}, {"status", "RLE, PLAIN, RLE_DICTIONARY"},
+                          {"t", "RLE, PLAIN, RLE_DICTIONARY"}});  // RLE: the definition levels
 }

@@ -96,6 +96,37 @@ TEST_CASE("Dictionary: values found again by their bytes, PLAIN with lengths, gr
   CHECK(small.find_or_add("0", 2048) == 0u);
 }
 
+TEST_CASE("A dictionary whose values seldom repeat is dropped before its first page: the chunk is PLAIN", "[parquet]") {
+  const Column column{"v", PhysicalType::byte_array, LogicalType::string};
+  WriterOptions options;
+  options.codec = Codec::none;
+  ColumnWriter distinct(column, options);
+  for (int i = 0; i < 100; ++i) distinct.write(std::string_view(i % 2 ? "x" : std::to_string(i)));
+  CHECK(distinct.using_dictionary());  // nothing decided before the sample or the first page
+  const auto plain = distinct.close_chunk(4);
+  CHECK(distinct.using_dictionary());  // the next chunk tries again
+  REQUIRE(plain.pieces.size() == 1);  // one data page, no dictionary page
+  CHECK(plain.pieces[0].find("\x02\0\0\0" "98" "\x01\0\0\0x"s) != std::string::npos);  // the values, PLAIN
+  CHECK(plain.metadata.find("\x25\x06\x00"s) != std::string::npos);  // encodings RLE, PLAIN
+
+  ColumnWriter repeating(column, options);
+  for (int i = 0; i < 20'000; ++i) repeating.write(std::string_view(std::to_string(i % 1000)));
+  CHECK(repeating.using_dictionary());  // 1,000 entries for the sample's 10,000 values
+  const auto dictionary = repeating.close_chunk(4);
+  REQUIRE(dictionary.pieces.size() == 2);  // the dictionary page, then a data page of indices
+  CHECK(dictionary.metadata.find("\x35\x06\x00\x10"s) != std::string::npos);  // RLE, PLAIN, RLE_DICTIONARY
+
+  // Past the sample, with no page closed yet: the indices already taken become PLAIN values.
+  ColumnWriter unique(column, options);
+  for (int i = 0; i < 10'000; ++i) unique.write(std::string_view(std::to_string(i)));
+  CHECK_FALSE(unique.using_dictionary());
+  unique.write(std::string_view("last"));
+  const auto converted = unique.close_chunk(4);
+  REQUIRE(converted.pieces.size() == 1);
+  CHECK(converted.pieces[0].find("\x01\0\0\0" "0" "\x01\0\0\0" "1" "\x01\0\0\0" "2"s) != std::string::npos);
+  CHECK(converted.pieces[0].find("\x04\0\0\0" "9999" "\x04\0\0\0" "last"s) != std::string::npos);
+}
+
 TEST_CASE("Dictionary encoding falls back to PLAIN once the dictionary outgrows its budget", "[parquet]") {
   const Column column{"v", PhysicalType::int64};
   WriterOptions options;
