@@ -46,35 +46,13 @@ void append_little_endian(Number number, std::string& out) {
   out.append(bytes, sizeof number);
 }
 
-// The value as PLAIN encodes it (byte arrays with their 4-byte length).
-void append_plain_value(const Value& value, bool fixed_length, std::string& out) {
-  std::visit(
-      [&](const auto& v) {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::string_view>) {
-          if (!fixed_length) append_little_endian(static_cast<std::uint32_t>(v.size()), out);
-          out.append(v);
-        } else if constexpr (!std::is_same_v<T, std::monostate> && !std::is_same_v<T, bool>) {
-          append_little_endian(v, out);
-        }
-      },
-      value);
+// A value's bytes as PLAIN writes them, without a byte array's length: its key in a dictionary.
+template <class Number>
+std::string_view key_bytes(const Number& number) {
+  return {reinterpret_cast<const char*>(&number), sizeof number};
 }
 
-// The value's bytes as PLAIN writes them, without a byte array's length: its key in a dictionary.
-std::string_view key_bytes(const Value& value, char (&number)[8]) {
-  if (const auto* bytes = std::get_if<std::string_view>(&value)) return *bytes;
-  return std::visit(
-      [&](const auto& v) -> std::string_view {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_arithmetic_v<T>) {
-          std::memcpy(number, &v, sizeof v);
-          return {number, sizeof v};
-        }
-        return {};
-      },
-      value);
-}
+std::string_view key_bytes(std::string_view bytes) { return bytes; }
 
 // A PageHeader: its type and sizes, then the type's own header (field `id`) as `details` writes it.
 template <class Details>
@@ -110,40 +88,46 @@ std::size_t expected_index(PhysicalType type) {
 ColumnWriter::ColumnWriter(const Column& column, const WriterOptions& options)
     : column_(column),
       options_(options),
+      value_index_(expected_index(column.physical)),
       statistics_(column),
       dictionary_mode_(options.dictionary && column.physical != PhysicalType::boolean),
       dictionary_(column.physical == PhysicalType::byte_array) {}
 
-void ColumnWriter::check_type(const Value& value) const {
-  if (value.index() == 0) {
-    if (!column_.nullable) throw std::logic_error("parquet: NULL in required column " + column_.name);
-    return;
-  }
-  if (value.index() != expected_index(column_.physical))
-    throw std::logic_error("parquet: a value of the wrong type for column " + column_.name);
-  if (column_.physical == PhysicalType::fixed_len_byte_array &&
-      std::get<std::string_view>(value).size() != static_cast<std::size_t>(column_.type_length))
-    throw std::logic_error("parquet: a value of the wrong length for column " + column_.name);
+void ColumnWriter::write(const Value& value) {
+  if (value.index() == 0) return write_null();
+  if (value.index() != value_index_) throw std::logic_error("parquet: a value of the wrong type for column " + column_.name);
+  // The one dispatch on the value's type: what follows is compiled for that type alone.
+  std::visit(
+      [this](auto v) {
+        if constexpr (!std::is_same_v<decltype(v), std::monostate>) write_value(v);
+      },
+      value);
 }
 
-void ColumnWriter::write(const Value& value) {
-  check_type(value);
+void ColumnWriter::write_null() {
+  if (!column_.nullable) throw std::logic_error("parquet: NULL in required column " + column_.name);
   ++page_values_;
-  if (value.index() == 0) {
-    levels_.push_back(0);
-    statistics_.add_null();
-  } else {
-    if (column_.nullable) levels_.push_back(1);
-    statistics_.add(value);
-    if (!dictionary_mode_ || !add_to_dictionary(value)) append_plain(value);
-    if (dictionary_mode_ && !dictionary_tested_ && indices_.size() == dictionary_sample) test_dictionary();
-  }
+  levels_.push_back(0);
+  statistics_.add_null();
   if (open_page_memory() >= options_.page_bytes) close_page();
 }
 
-bool ColumnWriter::add_to_dictionary(const Value& value) {
-  char number[8];
-  const auto index = dictionary_.find_or_add(key_bytes(value, number), options_.dictionary_bytes);
+template <class T>
+void ColumnWriter::write_value(T value) {
+  if constexpr (std::is_same_v<T, std::string_view>) {
+    if (column_.physical == PhysicalType::fixed_len_byte_array && value.size() != static_cast<std::size_t>(column_.type_length))
+      throw std::logic_error("parquet: a value of the wrong length for column " + column_.name);
+  }
+  ++page_values_;
+  if (column_.nullable) levels_.push_back(1);
+  statistics_.add(value);
+  if (!dictionary_mode_ || !add_to_dictionary(key_bytes(value))) append_plain(value);
+  if (dictionary_mode_ && !dictionary_tested_ && indices_.size() == dictionary_sample) test_dictionary();
+  if (open_page_memory() >= options_.page_bytes) close_page();
+}
+
+bool ColumnWriter::add_to_dictionary(std::string_view key) {
+  const auto index = dictionary_.find_or_add(key, options_.dictionary_bytes);
   if (!index) {
     // The dictionary stays for the pages that use it; this page and the rest of the chunk are PLAIN.
     --page_values_;
@@ -168,14 +152,20 @@ void ColumnWriter::test_dictionary() {
   dictionary_mode_ = false;
 }
 
-void ColumnWriter::append_plain(const Value& value) {
-  if (const bool* flag = std::get_if<bool>(&value)) {
-    if (booleans_ % 8 == 0) plain_values_.push_back('\0');
-    if (*flag) plain_values_.back() = static_cast<char>(plain_values_.back() | (1 << (booleans_ % 8)));
-    ++booleans_;
-    return;
-  }
-  append_plain_value(value, column_.physical == PhysicalType::fixed_len_byte_array, plain_values_);
+void ColumnWriter::append_plain(bool flag) {
+  if (booleans_ % 8 == 0) plain_values_.push_back('\0');
+  if (flag) plain_values_.back() = static_cast<char>(plain_values_.back() | (1 << (booleans_ % 8)));
+  ++booleans_;
+}
+
+template <class Number>
+void ColumnWriter::append_plain(Number number) {
+  append_little_endian(number, plain_values_);
+}
+
+void ColumnWriter::append_plain(std::string_view bytes) {
+  if (column_.physical == PhysicalType::byte_array) append_little_endian(static_cast<std::uint32_t>(bytes.size()), plain_values_);
+  plain_values_.append(bytes);
 }
 
 std::size_t ColumnWriter::open_page_memory() const {

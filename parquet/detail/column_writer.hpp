@@ -35,16 +35,22 @@ class ColumnWriter {
   bool using_dictionary() const { return dictionary_mode_; }
 
  private:
-  void check_type(const Value& value) const;
-  bool add_to_dictionary(const Value& value);  // false when the dictionary is full
+  void write_null();
+  template <class T>
+  void write_value(T value);
+  bool add_to_dictionary(std::string_view key);  // false when the dictionary is full
   void test_dictionary();
-  void append_plain(const Value& value);
+  void append_plain(bool flag);
+  template <class Number>
+  void append_plain(Number number);
+  void append_plain(std::string_view bytes);
   std::size_t open_page_memory() const;
   void close_page();
   void append_page(std::string header, std::string_view body);
 
   Column column_;
   WriterOptions options_;
+  std::size_t value_index_;  // the alternative of Value that the column's physical type takes
   Statistics statistics_;
 
   // The open page.
