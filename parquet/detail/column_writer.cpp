@@ -85,9 +85,10 @@ std::size_t expected_index(PhysicalType type) {
 
 }  // namespace
 
-ColumnWriter::ColumnWriter(const Column& column, const WriterOptions& options)
+ColumnWriter::ColumnWriter(const Column& column, const WriterOptions& options, PageCompressor& compressor)
     : column_(column),
       options_(options),
+      compressor_(&compressor),
       value_index_(expected_index(column.physical)),
       statistics_(column),
       dictionary_mode_(options.dictionary && column.physical != PhysicalType::boolean),
@@ -179,12 +180,12 @@ std::size_t ColumnWriter::buffered_bytes() const {
 void ColumnWriter::close_page() {
   if (page_values_ == 0) return;
   if (dictionary_mode_ && !dictionary_tested_) test_dictionary();
-  std::string body;
+  std::string& body = compressor_->page_buffer();
   if (column_.nullable) {
-    std::string levels;
-    encode_rle_hybrid<std::uint8_t>(levels_, 1, levels);
-    append_little_endian(static_cast<std::uint32_t>(levels.size()), body);
-    body += levels;
+    body.resize(sizeof(std::uint32_t));
+    encode_rle_hybrid<std::uint8_t>(levels_, 1, body);
+    const auto length = static_cast<std::uint32_t>(body.size() - sizeof(std::uint32_t));
+    std::memcpy(body.data(), &length, sizeof length);
   }
   // A page of NULLs alone has no values to look up: PLAIN, with nothing to say, serves it.
   const bool dictionary_page = dictionary_mode_ && !indices_.empty();
@@ -197,8 +198,7 @@ void ColumnWriter::close_page() {
   }
   (dictionary_page ? dictionary_pages_ : plain_pages_) = true;
 
-  std::string compressed;
-  compress(options_.codec, body, compressed);
+  const std::string_view compressed = compressor_->compress(body);
   const std::string header = page_header(page_data, body.size(), compressed.size(), 5, [&](ThriftWriter& thrift) {
     thrift.field_i32(1, static_cast<std::int32_t>(page_values_));
     thrift.field_i32(2, dictionary_page ? encoding_rle_dictionary : encoding_plain);
@@ -210,7 +210,7 @@ void ColumnWriter::close_page() {
   std::string page;
   page.reserve(header.size() + compressed.size());
   page += header;
-  page += compressed;
+  page.append(compressed);
   pages_bytes_ += page.size();
   pages_.push_back(std::move(page));
   chunk_values_ += page_values_;
@@ -228,14 +228,13 @@ ClosedChunk ColumnWriter::close_chunk(std::uint64_t file_offset) {
   std::int64_t data_offset = start;
   if (dictionary_pages_) {
     const std::string_view values = dictionary_.plain();
-    std::string page;
-    compress(options_.codec, values, page);
+    const std::string_view page = compressor_->compress(values);
     std::string header = page_header(page_dictionary, values.size(), page.size(), 7, [&](ThriftWriter& thrift) {
       thrift.field_i32(1, static_cast<std::int32_t>(dictionary_.size()));
       thrift.field_i32(2, encoding_plain);
     });
     chunk.uncompressed_bytes += static_cast<std::int64_t>(header.size() + values.size());
-    header += page;
+    header.append(page);
     data_offset += static_cast<std::int64_t>(header.size());
     chunk.pieces.push_back(std::move(header));
   }
@@ -265,7 +264,7 @@ ClosedChunk ColumnWriter::close_chunk(std::uint64_t file_offset) {
   thrift.end_struct();
   thrift.end_struct();
 
-  *this = ColumnWriter(column_, options_);
+  *this = ColumnWriter(column_, options_, *compressor_);
   return chunk;
 }
 

@@ -1,6 +1,7 @@
 // One column's chunk of the current row group: its open page, its dictionary, its finished pages.
 #pragma once
 
+#include "parquet/detail/compression.hpp"
 #include "parquet/detail/dictionary.hpp"
 #include "parquet/detail/statistics.hpp"
 #include "parquet/writer.hpp"
@@ -24,7 +25,8 @@ struct ClosedChunk {
 
 class ColumnWriter {
  public:
-  ColumnWriter(const Column& column, const WriterOptions& options);
+  // `compressor` (for options.codec) serves every column of the file and outlives the writer.
+  ColumnWriter(const Column& column, const WriterOptions& options, PageCompressor& compressor);
 
   void write(const Value& value);
   // What the chunk holds so far, as it will be written (the open page and dictionary before compression).
@@ -50,6 +52,7 @@ class ColumnWriter {
 
   Column column_;
   WriterOptions options_;
+  PageCompressor* compressor_;
   std::size_t value_index_;  // the alternative of Value that the column's physical type takes
   Statistics statistics_;
 

@@ -1,5 +1,6 @@
 // The Parquet writer's pieces against known bytes: Thrift compact, RLE hybrid, dictionary, statistics.
 #include "parquet/detail/column_writer.hpp"
+#include "parquet/detail/compression.hpp"
 #include "parquet/detail/dictionary.hpp"
 #include "parquet/detail/rle_hybrid.hpp"
 #include "parquet/detail/statistics.hpp"
@@ -7,6 +8,9 @@
 #include "parquet/writer.hpp"
 
 #include <catch2/catch.hpp>
+#include <snappy-c.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include <cmath>
 #include <limits>
@@ -67,6 +71,44 @@ TEST_CASE("RLE hybrid: the specification's bit-packing example, runs, and a run 
   CHECK(bit_width(256) == 9);
 }
 
+TEST_CASE("PageCompressor: each codec's pages, one after another with its state reused, decompress to themselves", "[parquet]") {
+  const std::string large = [] {
+    std::string text;
+    for (int i = 0; i < 20'000; ++i) text += "row " + std::to_string(i * 7919 % 10007) + ";";
+    return text;
+  }();
+  const auto decompressed = [](Codec codec, std::string_view bytes, std::size_t size) {
+    std::string out(size, '\0');
+    std::size_t length = size;
+    if (codec == Codec::zstd) length = ZSTD_decompress(out.data(), size, bytes.data(), bytes.size());
+    if (codec == Codec::snappy && snappy_uncompress(bytes.data(), bytes.size(), out.data(), &length) != SNAPPY_OK) length = 0;
+    if (codec == Codec::gzip) {
+      z_stream stream{};
+      inflateInit2(&stream, 15 + 16);
+      stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+      stream.avail_in = static_cast<uInt>(bytes.size());
+      stream.next_out = reinterpret_cast<Bytef*>(out.data());
+      stream.avail_out = static_cast<uInt>(size);
+      length = inflate(&stream, Z_FINISH) == Z_STREAM_END && stream.avail_in == 0 ? stream.total_out : 0;
+      inflateEnd(&stream);
+    }
+    if (codec == Codec::none) out = bytes;
+    out.resize(length);
+    return out;
+  };
+  for (Codec codec : {Codec::zstd, Codec::snappy, Codec::gzip, Codec::none}) {
+    PageCompressor compressor(codec);
+    for (const std::string& page : {large, std::string("a smaller page after a large one"), large.substr(1000, 30'000)}) {
+      std::string& buffer = compressor.page_buffer();
+      CHECK(buffer.empty());
+      buffer = page;
+      const std::string_view compressed = compressor.compress(buffer);
+      if (codec != Codec::none && page.size() > 1000) CHECK(compressed.size() < page.size());
+      CHECK(decompressed(codec, compressed, page.size()) == page);
+    }
+  }
+}
+
 TEST_CASE("Dictionary: values found again by their bytes, PLAIN with lengths, growth, and the budget", "[parquet]") {
   Dictionary strings(true);
   CHECK(strings.find_or_add("ab", 1 << 20) == 0u);
@@ -100,7 +142,8 @@ TEST_CASE("A dictionary whose values seldom repeat is dropped before its first p
   const Column column{"v", PhysicalType::byte_array, LogicalType::string};
   WriterOptions options;
   options.codec = Codec::none;
-  ColumnWriter distinct(column, options);
+  PageCompressor compressor(options.codec);
+  ColumnWriter distinct(column, options, compressor);
   for (int i = 0; i < 100; ++i) distinct.write(std::string_view(i % 2 ? "x" : std::to_string(i)));
   CHECK(distinct.using_dictionary());  // nothing decided before the sample or the first page
   const auto plain = distinct.close_chunk(4);
@@ -109,7 +152,7 @@ TEST_CASE("A dictionary whose values seldom repeat is dropped before its first p
   CHECK(plain.pieces[0].find("\x02\0\0\0" "98" "\x01\0\0\0x"s) != std::string::npos);  // the values, PLAIN
   CHECK(plain.metadata.find("\x25\x06\x00"s) != std::string::npos);  // encodings RLE, PLAIN
 
-  ColumnWriter repeating(column, options);
+  ColumnWriter repeating(column, options, compressor);
   for (int i = 0; i < 20'000; ++i) repeating.write(std::string_view(std::to_string(i % 1000)));
   CHECK(repeating.using_dictionary());  // 1,000 entries for the sample's 10,000 values
   const auto dictionary = repeating.close_chunk(4);
@@ -117,7 +160,7 @@ TEST_CASE("A dictionary whose values seldom repeat is dropped before its first p
   CHECK(dictionary.metadata.find("\x35\x06\x00\x10"s) != std::string::npos);  // RLE, PLAIN, RLE_DICTIONARY
 
   // Past the sample, with no page closed yet: the indices already taken become PLAIN values.
-  ColumnWriter unique(column, options);
+  ColumnWriter unique(column, options, compressor);
   for (int i = 0; i < 10'000; ++i) unique.write(std::string_view(std::to_string(i)));
   CHECK_FALSE(unique.using_dictionary());
   unique.write(std::string_view("last"));
@@ -131,7 +174,8 @@ TEST_CASE("Dictionary encoding falls back to PLAIN once the dictionary outgrows 
   const Column column{"v", PhysicalType::int64};
   WriterOptions options;
   options.dictionary_bytes = 4096;
-  ColumnWriter writer(column, options);
+  PageCompressor compressor(options.codec);
+  ColumnWriter writer(column, options, compressor);
   for (int round = 0; round < 100; ++round)
     for (std::int64_t v = 0; v < 10; ++v) writer.write(v);
   CHECK(writer.using_dictionary());
