@@ -169,14 +169,6 @@ void ColumnWriter::append_plain(std::string_view bytes) {
   plain_values_.append(bytes);
 }
 
-std::size_t ColumnWriter::open_page_memory() const {
-  return levels_.size() + indices_.size() * sizeof(std::uint32_t) + plain_values_.size();
-}
-
-std::size_t ColumnWriter::buffered_bytes() const {
-  return pages_bytes_ + dictionary_.plain().size() + open_page_memory();
-}
-
 void ColumnWriter::close_page() {
   if (page_values_ == 0) return;
   if (dictionary_mode_ && !dictionary_tested_) test_dictionary();

@@ -30,7 +30,7 @@ class ColumnWriter {
 
   void write(const Value& value);
   // What the chunk holds so far, as it will be written (the open page and dictionary before compression).
-  std::size_t buffered_bytes() const;
+  std::size_t buffered_bytes() const { return pages_bytes_ + dictionary_.plain().size() + open_page_memory(); }
   // Closes the open page and hands out the chunk, which starts at `file_offset`; the writer starts a new one.
   ClosedChunk close_chunk(std::uint64_t file_offset);
 
@@ -46,7 +46,9 @@ class ColumnWriter {
   template <class Number>
   void append_plain(Number number);
   void append_plain(std::string_view bytes);
-  std::size_t open_page_memory() const;
+  std::size_t open_page_memory() const {
+    return levels_.size() + indices_.size() * sizeof(std::uint32_t) + plain_values_.size();
+  }
   void close_page();
   void append_page(std::string header, std::string_view body);
 
