@@ -191,6 +191,13 @@ Result<parquet::Value> decode_numeric(const ParquetColumn& column, std::string_v
   return parquet::Value(std::string_view(scratch));
 }
 
+// The result of a decoded field, its value built in place: a Value returned and then copied into the
+// result took longer than decoding the field.
+template <class T>
+Result<parquet::Value> value_result(T value) {
+  return Result<parquet::Value>(boost::system::in_place_value, std::in_place_type<T>, value);
+}
+
 // The fixed width of a decoding's binary form, 0 for variable ones.
 std::size_t fixed_width(FieldDecoding decoding) {
   switch (decoding) {
@@ -273,7 +280,7 @@ std::string binary_copy_statement(std::string_view query, std::span<const Parque
 
 Result<parquet::Value> decode_field(const ParquetColumn& column, pg::BinaryField field, std::uint64_t row,
                                     std::string& scratch) {
-  if (!field) return parquet::Value();
+  if (!field) return value_result(std::monostate{});
   const std::string_view bytes = *field;
   const std::size_t width = fixed_width(column.decoding);
   if (width && bytes.size() != width)
@@ -281,27 +288,27 @@ Result<parquet::Value> decode_field(const ParquetColumn& column, pg::BinaryField
                                         std::to_string(width) + " were expected", std::errc::bad_message);
   const std::uint64_t bits = width && width <= 8 ? read_fixed_width(bytes) : 0;
   switch (column.decoding) {
-    case FieldDecoding::boolean: return parquet::Value(bits != 0);
-    case FieldDecoding::int16: return parquet::Value(std::int32_t{static_cast<std::int16_t>(bits)});
-    case FieldDecoding::int32: return parquet::Value(static_cast<std::int32_t>(bits));
+    case FieldDecoding::boolean: return value_result(bits != 0);
+    case FieldDecoding::int16: return value_result(std::int32_t{static_cast<std::int16_t>(bits)});
+    case FieldDecoding::int32: return value_result(static_cast<std::int32_t>(bits));
     case FieldDecoding::int64:
-    case FieldDecoding::time: return parquet::Value(static_cast<std::int64_t>(bits));
-    case FieldDecoding::float32: return parquet::Value(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
-    case FieldDecoding::float64: return parquet::Value(std::bit_cast<double>(bits));
+    case FieldDecoding::time: return value_result(static_cast<std::int64_t>(bits));
+    case FieldDecoding::float32: return value_result(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
+    case FieldDecoding::float64: return value_result(std::bit_cast<double>(bits));
     case FieldDecoding::numeric_int32:
     case FieldDecoding::numeric_int64:
     case FieldDecoding::numeric_fixed:
     case FieldDecoding::numeric_text: return decode_numeric(column, bytes, row, scratch);
     case FieldDecoding::bytes:
-    case FieldDecoding::uuid: return parquet::Value(bytes);
+    case FieldDecoding::uuid: return value_result(bytes);
     case FieldDecoding::jsonb:
       if (bytes.empty() || bytes[0] != 1) return field_error(column, row, "jsonb of an unknown version", std::errc::bad_message);
-      return parquet::Value(bytes.substr(1));
+      return value_result(bytes.substr(1));
     case FieldDecoding::date: {
       const auto days = static_cast<std::int32_t>(bits);
       if (days == std::numeric_limits<std::int32_t>::max() || days == std::numeric_limits<std::int32_t>::min())
         return field_error(column, row, "the date is infinite; Parquet's DATE has no infinity", std::errc::result_out_of_range);
-      return parquet::Value(std::int32_t{days + epoch_shift_days});
+      return value_result(std::int32_t{days + epoch_shift_days});
     }
     case FieldDecoding::timestamp: {
       const auto micros = static_cast<std::int64_t>(bits);
@@ -310,10 +317,10 @@ Result<parquet::Value> decode_field(const ParquetColumn& column, pg::BinaryField
         return field_error(column, row, "the timestamp is infinite; Parquet's TIMESTAMP has no infinity", std::errc::result_out_of_range);
       if (__builtin_add_overflow(micros, epoch_shift_micros, &shifted))
         return field_error(column, row, "the timestamp is past Parquet's microsecond range", std::errc::result_out_of_range);
-      return parquet::Value(shifted);
+      return value_result(shifted);
     }
   }
-  return parquet::Value();
+  return value_result(std::monostate{});
 }
 
 }  // namespace pg2s3::engine::detail
