@@ -71,6 +71,7 @@ class ColumnWriter {
   Dictionary dictionary_;
   bool dictionary_pages_ = false;  // some data page refers to the dictionary
   bool plain_pages_ = false;
+  bool delta_pages_ = false;
   // Finished data pages, headers included, compressed; each its own string, so that memory is what they
   // hold, not what a growing buffer doubled to.
   std::vector<std::string> pages_;

@@ -71,6 +71,34 @@ TEST_CASE("RLE hybrid: the specification's bit-packing example, runs, and a run 
   CHECK(bit_width(256) == 9);
 }
 
+TEST_CASE("DELTA_BINARY_PACKED: the header, a block's smallest difference and widths, wrapping differences", "[parquet]") {
+  const auto encoded = []<class Integer>(std::initializer_list<Integer> values) {
+    std::string plain, out;
+    for (Integer value : values) plain.append(reinterpret_cast<const char*>(&value), sizeof value);
+    encode_delta_binary_packed<Integer>(plain, out);
+    return out;
+  };
+  // Block of 128 values in 4 miniblocks, 5 values, first 1; differences all 1: width 0, nothing packed.
+  CHECK(encoded(std::initializer_list<std::int32_t>{1, 2, 3, 4, 5}) == "\x80\x01\x04\x05\x02\x02\0\0\0\0"s);
+  // Differences -2 -2 -2 1 1 1 1: smallest -2 (zigzag 3), then 0 0 0 3 3 3 3 in 2 bits, padded to 32.
+  CHECK(encoded(std::initializer_list<std::int32_t>{7, 5, 3, 1, 2, 3, 4, 5}) ==
+        "\x80\x01\x04\x08\x0e\x03\x02\0\0\0\xc0\x3f\0\0\0\0\0\0"s);
+  // From the largest int64 to the smallest is a difference of 1, wrapping as readers add it.
+  CHECK(encoded(std::initializer_list<std::int64_t>{std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min()}) ==
+        "\x80\x01\x04\x02\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01\x02\0\0\0\0"s);
+  // 130 values: 129 differences, a second block of one difference, its unused miniblocks' widths zero.
+  std::vector<std::int64_t> many;
+  for (std::int64_t i = 0; i < 130; ++i) many.push_back(i * i);
+  std::string plain, out;
+  for (std::int64_t value : many) plain.append(reinterpret_cast<const char*>(&value), sizeof value);
+  encode_delta_binary_packed<std::int64_t>(plain, out);
+  // Block 1: differences 1, 3, ... 255, smallest 1, the rest 0, 2, ... 254 in miniblocks of 6, 7, 8, 8 bits.
+  CHECK(out.substr(0, 11) == "\x80\x01\x04\x82\x01\x00\x02\x06\x07\x08\x08"s);
+  // Block 2: the one difference, 257 (zigzag 514), and four widths of 0: nothing packed.
+  CHECK(out.size() == 11 + 4 * (6 + 7 + 8 + 8) + 2 + 4);
+  CHECK(out.substr(out.size() - 6) == "\x82\x04\0\0\0\0"s);
+}
+
 TEST_CASE("PageCompressor: each codec's pages, one after another with its state reused, decompress to themselves", "[parquet]") {
   const std::string large = [] {
     std::string text;
@@ -185,9 +213,10 @@ TEST_CASE("Dictionary encoding falls back to PLAIN once the dictionary outgrows 
   CHECK(v < 100);  // 4 KiB holds a few dozen entries with their index
   writer.write(std::monostate{});
   const auto chunk = writer.close_chunk(4);
-  REQUIRE(chunk.pieces.size() == 3);  // the dictionary page, then the data pages: dictionary, then PLAIN
-  // Both encodings are listed in the column's metadata: RLE (levels), PLAIN, RLE_DICTIONARY.
-  CHECK(chunk.metadata.find("\x35\x06\x00\x10"s) != std::string::npos);
+  REQUIRE(chunk.pieces.size() == 3);  // the dictionary page, then the data pages: indices, then differences
+  // Every encoding is listed in the column's metadata: RLE (levels), PLAIN (the dictionary page),
+  // RLE_DICTIONARY, DELTA_BINARY_PACKED.
+  CHECK(chunk.metadata.find("\x45\x06\x00\x10\x0a"s) != std::string::npos);
   // The next chunk starts with a dictionary again.
   CHECK(writer.using_dictionary());
 }
