@@ -94,7 +94,7 @@ void write_schema_element(ThriftWriter& thrift, const Column& column) {
 FileWriter::FileWriter(std::vector<Column> columns, WriterOptions options)
     : columns_(std::move(columns)),
       options_(std::move(options)),
-      compressor_(std::make_unique<detail::PageCompressor>(options_.codec)) {
+      compressor_(std::make_unique<detail::PageCompressor>(options_)) {
   if (columns_.empty()) throw std::logic_error("parquet: a file needs at least one column");
   for (const auto& column : columns_)
     writers_.push_back(std::make_unique<detail::ColumnWriter>(column, options_, *compressor_));

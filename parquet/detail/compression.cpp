@@ -4,6 +4,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace pg2s3::parquet::detail {
@@ -27,16 +28,25 @@ struct PageCompressor::Codecs {
   }
 };
 
-PageCompressor::PageCompressor(Codec codec) : codec_(codec), codecs_(std::make_unique<Codecs>()) {}
+PageCompressor::PageCompressor(const WriterOptions& options)
+    : codec_(options.codec),
+      kept_bytes_(2 * std::max(options.page_bytes, options.dictionary ? options.dictionary_bytes : 0)),
+      codecs_(std::make_unique<Codecs>()) {}
 
 PageCompressor::~PageCompressor() = default;
 
+void PageCompressor::release_if_outsized(std::string& buffer) const {
+  if (buffer.capacity() > kept_bytes_) std::string().swap(buffer);
+}
+
 std::string& PageCompressor::page_buffer() {
+  release_if_outsized(page_);
   page_.clear();
   return page_;
 }
 
 std::string_view PageCompressor::compress(std::string_view input) {
+  release_if_outsized(compressed_);
   // The output buffer only grows, and keeps its size: resizing it down and up again would zero it each time.
   const auto room = [&](std::size_t bound) {
     if (compressed_.size() < bound) compressed_.resize(bound);

@@ -18,7 +18,9 @@ class PageCompressor {
   // The most memory its codec's state holds (zstd at level 1 holds the most).
   static constexpr std::size_t context_bytes = 1024 * 1024;
 
-  explicit PageCompressor(Codec codec);
+  // For options.codec; its buffers keep up to twice the larger of a page and a dictionary between pages
+  // (an outsized value's page is compressed, then its buffers are let go).
+  explicit PageCompressor(const WriterOptions& options);
   PageCompressor(const PageCompressor&) = delete;
   PageCompressor& operator=(const PageCompressor&) = delete;
   ~PageCompressor();
@@ -31,7 +33,10 @@ class PageCompressor {
  private:
   struct Codecs;
 
+  void release_if_outsized(std::string& buffer) const;
+
   Codec codec_;
+  std::size_t kept_bytes_;
   std::unique_ptr<Codecs> codecs_;
   std::string page_;
   std::string compressed_;

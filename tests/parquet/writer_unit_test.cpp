@@ -99,7 +99,7 @@ TEST_CASE("DELTA_BINARY_PACKED: the header, a block's smallest difference and wi
   CHECK(out.substr(out.size() - 6) == "\x82\x04\0\0\0\0"s);
 }
 
-TEST_CASE("PageCompressor: each codec's pages, one after another with its state reused, decompress to themselves", "[parquet]") {
+TEST_CASE("PageCompressor: each codec's pages, one after another with its state and buffers reused, decompress to themselves", "[parquet]") {
   const std::string large = [] {
     std::string text;
     for (int i = 0; i < 20'000; ++i) text += "row " + std::to_string(i * 7919 % 10007) + ";";
@@ -125,7 +125,11 @@ TEST_CASE("PageCompressor: each codec's pages, one after another with its state 
     return out;
   };
   for (Codec codec : {Codec::zstd, Codec::snappy, Codec::gzip, Codec::none}) {
-    PageCompressor compressor(codec);
+    WriterOptions options;
+    options.codec = codec;
+    options.page_bytes = 16 * 1024;  // buffers of 32 KiB kept: the large page's are let go after it
+    options.dictionary = false;
+    PageCompressor compressor(options);
     for (const std::string& page : {large, std::string("a smaller page after a large one"), large.substr(1000, 30'000)}) {
       std::string& buffer = compressor.page_buffer();
       CHECK(buffer.empty());
@@ -170,7 +174,7 @@ TEST_CASE("A dictionary whose values seldom repeat is dropped before its first p
   const Column column{"v", PhysicalType::byte_array, LogicalType::string};
   WriterOptions options;
   options.codec = Codec::none;
-  PageCompressor compressor(options.codec);
+  PageCompressor compressor(options);
   ColumnWriter distinct(column, options, compressor);
   for (int i = 0; i < 100; ++i) distinct.write(std::string_view(i % 2 ? "x" : std::to_string(i)));
   CHECK(distinct.using_dictionary());  // nothing decided before the sample or the first page
@@ -202,7 +206,7 @@ TEST_CASE("Dictionary encoding falls back to PLAIN once the dictionary outgrows 
   const Column column{"v", PhysicalType::int64};
   WriterOptions options;
   options.dictionary_bytes = 4096;
-  PageCompressor compressor(options.codec);
+  PageCompressor compressor(options);
   ColumnWriter writer(column, options, compressor);
   for (int round = 0; round < 100; ++round)
     for (std::int64_t v = 0; v < 10; ++v) writer.write(v);
