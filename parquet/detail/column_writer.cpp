@@ -130,7 +130,7 @@ void ColumnWriter::write_value(T value) {
 bool ColumnWriter::add_to_dictionary(std::string_view key) {
   const auto index = dictionary_.find_or_add(key, options_.dictionary_bytes);
   if (!index) {
-    // The dictionary stays for the pages that use it; this page and the rest of the chunk are PLAIN.
+    // The dictionary stays for the pages that use it; this page and the rest of the chunk do without.
     --page_values_;
     if (column_.nullable) levels_.pop_back();
     close_page();
