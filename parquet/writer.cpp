@@ -1,6 +1,7 @@
 #include "parquet/writer.hpp"
 
 #include "parquet/detail/column_writer.hpp"
+#include "parquet/detail/compression.hpp"
 #include "parquet/detail/thrift_compact.hpp"
 
 #include <algorithm>
@@ -91,9 +92,12 @@ void write_schema_element(ThriftWriter& thrift, const Column& column) {
 }  // namespace
 
 FileWriter::FileWriter(std::vector<Column> columns, WriterOptions options)
-    : columns_(std::move(columns)), options_(std::move(options)) {
+    : columns_(std::move(columns)),
+      options_(std::move(options)),
+      compressor_(std::make_unique<detail::PageCompressor>(options_)) {
   if (columns_.empty()) throw std::logic_error("parquet: a file needs at least one column");
-  for (const auto& column : columns_) writers_.push_back(std::make_unique<detail::ColumnWriter>(column, options_));
+  for (const auto& column : columns_)
+    writers_.push_back(std::make_unique<detail::ColumnWriter>(column, options_, *compressor_));
 }
 
 FileWriter::FileWriter(FileWriter&&) noexcept = default;
@@ -102,7 +106,8 @@ FileWriter::~FileWriter() = default;
 
 std::size_t FileWriter::memory_bound(std::size_t columns, const WriterOptions& options) {
   const std::size_t per_column = 2 * options.page_bytes + (options.dictionary ? options.dictionary_bytes : 0);
-  const std::size_t compressing = 2 * std::max(options.page_bytes, options.dictionary ? options.dictionary_bytes : 0);
+  const std::size_t compressing = 2 * std::max(options.page_bytes, options.dictionary ? options.dictionary_bytes : 0) +
+                                  detail::PageCompressor::context_bytes;
   return options.row_group_bytes + columns * per_column + compressing;
 }
 

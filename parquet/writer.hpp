@@ -59,6 +59,7 @@ using Value = std::variant<std::monostate, bool, std::int32_t, std::int64_t, flo
 
 namespace detail {
 class ColumnWriter;
+class PageCompressor;
 }
 
 // How a caller drives it:
@@ -87,7 +88,8 @@ class FileWriter {
 
   // The most memory a writer of `columns` columns holds, besides what the caller leaves pending and one
   // row (a row group closes after the row that fills it): the row group's pages, and for each column an
-  // open page (whose buffers may double as they grow) and a dictionary, and a page being compressed.
+  // open page (whose buffers may double as they grow) and a dictionary, and the page being compressed
+  // (its buffers kept from page to page) with the codec's state.
   static std::size_t memory_bound(std::size_t columns, const WriterOptions& options);
 
   std::uint64_t rows() const { return rows_; }
@@ -100,6 +102,7 @@ class FileWriter {
 
   std::vector<Column> columns_;
   WriterOptions options_;
+  std::unique_ptr<detail::PageCompressor> compressor_;  // the column writers keep its address
   std::vector<std::unique_ptr<detail::ColumnWriter>> writers_;
   std::size_t next_column_ = 0;
   std::uint64_t rows_ = 0;

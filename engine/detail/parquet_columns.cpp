@@ -68,6 +68,23 @@ std::uint64_t read_big_endian(std::string_view bytes) {
   return value;
 }
 
+// A field of 1, 2, 4 or 8 bytes, big-endian: one load each, where read_big_endian takes a byte at a time.
+std::uint64_t read_fixed_width(std::string_view bytes) {
+  static_assert(std::endian::native == std::endian::little);
+  const auto load = [&]<class Unsigned>(Unsigned) {
+    Unsigned value;
+    std::memcpy(&value, bytes.data(), sizeof value);
+    return value;
+  };
+  switch (bytes.size()) {
+    case 1: return load(std::uint8_t{});
+    case 2: return __builtin_bswap16(load(std::uint16_t{}));
+    case 4: return __builtin_bswap32(load(std::uint32_t{}));
+    case 8: return __builtin_bswap64(load(std::uint64_t{}));
+    default: return read_big_endian(bytes);
+  }
+}
+
 std::int16_t read_i16(std::string_view bytes, std::size_t at) {
   return static_cast<std::int16_t>(read_big_endian(bytes.substr(at, 2)));
 }
@@ -174,6 +191,13 @@ Result<parquet::Value> decode_numeric(const ParquetColumn& column, std::string_v
   return parquet::Value(std::string_view(scratch));
 }
 
+// The result of a decoded field, its value built in place: a Value returned and then copied into the
+// result took longer than decoding the field.
+template <class T>
+Result<parquet::Value> value_result(T value) {
+  return Result<parquet::Value>(boost::system::in_place_value, std::in_place_type<T>, value);
+}
+
 // The fixed width of a decoding's binary form, 0 for variable ones.
 std::size_t fixed_width(FieldDecoding decoding) {
   switch (decoding) {
@@ -256,34 +280,35 @@ std::string binary_copy_statement(std::string_view query, std::span<const Parque
 
 Result<parquet::Value> decode_field(const ParquetColumn& column, pg::BinaryField field, std::uint64_t row,
                                     std::string& scratch) {
-  if (!field) return parquet::Value();
+  if (!field) return value_result(std::monostate{});
   const std::string_view bytes = *field;
-  if (const std::size_t width = fixed_width(column.decoding); width && bytes.size() != width)
+  const std::size_t width = fixed_width(column.decoding);
+  if (width && bytes.size() != width)
     return field_error(column, row, "a field of " + std::to_string(bytes.size()) + " bytes where " +
                                         std::to_string(width) + " were expected", std::errc::bad_message);
-  const std::uint64_t bits = fixed_width(column.decoding) <= 8 ? read_big_endian(bytes) : 0;
+  const std::uint64_t bits = width && width <= 8 ? read_fixed_width(bytes) : 0;
   switch (column.decoding) {
-    case FieldDecoding::boolean: return parquet::Value(bits != 0);
-    case FieldDecoding::int16: return parquet::Value(std::int32_t{static_cast<std::int16_t>(bits)});
-    case FieldDecoding::int32: return parquet::Value(static_cast<std::int32_t>(bits));
+    case FieldDecoding::boolean: return value_result(bits != 0);
+    case FieldDecoding::int16: return value_result(std::int32_t{static_cast<std::int16_t>(bits)});
+    case FieldDecoding::int32: return value_result(static_cast<std::int32_t>(bits));
     case FieldDecoding::int64:
-    case FieldDecoding::time: return parquet::Value(static_cast<std::int64_t>(bits));
-    case FieldDecoding::float32: return parquet::Value(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
-    case FieldDecoding::float64: return parquet::Value(std::bit_cast<double>(bits));
+    case FieldDecoding::time: return value_result(static_cast<std::int64_t>(bits));
+    case FieldDecoding::float32: return value_result(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
+    case FieldDecoding::float64: return value_result(std::bit_cast<double>(bits));
     case FieldDecoding::numeric_int32:
     case FieldDecoding::numeric_int64:
     case FieldDecoding::numeric_fixed:
     case FieldDecoding::numeric_text: return decode_numeric(column, bytes, row, scratch);
     case FieldDecoding::bytes:
-    case FieldDecoding::uuid: return parquet::Value(bytes);
+    case FieldDecoding::uuid: return value_result(bytes);
     case FieldDecoding::jsonb:
       if (bytes.empty() || bytes[0] != 1) return field_error(column, row, "jsonb of an unknown version", std::errc::bad_message);
-      return parquet::Value(bytes.substr(1));
+      return value_result(bytes.substr(1));
     case FieldDecoding::date: {
       const auto days = static_cast<std::int32_t>(bits);
       if (days == std::numeric_limits<std::int32_t>::max() || days == std::numeric_limits<std::int32_t>::min())
         return field_error(column, row, "the date is infinite; Parquet's DATE has no infinity", std::errc::result_out_of_range);
-      return parquet::Value(std::int32_t{days + epoch_shift_days});
+      return value_result(std::int32_t{days + epoch_shift_days});
     }
     case FieldDecoding::timestamp: {
       const auto micros = static_cast<std::int64_t>(bits);
@@ -292,10 +317,10 @@ Result<parquet::Value> decode_field(const ParquetColumn& column, pg::BinaryField
         return field_error(column, row, "the timestamp is infinite; Parquet's TIMESTAMP has no infinity", std::errc::result_out_of_range);
       if (__builtin_add_overflow(micros, epoch_shift_micros, &shifted))
         return field_error(column, row, "the timestamp is past Parquet's microsecond range", std::errc::result_out_of_range);
-      return parquet::Value(shifted);
+      return value_result(shifted);
     }
   }
-  return parquet::Value();
+  return value_result(std::monostate{});
 }
 
 }  // namespace pg2s3::engine::detail

@@ -14,9 +14,12 @@ namespace {
 
 // parquet.thrift's numbers.
 constexpr int page_data = 0, page_dictionary = 2;
-constexpr int encoding_plain = 0, encoding_rle = 3, encoding_rle_dictionary = 8;
-// What one dictionary entry costs in its hash index beyond its bytes (node, bucket, string).
-constexpr std::size_t index_entry_bytes = 64;
+constexpr int encoding_plain = 0, encoding_rle = 3, encoding_delta_binary_packed = 5, encoding_rle_dictionary = 8;
+// A dictionary pays when values repeat. Once this many values have been looked up (or the first page
+// closes, if sooner), a dictionary holding more than half of them is dropped: values that seldom repeat
+// cost less PLAIN, where the page's compression still finds what they share, than as a dictionary and
+// indices, and a column of distinct values spends no more time in the dictionary than this.
+constexpr std::size_t dictionary_sample = 10'000;
 
 }  // namespace
 
@@ -43,20 +46,13 @@ void append_little_endian(Number number, std::string& out) {
   out.append(bytes, sizeof number);
 }
 
-// The value as PLAIN encodes it (byte arrays with their 4-byte length).
-void append_plain_value(const Value& value, bool fixed_length, std::string& out) {
-  std::visit(
-      [&](const auto& v) {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::string_view>) {
-          if (!fixed_length) append_little_endian(static_cast<std::uint32_t>(v.size()), out);
-          out.append(v);
-        } else if constexpr (!std::is_same_v<T, std::monostate> && !std::is_same_v<T, bool>) {
-          append_little_endian(v, out);
-        }
-      },
-      value);
+// A value's bytes as PLAIN writes them, without a byte array's length: its key in a dictionary.
+template <class Number>
+std::string_view key_bytes(const Number& number) {
+  return {reinterpret_cast<const char*>(&number), sizeof number};
 }
+
+std::string_view key_bytes(std::string_view bytes) { return bytes; }
 
 // A PageHeader: its type and sizes, then the type's own header (field `id`) as `details` writes it.
 template <class Details>
@@ -89,48 +85,52 @@ std::size_t expected_index(PhysicalType type) {
 
 }  // namespace
 
-ColumnWriter::ColumnWriter(const Column& column, const WriterOptions& options)
+ColumnWriter::ColumnWriter(const Column& column, const WriterOptions& options, PageCompressor& compressor)
     : column_(column),
       options_(options),
+      compressor_(&compressor),
+      value_index_(expected_index(column.physical)),
       statistics_(column),
-      dictionary_mode_(options.dictionary && column.physical != PhysicalType::boolean) {}
-
-void ColumnWriter::check_type(const Value& value) const {
-  if (value.index() == 0) {
-    if (!column_.nullable) throw std::logic_error("parquet: NULL in required column " + column_.name);
-    return;
-  }
-  if (value.index() != expected_index(column_.physical))
-    throw std::logic_error("parquet: a value of the wrong type for column " + column_.name);
-  if (column_.physical == PhysicalType::fixed_len_byte_array &&
-      std::get<std::string_view>(value).size() != static_cast<std::size_t>(column_.type_length))
-    throw std::logic_error("parquet: a value of the wrong length for column " + column_.name);
-}
+      dictionary_mode_(options.dictionary && column.physical != PhysicalType::boolean),
+      dictionary_(column.physical == PhysicalType::byte_array) {}
 
 void ColumnWriter::write(const Value& value) {
-  check_type(value);
+  if (value.index() == 0) return write_null();
+  if (value.index() != value_index_) throw std::logic_error("parquet: a value of the wrong type for column " + column_.name);
+  // The one dispatch on the value's type: what follows is compiled for that type alone.
+  std::visit(
+      [this](auto v) {
+        if constexpr (!std::is_same_v<decltype(v), std::monostate>) write_value(v);
+      },
+      value);
+}
+
+void ColumnWriter::write_null() {
+  if (!column_.nullable) throw std::logic_error("parquet: NULL in required column " + column_.name);
   ++page_values_;
-  if (value.index() == 0) {
-    levels_.push_back(0);
-    statistics_.add_null();
-  } else {
-    if (column_.nullable) levels_.push_back(1);
-    statistics_.add(value);
-    if (!dictionary_mode_ || !add_to_dictionary(value)) append_plain(value);
-  }
+  levels_.push_back(0);
+  statistics_.add_null();
   if (open_page_memory() >= options_.page_bytes) close_page();
 }
 
-bool ColumnWriter::add_to_dictionary(const Value& value) {
-  std::string key;
-  append_plain_value(value, true, key);
-  if (auto found = dictionary_index_.find(std::string_view(key)); found != dictionary_index_.end()) {
-    indices_.push_back(found->second);
-    return true;
+template <class T>
+void ColumnWriter::write_value(T value) {
+  if constexpr (std::is_same_v<T, std::string_view>) {
+    if (column_.physical == PhysicalType::fixed_len_byte_array && value.size() != static_cast<std::size_t>(column_.type_length))
+      throw std::logic_error("parquet: a value of the wrong length for column " + column_.name);
   }
-  const std::size_t grown = 2 * (dictionary_values_.size() + key.size()) + (dictionary_index_.size() + 1) * index_entry_bytes;
-  if (grown > options_.dictionary_bytes) {
-    // The dictionary stays for the pages that use it; this page and the rest of the chunk are PLAIN.
+  ++page_values_;
+  if (column_.nullable) levels_.push_back(1);
+  statistics_.add(value);
+  if (!dictionary_mode_ || !add_to_dictionary(key_bytes(value))) append_plain(value);
+  if (dictionary_mode_ && !dictionary_tested_ && indices_.size() == dictionary_sample) test_dictionary();
+  if (open_page_memory() >= options_.page_bytes) close_page();
+}
+
+bool ColumnWriter::add_to_dictionary(std::string_view key) {
+  const auto index = dictionary_.find_or_add(key, options_.dictionary_bytes);
+  if (!index) {
+    // The dictionary stays for the pages that use it; this page and the rest of the chunk do without.
     --page_values_;
     if (column_.nullable) levels_.pop_back();
     close_page();
@@ -139,56 +139,73 @@ bool ColumnWriter::add_to_dictionary(const Value& value) {
     dictionary_mode_ = false;
     return false;
   }
-  const auto index = static_cast<std::uint32_t>(dictionary_index_.size());
-  append_plain_value(value, column_.physical == PhysicalType::fixed_len_byte_array, dictionary_values_);
-  dictionary_index_.emplace(std::move(key), index);
-  indices_.push_back(index);
+  indices_.push_back(*index);
   return true;
 }
 
-void ColumnWriter::append_plain(const Value& value) {
-  if (const bool* flag = std::get_if<bool>(&value)) {
-    if (booleans_ % 8 == 0) plain_values_.push_back('\0');
-    if (*flag) plain_values_.back() = static_cast<char>(plain_values_.back() | (1 << (booleans_ % 8)));
-    ++booleans_;
-    return;
-  }
-  append_plain_value(value, column_.physical == PhysicalType::fixed_len_byte_array, plain_values_);
+// Called before the chunk's first dictionary page closes, so the open page's indices are all it used.
+void ColumnWriter::test_dictionary() {
+  dictionary_tested_ = true;
+  if (2 * dictionary_.size() <= indices_.size()) return;
+  for (std::uint32_t index : indices_) plain_values_ += dictionary_.plain_entry(index);
+  indices_.clear();
+  dictionary_ = Dictionary(column_.physical == PhysicalType::byte_array);
+  dictionary_mode_ = false;
 }
 
-std::size_t ColumnWriter::open_page_memory() const {
-  return levels_.size() + indices_.size() * sizeof(std::uint32_t) + plain_values_.size();
+void ColumnWriter::append_plain(bool flag) {
+  if (booleans_ % 8 == 0) plain_values_.push_back('\0');
+  if (flag) plain_values_.back() = static_cast<char>(plain_values_.back() | (1 << (booleans_ % 8)));
+  ++booleans_;
 }
 
-std::size_t ColumnWriter::buffered_bytes() const {
-  return pages_bytes_ + dictionary_values_.size() + open_page_memory();
+template <class Number>
+void ColumnWriter::append_plain(Number number) {
+  append_little_endian(number, plain_values_);
+}
+
+void ColumnWriter::append_plain(std::string_view bytes) {
+  if (column_.physical == PhysicalType::byte_array) append_little_endian(static_cast<std::uint32_t>(bytes.size()), plain_values_);
+  plain_values_.append(bytes);
 }
 
 void ColumnWriter::close_page() {
   if (page_values_ == 0) return;
-  std::string body;
+  if (dictionary_mode_ && !dictionary_tested_) test_dictionary();
+  std::string& body = compressor_->page_buffer();
   if (column_.nullable) {
-    std::string levels;
-    encode_rle_hybrid<std::uint8_t>(levels_, 1, levels);
-    append_little_endian(static_cast<std::uint32_t>(levels.size()), body);
-    body += levels;
+    body.resize(sizeof(std::uint32_t));
+    encode_rle_hybrid<std::uint8_t>(levels_, 1, body);
+    const auto length = static_cast<std::uint32_t>(body.size() - sizeof(std::uint32_t));
+    std::memcpy(body.data(), &length, sizeof length);
   }
-  // A page of NULLs alone has no values to look up: PLAIN, with nothing to say, serves it.
-  const bool dictionary_page = dictionary_mode_ && !indices_.empty();
-  if (dictionary_page) {
-    const int width = bit_width(static_cast<std::uint32_t>(dictionary_index_.size() - 1));
+  // A page of NULLs alone has no values to look up or take differences of: PLAIN, with nothing to say,
+  // serves it. Integers not in a dictionary are written as differences, which for ids, timestamps
+  // and other counts take a few bits where PLAIN takes 4 or 8 bytes (and leave less to compress).
+  int encoding = encoding_plain;
+  if (dictionary_mode_ && !indices_.empty()) {
+    encoding = encoding_rle_dictionary;
+    const int width = bit_width(static_cast<std::uint32_t>(dictionary_.size() - 1));
     body.push_back(static_cast<char>(width));
     encode_rle_hybrid<std::uint32_t>(indices_, width, body);
+    dictionary_pages_ = true;
+  } else if (column_.physical == PhysicalType::int32 && !plain_values_.empty()) {
+    encoding = encoding_delta_binary_packed;
+    encode_delta_binary_packed<std::int32_t>(plain_values_, body);
+    delta_pages_ = true;
+  } else if (column_.physical == PhysicalType::int64 && !plain_values_.empty()) {
+    encoding = encoding_delta_binary_packed;
+    encode_delta_binary_packed<std::int64_t>(plain_values_, body);
+    delta_pages_ = true;
   } else {
     body += plain_values_;
+    plain_pages_ = true;
   }
-  (dictionary_page ? dictionary_pages_ : plain_pages_) = true;
 
-  std::string compressed;
-  compress(options_.codec, body, compressed);
+  const std::string_view compressed = compressor_->compress(body);
   const std::string header = page_header(page_data, body.size(), compressed.size(), 5, [&](ThriftWriter& thrift) {
     thrift.field_i32(1, static_cast<std::int32_t>(page_values_));
-    thrift.field_i32(2, dictionary_page ? encoding_rle_dictionary : encoding_plain);
+    thrift.field_i32(2, encoding);
     thrift.field_i32(3, encoding_rle);
     thrift.field_i32(4, encoding_rle);
   });
@@ -197,7 +214,7 @@ void ColumnWriter::close_page() {
   std::string page;
   page.reserve(header.size() + compressed.size());
   page += header;
-  page += compressed;
+  page.append(compressed);
   pages_bytes_ += page.size();
   pages_.push_back(std::move(page));
   chunk_values_ += page_values_;
@@ -214,14 +231,14 @@ ClosedChunk ColumnWriter::close_chunk(std::uint64_t file_offset) {
   const auto start = static_cast<std::int64_t>(file_offset);
   std::int64_t data_offset = start;
   if (dictionary_pages_) {
-    std::string page;
-    compress(options_.codec, dictionary_values_, page);
-    std::string header = page_header(page_dictionary, dictionary_values_.size(), page.size(), 7, [&](ThriftWriter& thrift) {
-      thrift.field_i32(1, static_cast<std::int32_t>(dictionary_index_.size()));
+    const std::string_view values = dictionary_.plain();
+    const std::string_view page = compressor_->compress(values);
+    std::string header = page_header(page_dictionary, values.size(), page.size(), 7, [&](ThriftWriter& thrift) {
+      thrift.field_i32(1, static_cast<std::int32_t>(dictionary_.size()));
       thrift.field_i32(2, encoding_plain);
     });
-    chunk.uncompressed_bytes += static_cast<std::int64_t>(header.size() + dictionary_values_.size());
-    header += page;
+    chunk.uncompressed_bytes += static_cast<std::int64_t>(header.size() + values.size());
+    header.append(page);
     data_offset += static_cast<std::int64_t>(header.size());
     chunk.pieces.push_back(std::move(header));
   }
@@ -237,6 +254,7 @@ ClosedChunk ColumnWriter::close_chunk(std::uint64_t file_offset) {
   std::vector<int> encodings{encoding_rle};
   if (plain_pages_ || dictionary_pages_) encodings.push_back(encoding_plain);
   if (dictionary_pages_) encodings.push_back(encoding_rle_dictionary);
+  if (delta_pages_) encodings.push_back(encoding_delta_binary_packed);
   thrift.field_list(2, ThriftType::i32, encodings.size());
   for (int encoding : encodings) thrift.i32(encoding);
   thrift.field_list(3, ThriftType::binary, 1);
@@ -251,7 +269,7 @@ ClosedChunk ColumnWriter::close_chunk(std::uint64_t file_offset) {
   thrift.end_struct();
   thrift.end_struct();
 
-  *this = ColumnWriter(column_, options_);
+  *this = ColumnWriter(column_, options_, *compressor_);
   return chunk;
 }
 

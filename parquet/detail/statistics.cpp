@@ -58,50 +58,19 @@ Statistics::Order Statistics::order_of(const Column& column) {
   return Order::number;
 }
 
-void Statistics::add(const Value& value) {
-  if (const float* f = std::get_if<float>(&value); f && std::isnan(*f)) return;
-  if (const double* d = std::get_if<double>(&value); d && std::isnan(*d)) return;
-  auto bound = [&] {
-    return std::visit(
-        [](const auto& v) -> Bound {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, std::string_view>) return std::string(v);
-          else return v;
-        },
-        value);
-  };
-  if (!has_bounds() || less(value, min_)) min_ = bound();
-  if (greater(value, max_) || max_.index() == 0) max_ = bound();
+void Statistics::add(std::string_view value) {
+  if (!has_bounds()) {
+    min_ = std::string(value);
+    max_ = std::string(value);
+  } else if (auto& min = *std::get_if<std::string>(&min_); compare(value, min) < 0) {
+    min.assign(value);  // in the buffer it has, mostly without allocating
+  } else if (auto& max = *std::get_if<std::string>(&max_); compare(value, max) > 0) {
+    max.assign(value);
+  }
 }
 
-bool Statistics::less(const Value& a, const Bound& b) const {
-  if (b.index() == 0) return false;
-  if (const auto* bytes = std::get_if<std::string_view>(&a)) {
-    const auto& other = std::get<std::string>(b);
-    return order_ == Order::signed_bytes ? compare_signed(*bytes, other) < 0 : bytes->compare(other) < 0;
-  }
-  return std::visit(
-      [&](const auto& v) -> bool {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::monostate> || std::is_same_v<T, std::string_view>) return false;
-        else return v < std::get<T>(b);
-      },
-      a);
-}
-
-bool Statistics::greater(const Value& a, const Bound& b) const {
-  if (b.index() == 0) return false;
-  if (const auto* bytes = std::get_if<std::string_view>(&a)) {
-    const auto& other = std::get<std::string>(b);
-    return order_ == Order::signed_bytes ? compare_signed(*bytes, other) > 0 : bytes->compare(other) > 0;
-  }
-  return std::visit(
-      [&](const auto& v) -> bool {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::monostate> || std::is_same_v<T, std::string_view>) return false;
-        else return std::get<T>(b) < v;
-      },
-      a);
+int Statistics::compare(std::string_view a, std::string_view b) const {
+  return order_ == Order::signed_bytes ? compare_signed(a, b) : a.compare(b);
 }
 
 // A zero bound is written as -0.0 when a min and +0.0 when a max, as the format asks, since readers

@@ -4,8 +4,10 @@
 #include "parquet/detail/thrift_compact.hpp"
 #include "parquet/writer.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 
 namespace pg2s3::parquet::detail {
@@ -18,7 +20,13 @@ class Statistics {
   explicit Statistics(const Column& column) : order_(order_of(column)) {}
 
   void add_null() { ++null_count_; }
-  void add(const Value& value);  // a non-null value of the column's physical type
+  // A non-null value of the column's physical type (NaN, which has no place in an order, is left out).
+  void add(bool value) { add_number(value); }
+  void add(std::int32_t value) { add_number(value); }
+  void add(std::int64_t value) { add_number(value); }
+  void add(float value) { if (!std::isnan(value)) add_number(value); }
+  void add(double value) { if (!std::isnan(value)) add_number(value); }
+  void add(std::string_view value);
   void reset() { *this = Statistics(order_); }
 
   std::int64_t null_count() const { return null_count_; }
@@ -37,8 +45,19 @@ class Statistics {
 
   explicit Statistics(Order order) : order_(order) {}
   static Order order_of(const Column& column);
-  bool less(const Value& a, const Bound& b) const;
-  bool greater(const Value& a, const Bound& b) const;
+  int compare(std::string_view a, std::string_view b) const;
+
+  template <class Number>
+  void add_number(Number value) {
+    if (!has_bounds()) {
+      min_ = value;
+      max_ = value;
+    } else if (value < *std::get_if<Number>(&min_)) {
+      min_ = value;
+    } else if (*std::get_if<Number>(&max_) < value) {
+      max_ = value;
+    }
+  }
 
   Order order_;
   std::int64_t null_count_ = 0;

@@ -1,11 +1,16 @@
 // The Parquet writer's pieces against known bytes: Thrift compact, RLE hybrid, dictionary, statistics.
 #include "parquet/detail/column_writer.hpp"
+#include "parquet/detail/compression.hpp"
+#include "parquet/detail/dictionary.hpp"
 #include "parquet/detail/rle_hybrid.hpp"
 #include "parquet/detail/statistics.hpp"
 #include "parquet/detail/thrift_compact.hpp"
 #include "parquet/writer.hpp"
 
 #include <catch2/catch.hpp>
+#include <snappy-c.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include <cmath>
 #include <limits>
@@ -66,11 +71,143 @@ TEST_CASE("RLE hybrid: the specification's bit-packing example, runs, and a run 
   CHECK(bit_width(256) == 9);
 }
 
+TEST_CASE("DELTA_BINARY_PACKED: the header, a block's smallest difference and widths, wrapping differences", "[parquet]") {
+  const auto encoded = []<class Integer>(std::initializer_list<Integer> values) {
+    std::string plain, out;
+    for (Integer value : values) plain.append(reinterpret_cast<const char*>(&value), sizeof value);
+    encode_delta_binary_packed<Integer>(plain, out);
+    return out;
+  };
+  // Block of 128 values in 4 miniblocks, 5 values, first 1; differences all 1: width 0, nothing packed.
+  CHECK(encoded(std::initializer_list<std::int32_t>{1, 2, 3, 4, 5}) == "\x80\x01\x04\x05\x02\x02\0\0\0\0"s);
+  // Differences -2 -2 -2 1 1 1 1: smallest -2 (zigzag 3), then 0 0 0 3 3 3 3 in 2 bits, padded to 32.
+  CHECK(encoded(std::initializer_list<std::int32_t>{7, 5, 3, 1, 2, 3, 4, 5}) ==
+        "\x80\x01\x04\x08\x0e\x03\x02\0\0\0\xc0\x3f\0\0\0\0\0\0"s);
+  // From the largest int64 to the smallest is a difference of 1, wrapping as readers add it.
+  CHECK(encoded(std::initializer_list<std::int64_t>{std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min()}) ==
+        "\x80\x01\x04\x02\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01\x02\0\0\0\0"s);
+  // 130 values: 129 differences, a second block of one difference, its unused miniblocks' widths zero.
+  std::vector<std::int64_t> many;
+  for (std::int64_t i = 0; i < 130; ++i) many.push_back(i * i);
+  std::string plain, out;
+  for (std::int64_t value : many) plain.append(reinterpret_cast<const char*>(&value), sizeof value);
+  encode_delta_binary_packed<std::int64_t>(plain, out);
+  // Block 1: differences 1, 3, ... 255, smallest 1, the rest 0, 2, ... 254 in miniblocks of 6, 7, 8, 8 bits.
+  CHECK(out.substr(0, 11) == "\x80\x01\x04\x82\x01\x00\x02\x06\x07\x08\x08"s);
+  // Block 2: the one difference, 257 (zigzag 514), and four widths of 0: nothing packed.
+  CHECK(out.size() == 11 + 4 * (6 + 7 + 8 + 8) + 2 + 4);
+  CHECK(out.substr(out.size() - 6) == "\x82\x04\0\0\0\0"s);
+}
+
+TEST_CASE("PageCompressor: each codec's pages, one after another with its state and buffers reused, decompress to themselves", "[parquet]") {
+  const std::string large = [] {
+    std::string text;
+    for (int i = 0; i < 20'000; ++i) text += "row " + std::to_string(i * 7919 % 10007) + ";";
+    return text;
+  }();
+  const auto decompressed = [](Codec codec, std::string_view bytes, std::size_t size) {
+    std::string out(size, '\0');
+    std::size_t length = size;
+    if (codec == Codec::zstd) length = ZSTD_decompress(out.data(), size, bytes.data(), bytes.size());
+    if (codec == Codec::snappy && snappy_uncompress(bytes.data(), bytes.size(), out.data(), &length) != SNAPPY_OK) length = 0;
+    if (codec == Codec::gzip) {
+      z_stream stream{};
+      inflateInit2(&stream, 15 + 16);
+      stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+      stream.avail_in = static_cast<uInt>(bytes.size());
+      stream.next_out = reinterpret_cast<Bytef*>(out.data());
+      stream.avail_out = static_cast<uInt>(size);
+      length = inflate(&stream, Z_FINISH) == Z_STREAM_END && stream.avail_in == 0 ? stream.total_out : 0;
+      inflateEnd(&stream);
+    }
+    if (codec == Codec::none) out = bytes;
+    out.resize(length);
+    return out;
+  };
+  for (Codec codec : {Codec::zstd, Codec::snappy, Codec::gzip, Codec::none}) {
+    WriterOptions options;
+    options.codec = codec;
+    options.page_bytes = 16 * 1024;  // buffers of 32 KiB kept: the large page's are let go after it
+    options.dictionary = false;
+    PageCompressor compressor(options);
+    for (const std::string& page : {large, std::string("a smaller page after a large one"), large.substr(1000, 30'000)}) {
+      std::string& buffer = compressor.page_buffer();
+      CHECK(buffer.empty());
+      buffer = page;
+      const std::string_view compressed = compressor.compress(buffer);
+      if (codec != Codec::none && page.size() > 1000) CHECK(compressed.size() < page.size());
+      CHECK(decompressed(codec, compressed, page.size()) == page);
+    }
+  }
+}
+
+TEST_CASE("Dictionary: values found again by their bytes, PLAIN with lengths, growth, and the budget", "[parquet]") {
+  Dictionary strings(true);
+  CHECK(strings.find_or_add("ab", 1 << 20) == 0u);
+  CHECK(strings.find_or_add("", 1 << 20) == 1u);
+  CHECK(strings.find_or_add("ab", 1 << 20) == 0u);
+  CHECK(strings.find_or_add("abc", 1 << 20) == 2u);
+  CHECK(strings.plain() == "\x02\0\0\0ab\0\0\0\0\x03\0\0\0abc"s);
+  CHECK(strings.plain_entry(2) == "\x03\0\0\0abc"s);
+
+  // Thousands of keys, many sharing all but their last bytes, each found again at its own index.
+  Dictionary numbers(false);
+  for (std::uint64_t round = 0; round < 2; ++round)
+    for (std::uint64_t i = 0; i < 5000; ++i) {
+      const std::uint64_t key = i << 40 | i;
+      REQUIRE(numbers.find_or_add(std::string_view(reinterpret_cast<const char*>(&key), sizeof key), 1 << 20) == i);
+    }
+  CHECK(numbers.size() == 5000);
+  CHECK(numbers.plain().size() == 5000 * 8);
+
+  // A new value that would take it past the budget is refused; known ones are still found.
+  Dictionary small(true);
+  std::uint32_t added = 0;
+  while (small.find_or_add(std::to_string(added), 2048)) ++added;
+  CHECK(added > 10);
+  CHECK(small.memory_bytes() <= 2048);
+  CHECK(small.size() == added);
+  CHECK(small.find_or_add("0", 2048) == 0u);
+}
+
+TEST_CASE("A dictionary whose values seldom repeat is dropped before its first page: the chunk is PLAIN", "[parquet]") {
+  const Column column{"v", PhysicalType::byte_array, LogicalType::string};
+  WriterOptions options;
+  options.codec = Codec::none;
+  PageCompressor compressor(options);
+  ColumnWriter distinct(column, options, compressor);
+  for (int i = 0; i < 100; ++i) distinct.write(std::string_view(i % 2 ? "x" : std::to_string(i)));
+  CHECK(distinct.using_dictionary());  // nothing decided before the sample or the first page
+  const auto plain = distinct.close_chunk(4);
+  CHECK(distinct.using_dictionary());  // the next chunk tries again
+  REQUIRE(plain.pieces.size() == 1);  // one data page, no dictionary page
+  CHECK(plain.pieces[0].find("\x02\0\0\0" "98" "\x01\0\0\0x"s) != std::string::npos);  // the values, PLAIN
+  CHECK(plain.metadata.find("\x25\x06\x00"s) != std::string::npos);  // encodings RLE, PLAIN
+
+  ColumnWriter repeating(column, options, compressor);
+  for (int i = 0; i < 20'000; ++i) repeating.write(std::string_view(std::to_string(i % 1000)));
+  CHECK(repeating.using_dictionary());  // 1,000 entries for the sample's 10,000 values
+  const auto dictionary = repeating.close_chunk(4);
+  REQUIRE(dictionary.pieces.size() == 2);  // the dictionary page, then a data page of indices
+  CHECK(dictionary.metadata.find("\x35\x06\x00\x10"s) != std::string::npos);  // RLE, PLAIN, RLE_DICTIONARY
+
+  // Past the sample, with no page closed yet: the indices already taken become PLAIN values.
+  ColumnWriter unique(column, options, compressor);
+  for (int i = 0; i < 10'000; ++i) unique.write(std::string_view(std::to_string(i)));
+  CHECK_FALSE(unique.using_dictionary());
+  unique.write(std::string_view("last"));
+  const auto converted = unique.close_chunk(4);
+  REQUIRE(converted.pieces.size() == 1);
+  CHECK(converted.pieces[0].find("\x01\0\0\0" "0" "\x01\0\0\0" "1" "\x01\0\0\0" "2"s) != std::string::npos);
+  CHECK(converted.pieces[0].find("\x04\0\0\0" "9999" "\x04\0\0\0" "last"s) != std::string::npos);
+}
+
 TEST_CASE("Dictionary encoding falls back to PLAIN once the dictionary outgrows its budget", "[parquet]") {
   const Column column{"v", PhysicalType::int64};
   WriterOptions options;
   options.dictionary_bytes = 4096;
-  ColumnWriter writer(column, options);
+  PageCompressor compressor(options);
+  ColumnWriter writer(column, options, compressor);
   for (int round = 0; round < 100; ++round)
     for (std::int64_t v = 0; v < 10; ++v) writer.write(v);
   CHECK(writer.using_dictionary());
@@ -80,9 +217,10 @@ TEST_CASE("Dictionary encoding falls back to PLAIN once the dictionary outgrows 
   CHECK(v < 100);  // 4 KiB holds a few dozen entries with their index
   writer.write(std::monostate{});
   const auto chunk = writer.close_chunk(4);
-  REQUIRE(chunk.pieces.size() == 3);  // the dictionary page, then the data pages: dictionary, then PLAIN
-  // Both encodings are listed in the column's metadata: RLE (levels), PLAIN, RLE_DICTIONARY.
-  CHECK(chunk.metadata.find("\x35\x06\x00\x10"s) != std::string::npos);
+  REQUIRE(chunk.pieces.size() == 3);  // the dictionary page, then the data pages: indices, then differences
+  // Every encoding is listed in the column's metadata: RLE (levels), PLAIN (the dictionary page),
+  // RLE_DICTIONARY, DELTA_BINARY_PACKED.
+  CHECK(chunk.metadata.find("\x45\x06\x00\x10\x0a"s) != std::string::npos);
   // The next chunk starts with a dictionary again.
   CHECK(writer.using_dictionary());
 }
