@@ -188,7 +188,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
   void watch(const std::shared_ptr<ActiveJob>& job) {
     job->progress.changed = [this, raw = job.get()] { on_progress(*raw); };
-    job->progress.before_complete = [self = shared_from_this(), raw = job.get()] { return self->confirm_lease(*raw); };
+    // Plain pointers: the job must not own the Impl that owns it (run_job holds both while these run).
+    job->progress.before_complete = [this, raw = job.get()] { return confirm_lease(*raw); };
     active.emplace(job->claim.job.id, job);
   }
 
@@ -478,8 +479,9 @@ Engine::~Engine() {
   impl_->sweep_timer.cancel();
   impl_->claim_bell.ring();
   impl_->stop_listening.emit(asio::cancellation_type::terminal);
-  for (const auto& [id, job] : impl_->active) impl_->stop_here(*job, Stop::cancel);  // their endings are still saved
+  for (const auto& job : impl_->waiting) impl_->active.erase(job->claim.job.id);  // never started: left PENDING
   impl_->waiting.clear();
+  for (const auto& [id, job] : impl_->active) impl_->stop_here(*job, Stop::cancel);  // their endings are still saved
 }
 
 Engine::Task<std::unique_ptr<Engine>> Engine::start(asio::any_io_executor executor, EngineConfig config) {

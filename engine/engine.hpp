@@ -50,7 +50,8 @@ Result<std::string> object_key(std::string_view requested, std::string_view pref
                                Format format, Compression compression);
 
 // Everything runs on the executor given to start(). Destroying the Engine cancels the exports it runs;
-// their endings are still saved by the work itself, which the executor must run to its end.
+// their endings are still saved by the work itself, which the executor must run to its end. Jobs still
+// waiting for room are left PENDING, and fail ("interrupted") at the next rescue by any process.
 class Engine {
  public:
   template <class T>
