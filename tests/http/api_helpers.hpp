@@ -99,7 +99,9 @@ class ServerProcess {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, log_pipe[1], STDERR_FILENO);
-    posix_spawn_file_actions_addclose(&actions, log_pipe[0]);
+    // Nothing else of this process: an inherited socket (a TcpRelay's end, say) would keep a connection
+    // open that the test means to cut.
+    posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
     auto argv = pointers(arguments);
     auto envp = pointers(environment);
     REQUIRE(posix_spawn(&pid_, PG2S3_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0);
