@@ -154,6 +154,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
       ++running;
       job->holds_place = true;
       spawn_job([self = shared_from_this(), job]() -> asio::awaitable<void> {
+        co_await asio::this_coro::throw_if_cancelled(false);  // a cancel while claiming is seen by run_job
         auto claimed = co_await self->store->claim_held(job->claim.job.id);
         if (claimed && *claimed) {
           job->claim = std::move(**claimed);
