@@ -119,7 +119,11 @@ boost::asio::awaitable<bool> MultipartUpload::object_is_ours() {
 Client::Task<void> MultipartUpload::abort() {
   if (state_ != State::open) co_return Result<void>{};
   state_ = State::aborted;
-  co_return co_await client_->abort_multipart_upload(bucket_, key_, upload_id_, options_.get());
+  auto aborted = co_await client_->abort_multipart_upload(bucket_, key_, upload_id_, options_.get());
+  // Gone is what an abort is for, whoever removed it first: an earlier attempt whose answer was lost, a
+  // sweep of another process. (RGW also answers so at times to an abort right after a part was cut off.)
+  if (!aborted && aborted.error().s3_code == "NoSuchUpload") co_return Result<void>{};
+  co_return aborted;
 }
 
 }  // namespace pg2s3::s3

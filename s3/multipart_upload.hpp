@@ -39,7 +39,8 @@ class MultipartUpload {
   // what these parts make.
   Client::Task<void> complete();
 
-  // Aborts the upload, once: later calls, and calls after complete() succeeded, do nothing.
+  // Aborts the upload, once: later calls, and calls after complete() succeeded, do nothing. An upload S3
+  // no longer knows counts as aborted.
   Client::Task<void> abort();
 
   const std::string& bucket() const { return bucket_; }

@@ -129,6 +129,16 @@ TEST_CASE("an aborted upload is gone from ListMultipartUploads and aborts only o
   CHECK_FALSE(test::run(io, client.head_object(bucket(), key)).has_value());
 }
 
+TEST_CASE("an upload someone else aborted first counts as aborted", "[rgw]") {
+  asio::io_context io;
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  const std::string key = unique_key("aborted-elsewhere.bin");
+  auto upload = test::run(io, s3::MultipartUpload::create(client, bucket(), key)).value();
+  REQUIRE(test::run(io, client.abort_multipart_upload(bucket(), key, upload.upload_id())).has_value());
+  CHECK(test::run(io, upload.abort()).has_value());
+  CHECK_FALSE(upload_listed(io, client, key, upload.upload_id()));
+}
+
 TEST_CASE("parts under 5 MiB give EntityTooSmall as an error value", "[rgw]") {
   asio::io_context io;
   auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
