@@ -54,7 +54,7 @@ asio::awaitable<int> export_once(const Settings& settings, const ExportArguments
     co_return 1;
   }
   const engine::ExportRequest request{arguments.dataset, arguments.key, engine::parse_compression(arguments.compression),
-                                      arguments.output, engine::parse_format(arguments.format)};
+                                      arguments.output, engine::parse_format(arguments.format), arguments.parallelism};
   auto job = co_await (*engine)->start_export(request);
   if (!job) {
     std::cerr << "pg2s3: " << job.error().message << "\n";

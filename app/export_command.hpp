@@ -4,6 +4,7 @@
 #include "app/settings.hpp"
 #include "engine/job.hpp"
 
+#include <optional>
 #include <string>
 
 namespace pg2s3::app {
@@ -14,6 +15,7 @@ struct ExportArguments {
   std::string compression;  // empty: the format's default
   std::string format;       // empty: the dataset's
   std::string output;  // a file, "-" for stdout, or empty for S3
+  std::optional<int> parallelism;  // none: the dataset's
 };
 
 // The process's exit status: 0 only when the job COMPLETED.

@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
   export_command->add_option("--compression", arguments.compression,
                              "CSV: none (default), gzip or zstd; Parquet pages: none, snappy, gzip or zstd (default)")
       ->check(CLI::IsMember({"none", "snappy", "gzip", "zstd"}));
+  export_command->add_option("--parallel", arguments.parallelism,
+                             "Backends reading the dataset's table at once, in one snapshot (default: the dataset's, else 1)")
+      ->check(CLI::Range(1, 64));
   export_command->add_option("--output", arguments.output, "Write to FILE (or - for stdout) instead of S3");
   export_command->add_option("--config", flags.config_file, "TOML config file (PG2S3_CONFIG)");
 

@@ -34,6 +34,22 @@ Key<Target> text(std::string_view name, Member member) {
           }};
 }
 
+template <class Target, class Member>
+Key<Target> texts(std::string_view name, Member member) {
+  return {name, "an array of strings", [member](Target& target, const toml::node& node) {
+            const auto* array = node.as_array();
+            if (!array) return false;
+            std::vector<std::string> values;
+            for (const auto& element : *array) {
+              auto value = element.value<std::string>();
+              if (!element.is_string() || !value) return false;
+              values.push_back(std::move(*value));
+            }
+            member(target) = std::move(values);
+            return true;
+          }};
+}
+
 template <class Target, class Setter>
 Key<Target> whole(std::string_view name, std::int64_t least, Setter set) {
   const std::string expected = least > 0 ? "at least " + std::to_string(least) + " (a whole number)" : "a whole number";
@@ -192,6 +208,10 @@ const std::vector<Key<engine::Dataset>>& dataset_keys() {
       flag<D>("exact_count", [](D& d) -> bool& { return d.exact_count; }),
       choice<D>("format", "\"csv\" or \"parquet\"", {"csv", "parquet"},
                 [](D& d, std::string_view v) { d.format = *engine::parse_format(v); }),
+      text<D>("table", [](D& d) -> std::string& { return d.table; }),
+      texts<D>("columns", [](D& d) -> std::vector<std::string>& { return d.columns; }),
+      text<D>("where", [](D& d) -> std::string& { return d.where; }),
+      whole<D>("parallelism", 1, [](D& d, std::int64_t v) { d.parallelism = static_cast<int>(v); }),
   };
   return keys;
 }
@@ -260,6 +280,25 @@ class FileReader {
   std::string path_;
 };
 
+// A dataset is a query, or a table (with optional columns and where): exactly one of them.
+std::optional<std::string> complete_dataset(engine::Dataset& dataset) {
+  if (dataset.name.empty()) return "every [[datasets]] needs a name";
+  const std::string which = "dataset " + dataset.name + ": ";
+  if (dataset.query.empty() == dataset.table.empty()) return which + "give either a query or a table, not both";
+  if (dataset.query.empty()) {
+    if (std::ranges::any_of(dataset.columns, [](const std::string& column) { return column.empty(); }))
+      return which + "a column name is empty";
+    dataset.query = engine::table_query(dataset);
+  } else if (!dataset.columns.empty() || !dataset.where.empty()) {
+    return which + "columns and where go with a table, not a query";
+  }
+  if (dataset.parallelism > engine::max_parallelism)
+    return which + "parallelism must be 1 to " + std::to_string(engine::max_parallelism);
+  if (dataset.parallelism > 1 && dataset.table.empty())
+    return which + "parallelism needs a table: a query cannot be split";
+  return std::nullopt;
+}
+
 std::optional<std::string> read_datasets(Settings& settings, const toml::node& node, FileReader& reader) {
   const auto* entries = node.as_array();
   if (!entries) return reader.problem(node, "datasets must be an array of tables: [[datasets]]");
@@ -271,8 +310,7 @@ std::optional<std::string> read_datasets(Settings& settings, const toml::node& n
     engine::Dataset dataset;
     s3::UploadOptions upload = engine.upload;
     if (auto problem = reader.read(*table, "datasets", dataset_keys(), dataset, &upload)) return problem;
-    if (dataset.name.empty() || dataset.query.empty())
-      return reader.problem(entry, "every [[datasets]] needs a name and a query");
+    if (auto problem = complete_dataset(dataset)) return reader.problem(entry, *problem);
     if (auto problem = s3::check_upload_options(upload)) return reader.problem(entry, "dataset " + dataset.name + ": " + *problem);
     if (std::ranges::any_of(*table, [](const auto& pair) { return find_key(upload_keys(), pair.first.str()); }))
       engine.dataset_uploads[dataset.name] = std::move(upload);

@@ -2,8 +2,41 @@
 
 namespace pg2s3::engine {
 
+std::string quote_identifier(std::string_view name) {
+  std::string quoted = "\"";
+  for (char c : name) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + '"';
+}
+
+std::string quote_table(std::string_view name) {
+  std::string quoted;
+  for (;;) {
+    const auto dot = name.find('.');
+    quoted += quote_identifier(name.substr(0, dot));
+    if (dot == std::string_view::npos) return quoted;
+    quoted += '.';
+    name.remove_prefix(dot + 1);
+  }
+}
+
+std::string table_query(const Dataset& dataset) {
+  std::string columns;
+  for (const auto& column : dataset.columns) columns += (columns.empty() ? "" : ", ") + quote_identifier(column);
+  std::string query = "SELECT " + (columns.empty() ? std::string("*") : columns) + " FROM " + quote_table(dataset.table);
+  if (!dataset.where.empty()) query += " WHERE " + dataset.where;
+  return query;
+}
+
 std::vector<Dataset> default_datasets() {
-  return {{"users", "SELECT id, email, name, created_at FROM users", false}};
+  Dataset users;
+  users.name = "users";
+  users.table = "users";
+  users.columns = {"id", "email", "name", "created_at"};
+  users.query = table_query(users);
+  return {users};
 }
 
 const Dataset* find_dataset(const EngineConfig& config, std::string_view name) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -16,12 +17,28 @@ namespace pg2s3::engine {
 // A name the operator binds to one query; callers choose datasets, never SQL.
 struct Dataset {
   std::string name;
-  std::string query;
+  std::string query;  // the whole SELECT; made by table_query() when the dataset names a table
   bool exact_count = false;  // count(*) in the export's snapshot rather than the planner's estimate
   Format format = Format::csv;  // when the request names none
+  // The one table the dataset reads, when it reads one: what lets an export split it into ranges of pages.
+  std::string table = {};
+  std::vector<std::string> columns = {};  // of that table; empty: every column
+  std::string where = {};            // a condition on that table's rows; empty: every row
+  int parallelism = 1;          // backends reading it at once, when the request names none
 };
 
-// `users` = SELECT id, email, name, created_at FROM users
+// "SELECT <columns> FROM <table> [WHERE <where>]", the table and columns quoted as identifiers (each part
+// of a schema-qualified table name on its own).
+std::string table_query(const Dataset& dataset);
+// "name" with its double quotes doubled, as PostgreSQL reads an identifier.
+std::string quote_identifier(std::string_view name);
+// "schema"."table": each part of a dotted name quoted on its own.
+std::string quote_table(std::string_view name);
+
+// Backends one export may read with at once.
+inline constexpr int max_parallelism = 64;
+
+// `users`: the table users, columns id, email, name, created_at
 std::vector<Dataset> default_datasets();
 
 // How processes that share export_jobs share its jobs (see JobStore).
@@ -53,6 +70,10 @@ struct EngineConfig {
   // Parts one export may upload at once. It starts at one and grows only while the reader waits on the
   // uploads, each step brings more throughput, and the budget has room (detail::InFlightLimit).
   int max_parts_in_flight = 8;
+  // The output a parallel export's ranges of pages aim at. A reader reads about one range ahead of its
+  // turn (its backend then waits), so this is about how much reading overlaps; smaller ranges balance better
+  // and run more statements.
+  std::size_t range_size = 8 * 1024 * 1024;
   int max_running_exports = 8;
   std::chrono::seconds download_url_lifetime{3600};
   // How often a running job's heartbeat renews its lease and carries its progress to export_jobs.

@@ -3,6 +3,8 @@
 #include "engine/buffer_pool.hpp"
 #include "engine/compressor.hpp"
 #include "engine/detail/export_pipeline.hpp"
+#include "engine/detail/page_ranges.hpp"
+#include "engine/detail/parallel_export.hpp"
 #include "engine/job_store.hpp"
 #include "engine/sync.hpp"
 #include "s3/client.hpp"
@@ -180,7 +182,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     const Dataset* dataset = find_dataset(config, claim.job.dataset);
     auto job = std::make_shared<ActiveJob>(executor, std::move(claim.job));
     job->claim.lease_token = std::move(claim.lease_token);
-    job->target = {dataset, job->claim.job.format, job->claim.job.compression, job->claim.job.s3_key, {}};
+    const auto& record = job->claim.job;
+    job->target = {dataset, record.format, record.compression, record.s3_key, {}, record.parallelism};
     watch(job);
     ++running;
     job->holds_place = true;
@@ -510,7 +513,8 @@ namespace {
 std::string fingerprint(const ExportRequest& request) {
   auto named = [](auto value) { return value ? std::string(to_string(*value)) : std::string("-"); };
   return "dataset=" + request.dataset + "\nkey=" + request.key + "\nformat=" + named(request.format) +
-         "\ncompression=" + named(request.compression);
+         "\ncompression=" + named(request.compression) +
+         (request.parallelism ? "\nparallelism=" + std::to_string(*request.parallelism) : std::string());
 }
 
 }  // namespace
@@ -526,6 +530,11 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   record.compression = request.compression.value_or(default_compression(record.format));
   record.max_attempts = impl_->config.jobs.max_attempts;
   if (auto refused = refuse_compression(record.format, record.compression)) co_return Error{errc::invalid_request, *refused};
+  record.parallelism = request.parallelism.value_or(dataset->parallelism);
+  if (auto refused = detail::refuse_parallelism(*dataset, record.format, record.parallelism))
+    co_return Error{errc::invalid_request, *refused};
+  if (auto refused = detail::refuse_parallel_budget(record.parallelism, impl_->config.part_size, impl_->config.buffer_budget))
+    co_return Error{errc::invalid_request, refused->message};
   if (request.output_path.empty()) {
     auto key = object_key(request.key, impl_->config.key_prefix, record.id, record.format, record.compression);
     if (!key) co_return key.error();
@@ -545,7 +554,7 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   }
   auto job = std::make_shared<ActiveJob>(impl_->executor, *queued);
   job->target = {dataset, record.format, record.compression,
-                 request.output_path.empty() ? record.s3_key : std::string(), request.output_path};
+                 request.output_path.empty() ? record.s3_key : std::string(), request.output_path, record.parallelism};
   impl_->watch(job);
   impl_->waiting.push_back(job);
   impl_->schedule();

@@ -26,6 +26,8 @@ struct ExportRequest {
   std::optional<Compression> compression = std::nullopt;  // none: the format's default (none for CSV, zstd for Parquet)
   std::string output_path;  // when set, the bytes go to this file ("-": stdout) instead of S3
   std::optional<Format> format = std::nullopt;  // none: the dataset's
+  // Backends reading the dataset's table at once, in one snapshot (1..64); none: the dataset's.
+  std::optional<int> parallelism = std::nullopt;
   // When set, a second request under the same key returns the first one's job instead of starting
   // another; the same key with a different request is refused (errc::conflict).
   std::string idempotency_key = {};

@@ -47,6 +47,7 @@ struct JobRecord {
   std::string s3_key;
   Format format = Format::csv;
   Compression compression = Compression::none;
+  int parallelism = 1;  // backends reading the dataset at once
   std::string upload_id;  // of the multipart upload while one is open, so that it can be aborted later
   std::string error_message;
   std::string retrying;  // the S3 request being retried and why, while it is; kept in memory only

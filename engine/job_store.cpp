@@ -19,8 +19,8 @@ constexpr std::string_view create_table = R"(
   SET client_min_messages = warning;
   DO $migrate$
   BEGIN
-    IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('export_jobs')
-               AND attname = 'request_fingerprint' AND NOT attisdropped) THEN
+    IF (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('export_jobs') AND NOT attisdropped
+        AND attname IN ('request_fingerprint', 'parallelism')) = 2 THEN
       RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(1885811315, 0);
@@ -50,6 +50,7 @@ constexpr std::string_view create_table = R"(
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS cancel_requested boolean NOT NULL DEFAULT false;
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS idempotency_key text;
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS request_fingerprint text;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS parallelism integer NOT NULL DEFAULT 1;
     CREATE INDEX IF NOT EXISTS export_jobs_created_at ON export_jobs (created_at DESC);
     CREATE INDEX IF NOT EXISTS export_jobs_pending ON export_jobs (run_after, created_at) WHERE status = 'PENDING';
     CREATE INDEX IF NOT EXISTS export_jobs_running ON export_jobs (owner) WHERE status = 'RUNNING';
@@ -66,7 +67,7 @@ constexpr std::string_view owner_lock_space = "1885811315";
 // them: GCC 12 mishandles an initializer_list temporary across a co_await.)
 constexpr std::string_view columns =
     "id::text AS id, dataset, status, total_records, processed_records, bytes_uploaded, s3_key, format, "
-    "compression, upload_id, error_message, attempt, max_attempts, runner, errors::text AS errors, "
+    "compression, parallelism, upload_id, error_message, attempt, max_attempts, runner, errors::text AS errors, "
     "(extract(epoch FROM created_at) * 1000)::bigint AS created_ms, "
     "(extract(epoch FROM started_at) * 1000)::bigint AS started_ms, "
     "(extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms";
@@ -123,6 +124,7 @@ JobRecord job_at(const pg::QueryResult& rows, int row) {
   job.s3_key = rows.text(row, "s3_key").value_or("");
   job.format = parse_format(rows.text(row, "format").value_or("csv")).value_or(Format::csv);
   job.compression = parse_compression(rows.text(row, "compression").value_or("none")).value_or(Compression::none);
+  job.parallelism = static_cast<int>(rows.int64(row, "parallelism").value_or(1));
   job.upload_id = rows.text(row, "upload_id").value_or("");
   job.error_message = rows.text(row, "error_message").value_or("");
   job.attempt = static_cast<int>(rows.int64(row, "attempt").value_or(0));
@@ -208,14 +210,15 @@ JobStore::Task<JobRecord> JobStore::enqueue(const JobRecord& job, bool held_here
       held_here ? "true" : "false",
       std::to_string(owner_),
       idempotency ? pg::Parameter(idempotency->key) : std::nullopt,
-      idempotency ? pg::Parameter(idempotency->request) : std::nullopt};
+      idempotency ? pg::Parameter(idempotency->request) : std::nullopt,
+      std::to_string(job.parallelism)};
   // A held job waits with run_after at infinity, which no claim of another process reaches.
   const std::string insert = sql({R"(
     WITH inserted AS (
       INSERT INTO export_jobs (id, dataset, status, s3_key, compression, format, created_at, max_attempts,
-                               run_after, owner, idempotency_key, request_fingerprint)
+                               run_after, owner, idempotency_key, request_fingerprint, parallelism)
       VALUES ($1::uuid, $2, 'PENDING', $3, $4, $5, now(), $6::integer,
-              CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10)
+              CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10, $11::integer)
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *)
     SELECT )", columns, R"(, CASE WHEN $7::boolean THEN NULL ELSE pg_notify(')", jobs_channel, R"(', 'queued') END

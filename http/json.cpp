@@ -85,7 +85,8 @@ std::variant<ExportOptions, std::string> parse_export_options(std::string_view b
   simdjson::dom::parser parser;
   simdjson::dom::object object;
   if (parser.parse(body.data(), body.size()).get(object)) return std::string("the body is not a JSON object");
-  bool key_seen = false, compression_seen = false, format_seen = false;  // a field given twice is ambiguous: refused
+  // A field given twice is ambiguous: refused.
+  bool key_seen = false, compression_seen = false, format_seen = false, parallelism_seen = false;
   for (auto [field, value] : object) {
     std::string_view text;
     if (field == "key") {
@@ -104,6 +105,11 @@ std::variant<ExportOptions, std::string> parse_export_options(std::string_view b
       auto format = engine::parse_format(text);
       if (!format) return "\"format\" must be csv or parquet, not \"" + std::string(text) + "\"";
       options.format = *format;
+    } else if (field == "parallelism") {
+      if (std::exchange(parallelism_seen, true)) return std::string("\"parallelism\" is given twice");
+      std::int64_t number = 0;
+      if (value.get(number) || number < 1 || number > 64) return std::string("\"parallelism\" must be a whole number from 1 to 64");
+      options.parallelism = static_cast<int>(number);
     } else {
       return "unknown field \"" + std::string(field) + "\"";
     }

@@ -28,6 +28,7 @@ struct ExportOptions {
   std::string key;
   std::optional<engine::Compression> compression;
   std::optional<engine::Format> format;
+  std::optional<int> parallelism;
 };
 
 // The options, or why the body cannot be used (malformed JSON, a wrong type, an unknown field value).

@@ -10,6 +10,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -272,11 +273,25 @@ bool Connection::is_open() const { return state_ && state_->conn && PQstatus(sta
 int Connection::backend_pid() const { return state_ && state_->conn ? PQbackendPID(state_->conn) : 0; }
 void Connection::close() { state_->close(); }
 
+namespace {
+constexpr std::string_view no_timeouts =
+    "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0";
+}
+
 Connection::Task<void> begin_read_only_snapshot(Connection& connection) {
-  return connection.execute(
-      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-      "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0; "
-      "SET LOCAL idle_in_transaction_session_timeout = 0");
+  const std::string sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " + std::string(no_timeouts);
+  co_return co_await connection.execute(sql);
+}
+
+Connection::Task<void> join_snapshot(Connection& connection, std::string_view snapshot) {
+  // An exported snapshot's name is hexadecimal digits and dashes: anything else is refused, never quoted.
+  const bool well_formed = !snapshot.empty() && std::ranges::all_of(snapshot, [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || c == '-';
+  });
+  const std::string name = well_formed ? std::string(snapshot) : std::string("not a snapshot name");
+  const std::string sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '" + name + "'; " +
+                          std::string(no_timeouts);
+  co_return co_await connection.execute(sql);
 }
 
 }  // namespace pg2s3::pg

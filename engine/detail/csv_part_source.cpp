@@ -13,8 +13,9 @@ constexpr std::size_t staging_size = 256 * 1024;  // CSV read at a time before c
 
 class CsvPartSource final : public PartSource {
  public:
-  CsvPartSource(pg::CopyOutStream stream, Compression compression)
+  CsvPartSource(pg::CopyOutStream stream, Compression compression, bool header)
       : stream_(std::move(stream)),
+        header_(header),
         compressor_(compression == Compression::none ? nullptr : Compressor::create(compression)) {}
 
   asio::awaitable<Result<bool>> fill(std::string& part, std::size_t size) override {
@@ -28,7 +29,7 @@ class CsvPartSource final : public PartSource {
   // count is the server's, which does not.
   std::int64_t rows() const override {
     const auto rows = static_cast<std::int64_t>(stream_.rows());
-    return ended_ ? rows : std::max<std::int64_t>(rows - 1, 0);
+    return ended_ || !header_ ? rows : std::max<std::int64_t>(rows - 1, 0);
   }
 
   std::size_t overshoot() const override { return compressor_ ? Compressor::max_overshoot : 0; }
@@ -47,6 +48,7 @@ class CsvPartSource final : public PartSource {
   }
 
   pg::CopyOutStream stream_;
+  bool header_;
   std::unique_ptr<Compressor> compressor_;
   std::string staging_;
   bool ended_ = false;
@@ -55,11 +57,11 @@ class CsvPartSource final : public PartSource {
 }  // namespace
 
 asio::awaitable<Result<std::unique_ptr<PartSource>>> start_csv(pg::Connection& connection, const std::string& query,
-                                                               Compression compression) {
-  const std::string copy = "COPY (" + query + ") TO STDOUT WITH (FORMAT csv, HEADER)";
+                                                               Compression compression, bool header) {
+  const std::string copy = "COPY (" + query + ") TO STDOUT WITH (FORMAT csv" + (header ? ", HEADER)" : ")");
   auto stream = co_await connection.copy_out(copy);
   if (!stream) co_return failure("starting the COPY", stream.error());
-  co_return std::unique_ptr<PartSource>(std::make_unique<CsvPartSource>(std::move(*stream), compression));
+  co_return std::unique_ptr<PartSource>(std::make_unique<CsvPartSource>(std::move(*stream), compression, header));
 }
 
 }  // namespace pg2s3::engine::detail

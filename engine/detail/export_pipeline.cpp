@@ -3,10 +3,11 @@
 #include "engine/sync.hpp"
 
 #include "engine/detail/in_flight_limit.hpp"
+#include "engine/detail/parallel_export.hpp"
 #include "engine/detail/part_plan.hpp"
 #include "engine/detail/part_source.hpp"
-#include "engine/detail/part_uploads.hpp"
 #include "engine/detail/part_writer.hpp"
+#include "engine/detail/task_group.hpp"
 #include "engine/detail/row_estimate.hpp"
 #include "pg/connection.hpp"
 
@@ -20,14 +21,16 @@ namespace pg2s3::engine::detail {
 
 namespace asio = boost::asio;
 
+asio::awaitable<Result<void>> upload_part(PartWriter& writer, BufferPool::Lease part, ExportProgress& progress) {
+  auto written = co_await writer.write(part.bytes());
+  if (!written) co_return written.error();
+  progress.bytes_uploaded += part.bytes().size();
+  ++progress.parts_uploaded;
+  progress.changed();
+  co_return Result<void>{};
+}
+
 namespace {
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-using Clock = std::chrono::steady_clock;
-
-// A filled part buffer, or nothing: the end of the data.
-using PartChannel = asio::experimental::channel<void(boost::system::error_code, std::optional<BufferPool::Lease>)>;
-
 
 // The planner's estimate of the rows and bytes, with the rows counted in the snapshot when the dataset asks.
 asio::awaitable<Result<PlanEstimate>> estimate_output(pg::Connection& connection, const Dataset& dataset) {
@@ -59,13 +62,20 @@ asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_writer(const EngineCon
   co_return std::unique_ptr<PartWriter>(std::make_unique<S3PartWriter>(std::move(*upload)));
 }
 
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using Clock = std::chrono::steady_clock;
+
+// A filled part buffer, or nothing: the end of the data.
+using PartChannel = asio::experimental::channel<void(boost::system::error_code, std::optional<BufferPool::Lease>)>;
+
+
 // The COPY, made into the target's format. A Parquet row group is about a part: bytes are handed out a
 // row group at a time, so a part rarely waits for more than one.
 asio::awaitable<Result<std::unique_ptr<PartSource>>> start_source(pg::Connection& connection, const ExportTarget& target,
                                                                   const PartPlan& plan, BufferPool& pool) {
   if (target.format == Format::parquet)
     return start_parquet(connection, target.dataset->query, target.compression, plan.first_size(), pool);
-  return start_csv(connection, target.dataset->query, target.compression);
+  return start_csv(connection, target.dataset->query, target.compression, true);
 }
 
 // What the reader and the writer measure of each other: how long the reader has waited to hand parts over.
@@ -107,15 +117,6 @@ asio::awaitable<Result<void>> send_parts(const PartPlan& plan, PartSource& sourc
   }
 }
 
-asio::awaitable<Result<void>> upload_part(PartWriter& writer, BufferPool::Lease part, ExportProgress& progress) {
-  auto written = co_await writer.write(part.bytes());
-  if (!written) co_return written.error();
-  progress.bytes_uploaded += part.bytes().size();
-  ++progress.parts_uploaded;
-  progress.changed();
-  co_return Result<void>{};
-}
-
 // One window of parts as InFlightLimit measures it: its time, the reader's waiting, the bytes uploaded.
 struct Window {
   Window(const Flow& flow, const ExportProgress& progress)
@@ -135,7 +136,7 @@ struct Window {
 // Uploads the parts the reader hands over, as many at once as the link needs, until the end of the data.
 // Parts take their numbers as their uploads start, so the object keeps the reader's order whatever order
 // the uploads end in.
-asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& parts, PartUploads& uploads,
+asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& parts, TaskGroup& uploads,
                                             InFlightLimit& limit, const BufferPool& pool, std::size_t part_size,
                                             const Flow& flow, ExportProgress& progress) {
   Window window(flow, progress);
@@ -172,7 +173,7 @@ asio::awaitable<Result<void>> write_parts(const EngineConfig& config, const Part
                                           PartChannel& parts, const BufferPool& pool, const Flow& flow,
                                           ExportProgress& progress) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  PartUploads uploads(co_await asio::this_coro::executor);
+  TaskGroup uploads(co_await asio::this_coro::executor);
   InFlightLimit limit(writer.writes_in_parallel() ? config.max_parts_in_flight : 1);
   auto received = co_await receive_parts(writer, parts, uploads, limit, pool, plan.first_size(), flow, progress);
   if (!received) {
@@ -193,10 +194,9 @@ Error first_cause(const Result<void>& read, const Result<void>& written) {
   return written ? read.error() : written.error();
 }
 
-// Everything between opening the output and its completion; on failure the caller aborts the output.
-asio::awaitable<Result<void>> transfer_and_commit(const EngineConfig& config, const PartPlan& plan,
-                                                  pg::Connection& connection, PartSource& source,
-                                                  PartWriter& writer, BufferPool& pool, ExportProgress& progress) {
+// The reader and the writer at once, until the end of the data; on failure the caller aborts the output.
+asio::awaitable<Result<void>> transfer(const EngineConfig& config, const PartPlan& plan, PartSource& source,
+                                       PartWriter& writer, BufferPool& pool, ExportProgress& progress) {
   using namespace asio::experimental::awaitable_operators;
   // A hand-over: the parts an export holds are the one filling and those uploading.
   PartChannel parts(co_await asio::this_coro::executor, 0);
@@ -204,6 +204,11 @@ asio::awaitable<Result<void>> transfer_and_commit(const EngineConfig& config, co
   auto [read, written] = co_await (read_parts(plan, source, parts, pool, flow, progress) &&
                                    write_parts(config, plan, writer, parts, pool, flow, progress));
   if (!read || !written) co_return first_cause(read, written);
+  co_return Result<void>{};
+}
+
+// After the data: the snapshot's transaction ends, and the output appears unless the export was stopped.
+asio::awaitable<Result<void>> commit(pg::Connection& connection, PartWriter& writer, ExportProgress& progress) {
   if (auto committed = co_await connection.execute("COMMIT"); !committed)
     co_return failure("committing the snapshot", committed.error());
   if (progress.cancel_requested) co_return cancelled;  // the last word before the object appears
@@ -214,6 +219,27 @@ asio::awaitable<Result<void>> transfer_and_commit(const EngineConfig& config, co
   // job that says CANCELLED. A cancel that comes meanwhile is seen afterwards, through cancel_requested.
   auto completing = writer.complete();
   co_return co_await uninterrupted(std::move(completing));
+}
+
+// Opens the output, fills it by `transfer(writer)`, and commits it; aborts it on any failure.
+template <class Transfer>
+asio::awaitable<Result<void>> write_output(const EngineConfig& config, s3::Client& client, const ExportTarget& target,
+                                           pg::Connection& connection, ExportProgress& progress, Transfer transfer) {
+  auto opening = open_writer(config, client, target, progress);
+  auto writer = co_await uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
+  if (!writer) co_return writer.error();
+
+  Result<void> finished = cancelled;
+  if (!progress.cancel_requested) finished = co_await transfer(**writer);
+  if (finished) finished = co_await commit(connection, **writer, progress);
+  if (finished) {
+    progress.upload_id.clear();
+    co_return finished;
+  }
+  // An upload that cannot be aborted now (S3 is away) keeps its id in the job for a later sweep.
+  if (auto aborted = co_await (*writer)->abort(); aborted) progress.upload_id.clear();
+  else progress.abort_failure = aborted.error().message;
+  co_return finished;
 }
 
 }  // namespace
@@ -235,23 +261,19 @@ asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client&
   auto plan = PartPlan::choose(config.part_size, estimate->bytes(), pool.budget());
   if (!plan) co_return plan.error();
 
+  if (target.parallelism > 1) {
+    if (auto refused = refuse_parallel_budget(target.parallelism, plan->first_size(), pool.budget())) co_return *refused;
+    auto read = co_await plan_parallel_read(*connection, *target.dataset, estimate->bytes(), config.range_size);
+    if (!read) co_return read.error();
+    co_return co_await write_output(config, client, target, *connection, progress, [&](PartWriter& writer) {
+      return transfer_in_parallel(config, target, *read, *plan, writer, pool, progress);
+    });
+  }
   auto source = co_await start_source(*connection, target, *plan, pool);
   if (!source) co_return source.error();
-  auto opening = open_writer(config, client, target, progress);
-  auto writer = co_await uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
-  if (!writer) co_return writer.error();
-
-  Result<void> finished = cancelled;
-  if (!progress.cancel_requested)
-    finished = co_await transfer_and_commit(config, *plan, *connection, **source, **writer, pool, progress);
-  if (finished) {
-    progress.upload_id.clear();
-    co_return finished;
-  }
-  // An upload that cannot be aborted now (S3 is away) keeps its id in the job for a later sweep.
-  if (auto aborted = co_await (*writer)->abort(); aborted) progress.upload_id.clear();
-  else progress.abort_failure = aborted.error().message;
-  co_return finished;
+  co_return co_await write_output(config, client, target, *connection, progress, [&](PartWriter& writer) {
+    return transfer(config, *plan, **source, writer, pool, progress);
+  });
 }
 
 }  // namespace pg2s3::engine::detail

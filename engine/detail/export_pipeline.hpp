@@ -37,10 +37,17 @@ struct ExportTarget {
   Compression compression;  // of the CSV stream, or of each Parquet page
   std::string s3_key;       // where the object goes
   std::string output_path;  // instead, when not empty: a local file, or "-" for stdout
+  int parallelism = 1;      // backends reading the dataset's table at once, in one snapshot
 };
 
-// Runs the export in one REPEATABLE READ READ ONLY transaction. The output appears only when the COPY
-// ended cleanly and the transaction committed; on any failure or cancellation it is aborted once.
+class PartWriter;
+
+// Sends one part to the writer, and counts it.
+boost::asio::awaitable<Result<void>> upload_part(PartWriter& writer, BufferPool::Lease part, ExportProgress& progress);
+
+// Runs the export in one REPEATABLE READ READ ONLY snapshot, on one backend or, with parallelism, on
+// several that share it. The output appears only when every COPY ended cleanly and the snapshot's
+// transaction committed; on any failure or cancellation it is aborted once.
 boost::asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client& client, BufferPool& pool,
                                                 const ExportTarget& target, ExportProgress& progress);
 

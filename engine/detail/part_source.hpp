@@ -34,9 +34,10 @@ class PartSource {
   virtual std::size_t overshoot() const = 0;
 };
 
-// `COPY (query) TO STDOUT WITH (FORMAT csv, HEADER)`, through gzip or zstd when asked.
+// `COPY (query) TO STDOUT WITH (FORMAT csv, HEADER)` (without HEADER when `header` is false), through
+// gzip or zstd when asked: a compressed stream of its own, which may follow another in one object.
 boost::asio::awaitable<Result<std::unique_ptr<PartSource>>> start_csv(pg::Connection& connection, const std::string& query,
-                                                                      Compression compression);
+                                                                      Compression compression, bool header);
 
 // The query's columns described and mapped, then its binary COPY into a Parquet writer whose row groups
 // end near `row_group_bytes`. The writer's memory is reserved from `pool` for as long as the source lives.

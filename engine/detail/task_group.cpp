@@ -1,4 +1,4 @@
-#include "engine/detail/part_uploads.hpp"
+#include "engine/detail/task_group.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -11,12 +11,12 @@ namespace pg2s3::engine::detail {
 namespace asio = boost::asio;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-PartUploads::PartUploads(asio::any_io_executor executor)
+TaskGroup::TaskGroup(asio::any_io_executor executor)
     : executor_(executor), changed_(executor, asio::steady_timer::time_point::max()) {}
 
-void PartUploads::start(asio::awaitable<Result<void>> upload) {
+void TaskGroup::start(asio::awaitable<Result<void>> task) {
   forget_ended();
-  auto& started = uploads_.emplace_back();
+  auto& started = tasks_.emplace_back();
   ++running_;
   auto ended = [this, &started](std::exception_ptr thrown, Result<void> outcome) {
     started.running = false;
@@ -28,14 +28,14 @@ void PartUploads::start(asio::awaitable<Result<void>> upload) {
     }
     changed_.cancel();
   };
-  asio::co_spawn(executor_, std::move(upload), asio::bind_cancellation_slot(started.cancel.slot(), std::move(ended)));
+  asio::co_spawn(executor_, std::move(task), asio::bind_cancellation_slot(started.cancel.slot(), std::move(ended)));
 }
 
-void PartUploads::forget_ended() {
-  uploads_.remove_if([](const Upload& upload) { return !upload.running; });
+void TaskGroup::forget_ended() {
+  tasks_.remove_if([](const Task& task) { return !task.running; });
 }
 
-asio::awaitable<void> PartUploads::wait_below(std::size_t limit) {
+asio::awaitable<void> TaskGroup::wait_below(std::size_t limit) {
   while (running_ >= limit && !failure_) {
     changed_.expires_at(asio::steady_timer::time_point::max());
     co_await changed_.async_wait(use_tuple);
@@ -44,7 +44,7 @@ asio::awaitable<void> PartUploads::wait_below(std::size_t limit) {
   }
 }
 
-asio::awaitable<void> PartUploads::all_ended() {
+asio::awaitable<void> TaskGroup::all_ended() {
   co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
   while (running_ > 0) {
     changed_.expires_at(asio::steady_timer::time_point::max());
@@ -54,9 +54,9 @@ asio::awaitable<void> PartUploads::all_ended() {
   co_await asio::this_coro::reset_cancellation_state(asio::enable_terminal_cancellation());
 }
 
-void PartUploads::cancel() {
-  for (auto& upload : uploads_)
-    if (upload.running) upload.cancel.emit(asio::cancellation_type::terminal);
+void TaskGroup::cancel() {
+  for (auto& task : tasks_)
+    if (task.running) task.cancel.emit(asio::cancellation_type::terminal);
 }
 
 }  // namespace pg2s3::engine::detail

@@ -99,6 +99,26 @@ TEST_CASE("a dataset's output format, the parts in flight and the request timeou
   CHECK(loaded("[export]\nmax_parts_in_flight = 5\n").engine.max_parts_in_flight == 5);
 }
 
+TEST_CASE("a dataset names a query, or a table with columns, a condition and a parallelism", "[settings]") {
+  variables = {{"HOME", "/nonexistent"}};
+  const auto settings = loaded("[[datasets]]\nname = \"events\"\ntable = \"events\"\ncolumns = [\"id\", \"kind\"]\n"
+                               "where = \"kind <> 'debug'\"\nparallelism = 4\n");
+  const auto& events = settings.engine.datasets.at(0);
+  CHECK(events.query == R"(SELECT "id", "kind" FROM "events" WHERE kind <> 'debug')");
+  CHECK(events.parallelism == 4);
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\n"), Contains("give either a query or a table"));
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\nquery = \"SELECT 1\"\ntable = \"t\"\n"),
+             Contains("give either a query or a table, not both"));
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\nquery = \"SELECT 1\"\nwhere = \"true\"\n"),
+             Contains("columns and where go with a table"));
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\nquery = \"SELECT 1\"\nparallelism = 2\n"),
+             Contains("parallelism needs a table"));
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\ntable = \"t\"\nparallelism = 65\n"), Contains("1 to 64"));
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\ntable = \"t\"\ncolumns = \"id\"\n"),
+             Contains("datasets.columns must be an array of strings"));
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\ntable = \"t\"\ncolumns = [\"\"]\n"), Contains("a column name is empty"));
+}
+
 TEST_CASE("upload options in [s3] and per dataset, which starts from [s3]'s", "[settings]") {
   variables = {{"HOME", "/nonexistent"}};
   const auto settings = loaded(

@@ -5,6 +5,7 @@
 #include "engine/compressor.hpp"
 #include "engine/detail/export_pipeline.hpp"
 #include "engine/detail/in_flight_limit.hpp"
+#include "engine/detail/page_ranges.hpp"
 #include "engine/detail/part_plan.hpp"
 #include "engine/detail/row_estimate.hpp"
 #include "engine/engine.hpp"
@@ -400,6 +401,43 @@ TEST_CASE("export options are read from an optional JSON body", "[json]") {
   CHECK_THAT(std::get<std::string>(options(R"({"compression":"lz4"})")), Catch::Contains("not \"lz4\""));
   CHECK(std::get<std::string>(options(R"({"sql":"DROP TABLE users"})")) == "unknown field \"sql\"");
   CHECK(std::get<std::string>(options(R"({"key":"a.csv","key":"../b.csv"})")) == "\"key\" is given twice");
+  CHECK(std::get<http::ExportOptions>(options(R"({"parallelism":4})")).parallelism == 4);
+  for (const char* bad : {R"({"parallelism":0})", R"({"parallelism":65})", R"({"parallelism":"4"})", R"({"parallelism":2.5})"})
+    CHECK(std::get<std::string>(options(bad)) == "\"parallelism\" must be a whole number from 1 to 64");
+}
+
+TEST_CASE("a table's pages are split into ranges of about the asked output, the last one open", "[ranges]") {
+  using detail::split_pages;
+  const auto ranges = split_pages(1000, 40'000'000, 8'000'000);  // 5 ranges of 200 pages
+  REQUIRE(ranges.size() == 5);
+  CHECK(ranges[0].first == 0);
+  CHECK(ranges[0].end == 200);
+  CHECK(ranges[3].end == 800);
+  CHECK(ranges[4].first == 800);
+  CHECK_FALSE(ranges[4].end);  // pages added after the count are read too
+  for (std::size_t i = 1; i < ranges.size(); ++i) CHECK(ranges[i].first == *ranges[i - 1].end);
+  CHECK(split_pages(3, 40'000'000, 8'000'000).size() == 3);  // never more ranges than pages
+  const auto empty = split_pages(0, 0, 8'000'000);
+  REQUIRE(empty.size() == 1);  // an empty table is still read once, for what it holds by then
+  CHECK(empty[0].first == 0);
+  CHECK_FALSE(empty[0].end);
+  CHECK(split_pages(1000, std::nullopt, 8192 * 100).size() == 10);  // no estimate: a page's worth per page
+}
+
+TEST_CASE("a dataset's table becomes its query, and a range its ctid condition", "[ranges]") {
+  engine::Dataset events;
+  events.name = "events";
+  events.table = "audit.Events";
+  events.columns = {"id", "kind", "say \"hi\""};
+  events.where = "kind <> 'debug'";
+  CHECK(engine::table_query(events) ==
+        R"(SELECT "id", "kind", "say ""hi""" FROM "audit"."Events" WHERE kind <> 'debug')");
+  CHECK(detail::range_query(events, {10, 20}) ==
+        R"(SELECT "id", "kind", "say ""hi""" FROM "audit"."Events" WHERE ctid >= '(10,0)'::tid AND ctid < '(20,0)'::tid AND (kind <> 'debug'))");
+  events.columns.clear();
+  events.where.clear();
+  CHECK(detail::range_query(events, {30, std::nullopt}) == R"(SELECT * FROM "audit"."Events" WHERE ctid >= '(30,0)'::tid)");
+  CHECK(engine::default_datasets().at(0).query == R"(SELECT "id", "email", "name", "created_at" FROM "users")");
 }
 
 TEST_CASE("parts in flight grow while the uploads are the limit and each step pays, and shrink otherwise", "[inflight]") {

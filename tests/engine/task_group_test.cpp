@@ -1,5 +1,5 @@
-// The uploads under way at once: a limit on how many, the first failure cancelling the rest, all awaited.
-#include "engine/detail/part_uploads.hpp"
+// Tasks under way at once (part uploads here): a limit on how many, the first failure cancelling the rest, all awaited.
+#include "engine/detail/task_group.hpp"
 #include "tests/support/run.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -43,7 +43,7 @@ TEST_CASE("no more uploads run at once than the limit, and all of them end befor
   asio::io_context io;
   Counts counts;
   test::run(io, [&]() -> asio::awaitable<void> {
-    engine::detail::PartUploads uploads(co_await asio::this_coro::executor);
+    engine::detail::TaskGroup uploads(co_await asio::this_coro::executor);
     for (int i = 0; i < 10; ++i) {
       co_await uploads.wait_below(3);
       uploads.start(upload(5 + i % 3, false, counts));
@@ -61,7 +61,7 @@ TEST_CASE("the first failed upload is kept and cancels the others", "[uploads]")
   Counts counts;
   std::string failure;
   test::run(io, [&]() -> asio::awaitable<void> {
-    engine::detail::PartUploads uploads(co_await asio::this_coro::executor);
+    engine::detail::TaskGroup uploads(co_await asio::this_coro::executor);
     uploads.start(upload(60'000, false, counts));
     uploads.start(upload(1, true, counts));
     uploads.start(upload(60'000, false, counts));
