@@ -53,8 +53,11 @@ asio::awaitable<int> export_once(const Settings& settings, const ExportArguments
     std::cerr << "pg2s3: " << engine.error().message << "\n";
     co_return 1;
   }
+  std::optional<std::uint64_t> max_file_size;
+  if (!arguments.max_file_size.empty()) max_file_size = engine::parse_byte_size(arguments.max_file_size);
   const engine::ExportRequest request{arguments.dataset, arguments.key, engine::parse_compression(arguments.compression),
-                                      arguments.output, engine::parse_format(arguments.format), arguments.parallelism};
+                                      arguments.output, engine::parse_format(arguments.format), arguments.parallelism,
+                                      max_file_size};
   auto job = co_await (*engine)->start_export(request);
   if (!job) {
     std::cerr << "pg2s3: " << job.error().message << "\n";

@@ -16,6 +16,7 @@ struct ExportArguments {
   std::string format;       // empty: the dataset's
   std::string output;  // a file, "-" for stdout, or empty for S3
   std::optional<int> parallelism;  // none: the dataset's
+  std::string max_file_size;       // empty: the dataset's
 };
 
 // The process's exit status: 0 only when the job COMPLETED.

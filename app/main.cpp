@@ -2,6 +2,7 @@
 #include "app/export_command.hpp"
 #include "app/serve_command.hpp"
 #include "app/settings.hpp"
+#include "engine/job.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -31,6 +32,12 @@ int main(int argc, char** argv) {
   export_command->add_option("--parallel", arguments.parallelism,
                              "Backends reading the dataset's table at once, in one snapshot (default: the dataset's, else 1)")
       ->check(CLI::Range(1, 64));
+  export_command->add_option("--max-file-size", arguments.max_file_size,
+                             "Split the output into files of at most SIZE (256MiB, 1GiB, bytes) and a manifest.json; "
+                             "--key is then their prefix, --output their directory")
+      ->check([](const std::string& size) {
+        return pg2s3::engine::parse_byte_size(size) ? std::string() : "not a size such as 256MiB: " + size;
+      });
   export_command->add_option("--output", arguments.output, "Write to FILE (or - for stdout) instead of S3");
   export_command->add_option("--config", flags.config_file, "TOML config file (PG2S3_CONFIG)");
 

@@ -51,6 +51,18 @@ Key<Target> texts(std::string_view name, Member member) {
 }
 
 template <class Target, class Setter>
+Key<Target> byte_size(std::string_view name, Setter set) {
+  return {name, "a size such as \"256MiB\", or a number of bytes", [set](Target& target, const toml::node& node) {
+            std::optional<std::uint64_t> size;
+            if (auto text = node.value<std::string>(); node.is_string() && text) size = engine::parse_byte_size(*text);
+            if (auto bytes = node.value<std::int64_t>(); node.is_integer() && bytes && *bytes > 0) size = *bytes;
+            if (!size) return false;
+            set(target, *size);
+            return true;
+          }};
+}
+
+template <class Target, class Setter>
 Key<Target> whole(std::string_view name, std::int64_t least, Setter set) {
   const std::string expected = least > 0 ? "at least " + std::to_string(least) + " (a whole number)" : "a whole number";
   return {name, expected, [least, set](Target& target, const toml::node& node) {
@@ -212,6 +224,7 @@ const std::vector<Key<engine::Dataset>>& dataset_keys() {
       texts<D>("columns", [](D& d) -> std::vector<std::string>& { return d.columns; }),
       text<D>("where", [](D& d) -> std::string& { return d.where; }),
       whole<D>("parallelism", 1, [](D& d, std::int64_t v) { d.parallelism = static_cast<int>(v); }),
+      byte_size<D>("max_file_size", [](D& d, std::uint64_t v) { d.max_file_size = v; }),
   };
   return keys;
 }

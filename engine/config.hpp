@@ -25,6 +25,7 @@ struct Dataset {
   std::vector<std::string> columns = {};  // of that table; empty: every column
   std::string where = {};            // a condition on that table's rows; empty: every row
   int parallelism = 1;          // backends reading it at once, when the request names none
+  std::uint64_t max_file_size = 0;  // split output, when the request names none; 0: one object
 };
 
 // "SELECT <columns> FROM <table> [WHERE <where>]", the table and columns quoted as identifiers (each part

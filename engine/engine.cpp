@@ -5,6 +5,9 @@
 #include "engine/detail/export_pipeline.hpp"
 #include "engine/detail/page_ranges.hpp"
 #include "engine/detail/parallel_export.hpp"
+#include "engine/detail/part_plan.hpp"
+#include "engine/detail/split_output.hpp"
+#include "engine/detail/manifest.hpp"
 #include "engine/job_store.hpp"
 #include "engine/sync.hpp"
 #include "s3/client.hpp"
@@ -132,6 +135,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     record.processed_records = job.progress.processed_records;
     record.bytes_uploaded = job.progress.bytes_uploaded;
     record.upload_id = job.progress.upload_id;
+    record.files = job.progress.files;
   }
 
   void on_progress(ActiveJob& job) {
@@ -183,7 +187,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     auto job = std::make_shared<ActiveJob>(executor, std::move(claim.job));
     job->claim.lease_token = std::move(claim.lease_token);
     const auto& record = job->claim.job;
-    job->target = {dataset, record.format, record.compression, record.s3_key, {}, record.parallelism};
+    job->target = {dataset, record.format, record.compression, record.s3_key, {}, record.parallelism,
+                   record.max_file_size, record.id};
     watch(job);
     ++running;
     job->holds_place = true;
@@ -423,18 +428,19 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     }
   }
 
-  // The rescued job's upload, or the uploads at its key for an attempt that died before it recorded its own.
+  // The rescued job's upload, or the uploads at its key (under its prefix, for a split output) for an
+  // attempt that died before it recorded its own.
   asio::awaitable<void> abort_uploads_of(const JobRecord& job) {
-    std::vector<std::string> uploads;
-    if (!job.upload_id.empty()) uploads.push_back(job.upload_id);
+    std::vector<s3::MultipartUploadListing> uploads;
+    if (!job.upload_id.empty()) uploads.push_back({job.s3_key, job.upload_id, {}});
     else uploads = co_await uploads_at_key(job);
-    for (const auto& upload_id : uploads) {
-      auto aborted = co_await client.abort_multipart_upload(config.bucket, job.s3_key, upload_id);
+    for (const auto& upload : uploads) {
+      auto aborted = co_await client.abort_multipart_upload(config.bucket, upload.key, upload.upload_id);
       if (!aborted && aborted.error().s3_code != "NoSuchUpload") {
         log("aborting the upload of job " + job.id + ": " + aborted.error().message());
         continue;
       }
-      if (auto forgotten = co_await store->forget_upload(job.id, upload_id); !forgotten) log(forgotten.error().message);
+      if (auto forgotten = co_await store->forget_upload(job.id, upload.upload_id); !forgotten) log(forgotten.error().message);
     }
   }
 
@@ -448,17 +454,19 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     for (const auto& job : *jobs) co_await abort_uploads_of(job);
   }
 
-  // The uploads open at a rescued job's key, for an attempt that died before it recorded its own.
-  asio::awaitable<std::vector<std::string>> uploads_at_key(const JobRecord& job) {
-    std::vector<std::string> found;
+  // The uploads open at a rescued job's key, or under its prefix for a split output, for an attempt that
+  // died before it recorded its own.
+  asio::awaitable<std::vector<s3::MultipartUploadListing>> uploads_at_key(const JobRecord& job) {
+    std::vector<s3::MultipartUploadListing> found;
     if (job.s3_key.empty() || !job.started_at || job.status == JobStatus::running) co_return found;
     auto listed = co_await client.list_multipart_uploads(config.bucket, job.s3_key);
     if (!listed) {
       log("listing the uploads of job " + job.id + ": " + listed.error().message());
       co_return found;
     }
-    for (const auto& upload : *listed)
-      if (upload.key == job.s3_key) found.push_back(upload.upload_id);
+    const std::string files = job.s3_key + "/";
+    for (auto& upload : *listed)
+      if (upload.key == job.s3_key || (job.max_file_size && upload.key.starts_with(files))) found.push_back(std::move(upload));
     co_return found;
   }
 
@@ -509,12 +517,24 @@ Engine::Task<std::unique_ptr<Engine>> Engine::start(asio::any_io_executor execut
 
 namespace {
 
+constexpr std::uint64_t least_file_size = 1024;
+
+// Why a split output cannot be written as asked, if it cannot.
+std::optional<std::string> refuse_max_file_size(const JobRecord& record) {
+  if (!record.max_file_size) return std::nullopt;
+  if (record.max_file_size < least_file_size || record.max_file_size > detail::max_object_size)
+    return "maxFileSize must be from 1KiB to 5TiB, not " + std::to_string(record.max_file_size) + " bytes";
+  if (record.format == Format::parquet) return "a Parquet export is one file: maxFileSize is for CSV";
+  return std::nullopt;
+}
+
 // What makes two requests under one Idempotency-Key the same request.
 std::string fingerprint(const ExportRequest& request) {
   auto named = [](auto value) { return value ? std::string(to_string(*value)) : std::string("-"); };
   return "dataset=" + request.dataset + "\nkey=" + request.key + "\nformat=" + named(request.format) +
          "\ncompression=" + named(request.compression) +
-         (request.parallelism ? "\nparallelism=" + std::to_string(*request.parallelism) : std::string());
+         (request.parallelism ? "\nparallelism=" + std::to_string(*request.parallelism) : std::string()) +
+         (request.max_file_size ? "\nmax_file_size=" + std::to_string(*request.max_file_size) : std::string());
 }
 
 }  // namespace
@@ -535,13 +555,17 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
     co_return Error{errc::invalid_request, *refused};
   if (auto refused = detail::refuse_parallel_budget(record.parallelism, impl_->config.part_size, impl_->config.buffer_budget))
     co_return Error{errc::invalid_request, refused->message};
+  record.max_file_size = request.max_file_size.value_or(dataset->max_file_size);
+  if (auto refused = refuse_max_file_size(record)) co_return Error{errc::invalid_request, *refused};
   if (request.output_path.empty()) {
     auto key = object_key(request.key, impl_->config.key_prefix, record.id, record.format, record.compression);
     if (!key) co_return key.error();
     record.s3_key = std::move(*key);
+    if (record.max_file_size && request.key.empty()) record.s3_key = impl_->config.key_prefix + record.id;  // a prefix
   } else {
     record.s3_key = request.output_path;
   }
+  if (record.max_file_size) record.manifest_key = detail::manifest_key(record.s3_key);
   // A local file is written by this process, whatever the others do.
   const bool held_here = !impl_->config.jobs.claim_jobs || !request.output_path.empty();
   std::optional<Idempotency> idempotency;
@@ -554,7 +578,8 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   }
   auto job = std::make_shared<ActiveJob>(impl_->executor, *queued);
   job->target = {dataset, record.format, record.compression,
-                 request.output_path.empty() ? record.s3_key : std::string(), request.output_path, record.parallelism};
+                 request.output_path.empty() ? record.s3_key : std::string(), request.output_path, record.parallelism,
+                 record.max_file_size, record.id};
   impl_->watch(job);
   impl_->waiting.push_back(job);
   impl_->schedule();
@@ -643,9 +668,27 @@ void Engine::end_drain() {
 }
 
 Result<s3::PresignedUrl> Engine::download_url(const JobRecord& job) const {
-  auto url = impl_->client.presign_get(impl_->config.bucket, job.s3_key, impl_->config.download_url_lifetime);
+  const std::string& key = job.manifest_key.empty() ? job.s3_key : job.manifest_key;
+  auto url = impl_->client.presign_get(impl_->config.bucket, key, impl_->config.download_url_lifetime);
   if (!url) return Error{url.error().code, url.error().message()};
   return std::move(*url);
+}
+
+Engine::Task<std::vector<FileDownload>> Engine::file_downloads(const JobRecord& job) {
+  const auto& config = impl_->config;
+  std::string manifest;
+  s3::Client::BodySink collect = [&](std::string_view bytes) { manifest.append(bytes); };
+  auto read = co_await impl_->client.get_object(config.bucket, job.manifest_key, collect);
+  if (!read) co_return Error{read.error().code, read.error().message()};
+  auto files = detail::manifest_files(manifest, config.bucket);
+  if (!files) co_return Error{errc::invalid_request, "the manifest " + job.manifest_key + " is not pg2s3's"};
+  std::vector<FileDownload> downloads;
+  for (const auto& file : *files) {
+    auto url = impl_->client.presign_get(config.bucket, file.key, config.download_url_lifetime);
+    if (!url) co_return Error{url.error().code, url.error().message()};
+    downloads.push_back({file.key, std::move(*url), file.bytes, file.records});
+  }
+  co_return downloads;
 }
 
 EngineMetrics Engine::metrics() const {

@@ -28,9 +28,20 @@ struct ExportRequest {
   std::optional<Format> format = std::nullopt;  // none: the dataset's
   // Backends reading the dataset's table at once, in one snapshot (1..64); none: the dataset's.
   std::optional<int> parallelism = std::nullopt;
+  // When set, the output is split into files of at most this many bytes under the key as a prefix (or in
+  // the directory output_path), with a manifest; none: the dataset's, else one object.
+  std::optional<std::uint64_t> max_file_size = std::nullopt;
   // When set, a second request under the same key returns the first one's job instead of starting
   // another; the same key with a different request is refused (errc::conflict).
   std::string idempotency_key = {};
+};
+
+// One file of a split output, as GET /exports/{id}/download-url lists it.
+struct FileDownload {
+  std::string key;
+  s3::PresignedUrl url;
+  std::uint64_t bytes = 0;
+  std::int64_t records = 0;
 };
 
 struct EngineMetrics {
@@ -90,9 +101,11 @@ class Engine {
   // Ends the drain of shutdown() now (or makes the next one end at once): running exports are handed back.
   void end_drain();
 
-  // A presigned GET URL for a COMPLETED job's object, valid for download_url_lifetime or until the
-  // credentials that sign it expire, whichever comes first.
+  // A presigned GET URL for a COMPLETED job's object (of a split output: its manifest), valid for
+  // download_url_lifetime or until the credentials that sign it expire, whichever comes first.
   Result<s3::PresignedUrl> download_url(const JobRecord& job) const;
+  // Of a COMPLETED split output: each file the manifest lists, with its presigned URL.
+  Task<std::vector<FileDownload>> file_downloads(const JobRecord& job);
   EngineMetrics metrics() const;
   const EngineConfig& config() const;
 

@@ -1,7 +1,9 @@
 #include "engine/job.hpp"
 
 #include <array>
+#include <charconv>
 #include <ctime>
+#include <limits>
 #include <random>
 
 namespace pg2s3::engine {
@@ -126,6 +128,22 @@ std::string iso8601(TimePoint time) {
   gmtime_r(&t, &tm);
   char text[32];
   return std::string(text, std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm));
+}
+
+std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
+  std::uint64_t number = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc() || end == text.data()) return std::nullopt;
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  static const std::pair<std::string_view, std::uint64_t> units[] = {
+      {"", 1}, {"B", 1}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
+      {"kB", 1000}, {"KB", 1000}, {"MB", 1000'000}, {"GB", 1000'000'000}, {"TB", 1000'000'000'000}};
+  for (const auto& [name, scale] : units) {
+    if (unit != name) continue;
+    if (number > std::numeric_limits<std::uint64_t>::max() / scale) return std::nullopt;
+    return number * scale;
+  }
+  return std::nullopt;
 }
 
 }  // namespace pg2s3::engine

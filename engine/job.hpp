@@ -48,6 +48,10 @@ struct JobRecord {
   Format format = Format::csv;
   Compression compression = Compression::none;
   int parallelism = 1;  // backends reading the dataset at once
+  // Split output: files of at most this many bytes under the prefix s3_key, then manifest_key; 0: one object.
+  std::uint64_t max_file_size = 0;
+  std::optional<int> files;  // of a split output: how many were written
+  std::string manifest_key;
   std::string upload_id;  // of the multipart upload while one is open, so that it can be aborted later
   std::string error_message;
   std::string retrying;  // the S3 request being retried and why, while it is; kept in memory only
@@ -66,6 +70,9 @@ int progress_percent(const JobRecord& job);
 // A random (version 4) UUID in its canonical lower-case form.
 std::string new_job_id();
 bool is_job_id(std::string_view text);
+
+// "256MiB", "1GiB", "64KiB", "5000" (bytes): a size as people write it; nothing when it is not one.
+std::optional<std::uint64_t> parse_byte_size(std::string_view text);
 
 // "2026-01-13T10:00:00Z"
 std::string iso8601(TimePoint time);

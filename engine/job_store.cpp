@@ -20,7 +20,7 @@ constexpr std::string_view create_table = R"(
   DO $migrate$
   BEGIN
     IF (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('export_jobs') AND NOT attisdropped
-        AND attname IN ('request_fingerprint', 'parallelism')) = 2 THEN
+        AND attname IN ('request_fingerprint', 'parallelism', 'max_file_size', 'files', 'manifest_key')) = 5 THEN
       RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(1885811315, 0);
@@ -51,6 +51,9 @@ constexpr std::string_view create_table = R"(
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS idempotency_key text;
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS request_fingerprint text;
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS parallelism integer NOT NULL DEFAULT 1;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS max_file_size bigint;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS files integer;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS manifest_key text;
     CREATE INDEX IF NOT EXISTS export_jobs_created_at ON export_jobs (created_at DESC);
     CREATE INDEX IF NOT EXISTS export_jobs_pending ON export_jobs (run_after, created_at) WHERE status = 'PENDING';
     CREATE INDEX IF NOT EXISTS export_jobs_running ON export_jobs (owner) WHERE status = 'RUNNING';
@@ -67,7 +70,7 @@ constexpr std::string_view owner_lock_space = "1885811315";
 // them: GCC 12 mishandles an initializer_list temporary across a co_await.)
 constexpr std::string_view columns =
     "id::text AS id, dataset, status, total_records, processed_records, bytes_uploaded, s3_key, format, "
-    "compression, parallelism, upload_id, error_message, attempt, max_attempts, runner, errors::text AS errors, "
+    "compression, parallelism, max_file_size, files, manifest_key, upload_id, error_message, attempt, max_attempts, runner, errors::text AS errors, "
     "(extract(epoch FROM created_at) * 1000)::bigint AS created_ms, "
     "(extract(epoch FROM started_at) * 1000)::bigint AS started_ms, "
     "(extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms";
@@ -125,6 +128,9 @@ JobRecord job_at(const pg::QueryResult& rows, int row) {
   job.format = parse_format(rows.text(row, "format").value_or("csv")).value_or(Format::csv);
   job.compression = parse_compression(rows.text(row, "compression").value_or("none")).value_or(Compression::none);
   job.parallelism = static_cast<int>(rows.int64(row, "parallelism").value_or(1));
+  job.max_file_size = static_cast<std::uint64_t>(rows.int64(row, "max_file_size").value_or(0));
+  if (auto files = rows.int64(row, "files")) job.files = static_cast<int>(*files);
+  job.manifest_key = rows.text(row, "manifest_key").value_or("");
   job.upload_id = rows.text(row, "upload_id").value_or("");
   job.error_message = rows.text(row, "error_message").value_or("");
   job.attempt = static_cast<int>(rows.int64(row, "attempt").value_or(0));
@@ -211,14 +217,18 @@ JobStore::Task<JobRecord> JobStore::enqueue(const JobRecord& job, bool held_here
       std::to_string(owner_),
       idempotency ? pg::Parameter(idempotency->key) : std::nullopt,
       idempotency ? pg::Parameter(idempotency->request) : std::nullopt,
-      std::to_string(job.parallelism)};
+      std::to_string(job.parallelism),
+      job.max_file_size ? pg::Parameter(std::to_string(job.max_file_size)) : std::nullopt,
+      job.manifest_key.empty() ? pg::Parameter() : job.manifest_key};
   // A held job waits with run_after at infinity, which no claim of another process reaches.
   const std::string insert = sql({R"(
     WITH inserted AS (
       INSERT INTO export_jobs (id, dataset, status, s3_key, compression, format, created_at, max_attempts,
-                               run_after, owner, idempotency_key, request_fingerprint, parallelism)
+                               run_after, owner, idempotency_key, request_fingerprint, parallelism, max_file_size,
+                               manifest_key)
       VALUES ($1::uuid, $2, 'PENDING', $3, $4, $5, now(), $6::integer,
-              CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10, $11::integer)
+              CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10, $11::integer,
+              $12::bigint, $13)
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *)
     SELECT )", columns, R"(, CASE WHEN $7::boolean THEN NULL ELSE pg_notify(')", jobs_channel, R"(', 'queued') END
@@ -314,10 +324,11 @@ JobStore::Task<JobRecord> JobStore::finish(const Claim& claim) {
       job.total_records ? pg::Parameter(std::to_string(*job.total_records)) : std::nullopt,
       std::to_string(job.processed_records),
       std::to_string(job.bytes_uploaded),
-      job.upload_id.empty() ? pg::Parameter() : job.upload_id};
+      job.upload_id.empty() ? pg::Parameter() : job.upload_id,
+      job.files ? pg::Parameter(std::to_string(*job.files)) : std::nullopt};
   const std::string statement = sql({R"(
     UPDATE export_jobs SET status = $3, error_message = $4, finished_at = now(), total_records = $5::bigint,
-      processed_records = $6::bigint, bytes_uploaded = $7::bigint, upload_id = $8,
+      processed_records = $6::bigint, bytes_uploaded = $7::bigint, upload_id = $8, files = $9::integer,
       lease_token = NULL, lease_expires_at = NULL
     WHERE id = $1::uuid AND lease_token = $2::uuid AND status = 'RUNNING'
     RETURNING )", columns});

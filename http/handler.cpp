@@ -4,6 +4,7 @@
 #include "http/metrics.hpp"
 #include "http/routes.hpp"
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -47,7 +48,7 @@ asio::awaitable<ApiResponse> start_export(engine::Engine& engine, const StartExp
   if (auto* problem = std::get_if<std::string>(&options)) co_return error_response(400, "bad_request", *problem);
   const auto& chosen = std::get<ExportOptions>(options);
   const engine::ExportRequest request{route.dataset, chosen.key, chosen.compression, {}, chosen.format,
-                                      chosen.parallelism, api.idempotency_key};
+                                      chosen.parallelism, chosen.max_file_size, api.idempotency_key};
   auto job = co_await engine.start_export(request);
   if (!job) co_return engine_error(job.error());
   co_return json_response(202, json::serialize(json::object{{"jobId", job->id},
@@ -62,6 +63,13 @@ asio::awaitable<ApiResponse> get_job(engine::Engine& engine, const GetJob& route
   co_return json_response(200, job_status_json(**job));
 }
 
+json::array file_list(const std::vector<engine::FileDownload>& files) {
+  json::array list;
+  for (const auto& file : files)
+    list.push_back(json::object{{"key", file.key}, {"url", file.url.url}, {"bytes", file.bytes}, {"records", file.records}});
+  return list;
+}
+
 asio::awaitable<ApiResponse> get_download_url(engine::Engine& engine, const GetDownloadUrl& route) {
   auto job = co_await engine.find_job(route.id);
   if (!job) co_return engine_error(job.error());
@@ -71,8 +79,13 @@ asio::awaitable<ApiResponse> get_download_url(engine::Engine& engine, const GetD
                                                   ": a download URL exists only once it is COMPLETED");
   auto url = engine.download_url(**job);
   if (!url) co_return engine_error(url.error());
-  co_return json_response(200, json::serialize(json::object{{"downloadUrl", url->url},
-                                                            {"expiresAt", engine::iso8601(url->expires_at)}}));
+  json::object answer{{"downloadUrl", url->url}, {"expiresAt", engine::iso8601(url->expires_at)}};
+  if (!(*job)->manifest_key.empty()) {
+    auto files = co_await engine.file_downloads(**job);
+    if (!files) co_return engine_error(files.error());
+    answer["files"] = file_list(*files);
+  }
+  co_return json_response(200, json::serialize(answer));
 }
 
 asio::awaitable<ApiResponse> cancel_job(engine::Engine& engine, const CancelJob& route) {

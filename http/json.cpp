@@ -59,6 +59,8 @@ json::object status_object(const engine::JobRecord& job) {
   json::array errors;
   for (const auto& error : job.errors) errors.push_back(json::value(valid_utf8(error)));
   status["errors"] = std::move(errors);
+  status["files"] = job.files ? json::value(*job.files) : json::value(nullptr);
+  status["manifestKey"] = job.manifest_key.empty() ? json::value(nullptr) : json::value(valid_utf8(job.manifest_key));
   status["createdAt"] = engine::iso8601(job.created_at);
   status["startedAt"] = time_or_null(job.started_at);
   status["finishedAt"] = time_or_null(job.finished_at);
@@ -86,7 +88,7 @@ std::variant<ExportOptions, std::string> parse_export_options(std::string_view b
   simdjson::dom::object object;
   if (parser.parse(body.data(), body.size()).get(object)) return std::string("the body is not a JSON object");
   // A field given twice is ambiguous: refused.
-  bool key_seen = false, compression_seen = false, format_seen = false, parallelism_seen = false;
+  bool key_seen = false, compression_seen = false, format_seen = false, parallelism_seen = false, size_seen = false;
   for (auto [field, value] : object) {
     std::string_view text;
     if (field == "key") {
@@ -110,6 +112,17 @@ std::variant<ExportOptions, std::string> parse_export_options(std::string_view b
       std::int64_t number = 0;
       if (value.get(number) || number < 1 || number > 64) return std::string("\"parallelism\" must be a whole number from 1 to 64");
       options.parallelism = static_cast<int>(number);
+    } else if (field == "maxFileSize") {
+      if (std::exchange(size_seen, true)) return std::string("\"maxFileSize\" is given twice");
+      std::uint64_t bytes = 0;
+      if (!value.get(text)) {
+        auto parsed = engine::parse_byte_size(text);
+        if (!parsed) return "\"maxFileSize\" must be a size such as \"256MiB\" or a number of bytes, not \"" + std::string(text) + "\"";
+        bytes = *parsed;
+      } else if (value.get(bytes)) {
+        return std::string("\"maxFileSize\" must be a size such as \"256MiB\" or a number of bytes");
+      }
+      options.max_file_size = bytes;
     } else {
       return "unknown field \"" + std::string(field) + "\"";
     }

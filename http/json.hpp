@@ -29,6 +29,7 @@ struct ExportOptions {
   std::optional<engine::Compression> compression;
   std::optional<engine::Format> format;
   std::optional<int> parallelism;
+  std::optional<std::uint64_t> max_file_size;
 };
 
 // The options, or why the body cannot be used (malformed JSON, a wrong type, an unknown field value).

@@ -39,19 +39,27 @@ CopyOutStream::~CopyOutStream() {
 }
 
 boost::asio::awaitable<Result<bool>> CopyOutStream::read(std::string& buffer, std::size_t limit) {
+  return read(buffer, limit, false);
+}
+
+boost::asio::awaitable<Result<bool>> CopyOutStream::read_rows(std::string& buffer, std::size_t limit) {
+  return read(buffer, limit, true);
+}
+
+boost::asio::awaitable<Result<bool>> CopyOutStream::read(std::string& buffer, std::size_t limit, bool whole_rows) {
   if (finished_) co_return false;
   if (!state_ || !state_->conn) co_return Error{errc::closed, std::string(operation), {}, {}, {}, {}};
   co_await boost::asio::this_coro::throw_if_cancelled(false);  // cancellation is reported as a value
   if (!rest_.empty()) {
     const std::string rest = std::exchange(rest_, {});
-    if (take(buffer, limit, rest)) co_return true;
+    if (take(buffer, limit, rest, whole_rows)) co_return true;
   }
   std::size_t drained = 0;
   for (;;) {
     char* row = nullptr;
     const int length = PQgetCopyData(state_->conn, &row, 1);
     if (length > 0) {
-      const bool full = take(buffer, limit, {row, static_cast<std::size_t>(length)});
+      const bool full = take(buffer, limit, {row, static_cast<std::size_t>(length)}, whole_rows);
       PQfreemem(row);
       ++rows_;
       if (full) co_return true;
@@ -76,8 +84,12 @@ boost::asio::awaitable<Result<bool>> CopyOutStream::read(std::string& buffer, st
   }
 }
 
-bool CopyOutStream::take(std::string& buffer, std::size_t limit, std::string_view bytes) {
-  const std::size_t room = limit > buffer.size() ? limit - buffer.size() : 0;
+bool CopyOutStream::take(std::string& buffer, std::size_t limit, std::string_view bytes, bool whole_rows) {
+  if (whole_rows && !buffer.empty() && buffer.size() + bytes.size() > limit) {
+    rest_.assign(bytes);
+    return true;
+  }
+  const std::size_t room = whole_rows ? bytes.size() : limit > buffer.size() ? limit - buffer.size() : 0;
   buffer.append(bytes.substr(0, room));
   if (bytes.size() > room) rest_.assign(bytes.substr(room));
   return buffer.size() >= limit;

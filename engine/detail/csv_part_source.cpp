@@ -13,9 +13,10 @@ constexpr std::size_t staging_size = 256 * 1024;  // CSV read at a time before c
 
 class CsvPartSource final : public PartSource {
  public:
-  CsvPartSource(pg::CopyOutStream stream, Compression compression, bool header)
+  CsvPartSource(pg::CopyOutStream stream, Compression compression, CsvLayout layout)
       : stream_(std::move(stream)),
-        header_(header),
+        compression_(compression),
+        layout_(layout),
         compressor_(compression == Compression::none ? nullptr : Compressor::create(compression)) {}
 
   asio::awaitable<Result<bool>> fill(std::string& part, std::size_t size) override {
@@ -26,29 +27,41 @@ class CsvPartSource final : public PartSource {
   }
 
   // While the COPY runs, the stream's rows begun include the CSV header line; once it has ended, its
-  // count is the server's, which does not.
+  // count is the server's, which does not. Pieces of whole rows count only the rows they hold.
   std::int64_t rows() const override {
+    if (layout_.whole_rows) return static_cast<std::int64_t>(stream_.rows_delivered());
     const auto rows = static_cast<std::int64_t>(stream_.rows());
-    return ended_ || !header_ ? rows : std::max<std::int64_t>(rows - 1, 0);
+    return ended_ || !layout_.header ? rows : std::max<std::int64_t>(rows - 1, 0);
   }
 
-  std::size_t overshoot() const override { return compressor_ ? Compressor::max_overshoot : 0; }
+  // A piece of its own frame also ends it, which may flush what the codec held back.
+  std::size_t overshoot() const override {
+    return compressor_ ? (layout_.whole_rows ? 2 : 1) * Compressor::max_overshoot : 0;
+  }
 
  private:
+  asio::awaitable<pg::Result<bool>> read_some(std::string& buffer, std::size_t size) {
+    if (layout_.whole_rows) co_return co_await stream_.read_rows(buffer, size);
+    co_return co_await stream_.read(buffer, size);
+  }
+
   asio::awaitable<pg::Result<bool>> read(std::string& part, std::size_t size) {
-    if (!compressor_) co_return co_await stream_.read(part, size);
+    if (!compressor_) co_return co_await read_some(part, size);
+    if (layout_.whole_rows) compressor_ = Compressor::create(compression_);  // each piece a stream of its own
     while (part.size() < size) {
       staging_.clear();
-      auto more = co_await stream_.read(staging_, staging_size);
+      auto more = co_await read_some(staging_, staging_size);
       if (!more) co_return more;
       compressor_->write(staging_, part, !*more);
       if (!*more) co_return false;
     }
+    if (layout_.whole_rows) compressor_->write({}, part, true);
     co_return true;
   }
 
   pg::CopyOutStream stream_;
-  bool header_;
+  Compression compression_;
+  CsvLayout layout_;
   std::unique_ptr<Compressor> compressor_;
   std::string staging_;
   bool ended_ = false;
@@ -57,11 +70,11 @@ class CsvPartSource final : public PartSource {
 }  // namespace
 
 asio::awaitable<Result<std::unique_ptr<PartSource>>> start_csv(pg::Connection& connection, const std::string& query,
-                                                               Compression compression, bool header) {
-  const std::string copy = "COPY (" + query + ") TO STDOUT WITH (FORMAT csv" + (header ? ", HEADER)" : ")");
+                                                               Compression compression, CsvLayout layout) {
+  const std::string copy = "COPY (" + query + ") TO STDOUT WITH (FORMAT csv" + (layout.header ? ", HEADER)" : ")");
   auto stream = co_await connection.copy_out(copy);
   if (!stream) co_return failure("starting the COPY", stream.error());
-  co_return std::unique_ptr<PartSource>(std::make_unique<CsvPartSource>(std::move(*stream), compression, header));
+  co_return std::unique_ptr<PartSource>(std::make_unique<CsvPartSource>(std::move(*stream), compression, layout));
 }
 
 }  // namespace pg2s3::engine::detail

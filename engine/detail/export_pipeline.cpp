@@ -9,6 +9,7 @@
 #include "engine/detail/part_writer.hpp"
 #include "engine/detail/task_group.hpp"
 #include "engine/detail/row_estimate.hpp"
+#include "engine/detail/split_output.hpp"
 #include "pg/connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -75,7 +76,7 @@ asio::awaitable<Result<std::unique_ptr<PartSource>>> start_source(pg::Connection
                                                                   const PartPlan& plan, BufferPool& pool) {
   if (target.format == Format::parquet)
     return start_parquet(connection, target.dataset->query, target.compression, plan.first_size(), pool);
-  return start_csv(connection, target.dataset->query, target.compression, true);
+  return start_csv(connection, target.dataset->query, target.compression, CsvLayout{});
 }
 
 // What the reader and the writer measure of each other: how long the reader has waited to hand parts over.
@@ -261,13 +262,20 @@ asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client&
   auto plan = PartPlan::choose(config.part_size, estimate->bytes(), pool.budget());
   if (!plan) co_return plan.error();
 
+  if (auto refused = refuse_parallel_budget(target.parallelism, plan->first_size(), pool.budget())) co_return *refused;
+  if (target.max_file_size > 0)
+    co_return co_await export_files(config, client, pool, target, *connection, estimate->bytes(), *plan, progress);
   if (target.parallelism > 1) {
-    if (auto refused = refuse_parallel_budget(target.parallelism, plan->first_size(), pool.budget())) co_return *refused;
-    auto read = co_await plan_parallel_read(*connection, *target.dataset, estimate->bytes(), config.range_size);
-    if (!read) co_return read.error();
-    co_return co_await write_output(config, client, target, *connection, progress, [&](PartWriter& writer) {
-      return transfer_in_parallel(config, target, *read, *plan, writer, pool, progress);
-    });
+    auto snapshot = co_await export_snapshot(*connection);
+    if (!snapshot) co_return snapshot.error();
+    auto ranges = co_await range_queries(*connection, *target.dataset, estimate->bytes(), config.range_size);
+    if (!ranges) co_return ranges.error();
+    const ParallelRead read{std::move(*snapshot), std::move(*ranges)};
+    co_return co_await write_output(config, client, target, *connection, progress,
+                                    [&](PartWriter& writer) -> asio::awaitable<Result<void>> {
+                                      auto parts = object_parts(executor, writer, pool, *plan, progress);
+                                      co_return co_await transfer_in_parallel(config, target, read, *parts, pool, progress);
+                                    });
   }
   auto source = co_await start_source(*connection, target, *plan, pool);
   if (!source) co_return source.error();

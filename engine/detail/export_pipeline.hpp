@@ -18,6 +18,7 @@ struct ExportProgress {
   std::int64_t processed_records = 0;
   std::uint64_t bytes_uploaded = 0;
   std::uint64_t parts_uploaded = 0;
+  std::optional<int> files;  // of a split output, written so far
   std::string upload_id;  // the upload still open: set once created, cleared once completed or aborted
   std::string abort_failure;  // why the upload could not be aborted, when it could not
   std::function<void()> changed;
@@ -38,6 +39,10 @@ struct ExportTarget {
   std::string s3_key;       // where the object goes
   std::string output_path;  // instead, when not empty: a local file, or "-" for stdout
   int parallelism = 1;      // backends reading the dataset's table at once, in one snapshot
+  // When set, files of at most this many bytes under the prefix s3_key (or in the directory
+  // output_path), then a manifest.
+  std::uint64_t max_file_size = 0;
+  std::string job_id;  // named in the manifest
 };
 
 class PartWriter;

@@ -19,7 +19,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr std::size_t piece_size = 4 * 1024 * 1024;  // what a reader fills at a time
 // A reader's pieces that may wait for their range's turn: past them it stops reading, and its backend
 // waits on the socket. A range of the default size makes about two pieces, so a reader reads a whole one
 // ahead of its turn.
@@ -27,7 +26,7 @@ constexpr int pieces_ahead = 3;
 constexpr std::size_t uploads_at_once = 2;
 constexpr auto until_woken = std::chrono::hours(24);  // a wait that a ring or a cancel ends
 
-std::size_t piece_capacity() { return piece_size + Compressor::max_overshoot; }
+std::size_t piece_capacity() { return largest_piece + Compressor::max_overshoot; }
 
 asio::awaitable<bool> is_cancelled() {
   const auto state = co_await asio::this_coro::cancellation_state;  // named: GCC 12 miscompiles it inline
@@ -39,6 +38,7 @@ struct Piece {
   BufferPool::Lease bytes;
   int reader;
   bool last;  // the range ends with it
+  std::int64_t rows;
 };
 
 // Where the readers' pieces wait until the writer takes them, range after range in order.
@@ -54,21 +54,30 @@ class RangeSequencer {
     writer_bell_.ring();
   }
 
-  // Waits while the reader has pieces_ahead pieces waiting; false when cancelled.
-  asio::awaitable<bool> room(int reader) {
-    auto& state = readers_[reader];
-    while (state.waiting >= pieces_ahead) {
-      co_await state.bell.wait_for(until_woken);
-      const bool stopped = co_await is_cancelled();  // named: GCC 12 mishandles a co_await in a condition
-      if (stopped) co_return false;
-    }
-    const bool stopped = co_await is_cancelled();
-    co_return !stopped;
+  // Wakes every waiter for good: the export stops. (A cancellation alone may reach a task while it is in
+  // a step that cancellation does not cut short, which then forgets it.)
+  void stop() {
+    stopped_ = true;
+    writer_bell_.ring();
+    for (auto& reader : readers_) reader.bell.ring();
   }
 
-  // The next piece of `range`, once it is there; nothing when cancelled.
+  // Waits while the reader has pieces_ahead pieces waiting; false when stopped or cancelled.
+  asio::awaitable<bool> room(int reader) {
+    auto& state = readers_[reader];
+    for (;;) {
+      const bool cancelled_here = co_await is_cancelled();  // named: GCC 12 mishandles a co_await in a condition
+      if (stopped_ || cancelled_here) co_return false;
+      if (state.waiting < pieces_ahead) co_return true;
+      co_await state.bell.wait_for(until_woken);
+    }
+  }
+
+  // The next piece of `range`, once it is there; nothing when stopped or cancelled.
   asio::awaitable<std::optional<Piece>> next(std::size_t range) {
     for (;;) {
+      const bool cancelled_here = co_await is_cancelled();
+      if (stopped_ || cancelled_here) co_return std::nullopt;
       if (auto queue = queues_.find(range); queue != queues_.end() && !queue->second.empty()) {
         Piece piece = std::move(queue->second.front());
         queue->second.pop_front();
@@ -79,8 +88,6 @@ class RangeSequencer {
         co_return std::optional(std::move(piece));
       }
       co_await writer_bell_.wait_for(until_woken);
-      const bool stopped = co_await is_cancelled();
-      if (stopped) co_return std::nullopt;
     }
   }
 
@@ -93,73 +100,96 @@ class RangeSequencer {
   std::deque<Reader> readers_;
   std::map<std::size_t, std::deque<Piece>> queues_;  // by range
   Doorbell writer_bell_;
+  bool stopped_ = false;
 };
 
-// The parts being cut from the pieces in range order.
-struct Assembly {
-  PartWriter& writer;
-  BufferPool& pool;
-  const PartPlan& plan;
-  ExportProgress& progress;
-  TaskGroup& uploads;
-  std::size_t uploads_at_once;
-  std::optional<BufferPool::Lease> part;  // being filled
-  std::size_t number = 1;                 // of that part
-  std::uint64_t filled = 0;               // bytes in the parts before it
-};
+// The parts of one object, cut from the pieces in order.
+class ObjectParts final : public PieceSink {
+ public:
+  ObjectParts(asio::any_io_executor executor, PartWriter& writer, BufferPool& pool, const PartPlan& plan,
+              ExportProgress& progress)
+      : writer_(writer), pool_(pool), plan_(plan), progress_(progress), uploads_(executor),
+        uploads_at_once_(writer.writes_in_parallel() ? uploads_at_once : 1) {}
 
-asio::awaitable<Result<void>> send_part(Assembly& parts) {
-  co_await parts.uploads.wait_below(parts.uploads_at_once);
-  if (parts.uploads.failure()) co_return *parts.uploads.failure();
-  const bool stopped = co_await is_cancelled();
-  if (stopped) co_return cancelled;
-  parts.filled += parts.part->bytes().size();
-  ++parts.number;
-  parts.uploads.start(upload_part(parts.writer, std::move(*parts.part), parts.progress));
-  parts.part.reset();
-  co_return Result<void>{};
-}
-
-asio::awaitable<Result<void>> append(Assembly& parts, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const std::size_t size = parts.plan.size_of(parts.number);
-    if (!parts.part) {
-      if (parts.number > 1) {
-        if (auto refused = parts.plan.refuse_more(parts.number - 1, parts.filled)) co_return *refused;
+  asio::awaitable<Result<void>> take(std::string_view bytes, std::int64_t) override {
+    while (!bytes.empty()) {
+      const std::size_t size = plan_.size_of(number_);
+      if (!part_) {
+        if (number_ > 1) {
+          if (auto refused = plan_.refuse_more(number_ - 1, filled_)) co_return *refused;
+        }
+        if (auto started = co_await start_part(size); !started) co_return started;
       }
-      auto lease = co_await parts.pool.acquire(size);
-      if (!lease) co_return lease.error();
-      parts.part = std::move(*lease);
+      auto& part = part_->bytes();
+      const std::size_t taken = std::min(bytes.size(), size - part.size());
+      part.append(bytes.substr(0, taken));
+      bytes.remove_prefix(taken);
+      if (part.size() == size) {
+        if (auto sent = co_await send_part(); !sent) co_return sent;
+      }
     }
-    auto& part = parts.part->bytes();
-    const std::size_t taken = std::min(bytes.size(), size - part.size());
-    part.append(bytes.substr(0, taken));
-    bytes.remove_prefix(taken);
-    if (part.size() == size) {
-      if (auto sent = co_await send_part(parts); !sent) co_return sent;
-    }
+    co_return Result<void>{};
   }
-  co_return Result<void>{};
-}
 
-// Takes the ranges' pieces in order into parts, and sends the last part.
-asio::awaitable<Result<void>> write_in_order(RangeSequencer& order, std::size_t ranges, Assembly& parts) {
+  asio::awaitable<Result<void>> end() override {
+    if (!part_ && number_ == 1) {  // nothing at all: an empty object is still one part
+      if (auto started = co_await start_part(0); !started) co_return started;
+    }
+    if (part_) co_return co_await send_part();
+    co_return Result<void>{};
+  }
+
+  void stop() override { uploads_.cancel(); }
+
+  asio::awaitable<Result<void>> settle() override {
+    co_await uploads_.all_ended();
+    if (uploads_.failure()) co_return *uploads_.failure();
+    co_return Result<void>{};
+  }
+
+ private:
+  asio::awaitable<Result<void>> start_part(std::size_t size) {
+    auto lease = co_await pool_.acquire(size);
+    if (!lease) co_return lease.error();
+    part_ = std::move(*lease);
+    co_return Result<void>{};
+  }
+
+  asio::awaitable<Result<void>> send_part() {
+    co_await uploads_.wait_below(uploads_at_once_);
+    if (uploads_.failure()) co_return *uploads_.failure();
+    const bool stopped = co_await is_cancelled();  // named: GCC 12 mishandles a co_await in a condition
+    if (stopped) co_return cancelled;
+    filled_ += part_->bytes().size();
+    ++number_;
+    uploads_.start(upload_part(writer_, std::move(*part_), progress_));
+    part_.reset();
+    co_return Result<void>{};
+  }
+
+  PartWriter& writer_;
+  BufferPool& pool_;
+  const PartPlan& plan_;
+  ExportProgress& progress_;
+  TaskGroup uploads_;
+  std::size_t uploads_at_once_;
+  std::optional<BufferPool::Lease> part_;  // being filled
+  std::size_t number_ = 1;                 // of that part
+  std::uint64_t filled_ = 0;               // bytes in the parts before it
+};
+
+// Takes the ranges' pieces in order into the sink, and ends it.
+asio::awaitable<Result<void>> write_in_order(RangeSequencer& order, std::size_t ranges, PieceSink& sink) {
   co_await asio::this_coro::throw_if_cancelled(false);
   for (std::size_t range = 0; range < ranges; ++range) {
     for (bool last = false; !last;) {
       auto piece = co_await order.next(range);
       if (!piece) co_return cancelled;
       last = piece->last;
-      if (auto appended = co_await append(parts, piece->bytes.bytes()); !appended) co_return appended;
+      if (auto taken = co_await sink.take(piece->bytes.bytes(), piece->rows); !taken) co_return taken;
     }
   }
-  if (!parts.part && parts.number == 1) {  // nothing at all: an empty object is still one part
-    auto lease = co_await parts.pool.acquire(0);
-    if (!lease) co_return lease.error();
-    parts.part = std::move(*lease);
-  }
-  if (parts.part) co_return co_await send_part(parts);
-  co_return Result<void>{};
+  co_return co_await sink.end();
 }
 
 // What the readers share.
@@ -175,23 +205,24 @@ struct Readers {
 };
 
 asio::awaitable<Result<void>> read_range(Readers& readers, pg::Connection& connection, int reader, std::size_t range) {
-  const bool first = range == 0;  // the header comes once, at the start
-  const std::string query = range_query(*readers.target.dataset, readers.read.ranges[range]);
-  auto source = co_await start_csv(connection, query, readers.target.compression, first);
+  const auto& read = readers.read;
+  const CsvLayout layout{read.header && range == 0, read.whole_rows};  // one header, at the start
+  auto source = co_await start_csv(connection, read.range_queries[range], readers.target.compression, layout);
   if (!source) co_return source.error();
   const std::int64_t rows_before = readers.rows[reader];
-  for (;;) {
+  for (std::int64_t rows_sent = 0;;) {
     const bool room = co_await readers.order.room(reader);
     if (!room) co_return cancelled;
-    auto lease = co_await readers.pool.acquire(piece_size + (*source)->overshoot());
+    auto lease = co_await readers.pool.acquire(read.piece_size + (*source)->overshoot());
     if (!lease) co_return lease.error();
-    auto more = co_await (*source)->fill(lease->bytes(), piece_size);
+    auto more = co_await (*source)->fill(lease->bytes(), read.piece_size);
     if (!more) co_return more.error();
-    readers.rows[reader] = rows_before + (*source)->rows();
+    const std::int64_t rows = (*source)->rows();
+    readers.rows[reader] = rows_before + rows;
     readers.progress.processed_records = std::accumulate(readers.rows.begin(), readers.rows.end(), std::int64_t{0});
     readers.progress.changed();
     if (readers.progress.cancel_requested) co_return cancelled;
-    readers.order.deliver(range, {std::move(*lease), reader, !*more});
+    readers.order.deliver(range, {std::move(*lease), reader, !*more, rows - std::exchange(rows_sent, rows)});
     if (!*more) co_return Result<void>{};
   }
 }
@@ -208,7 +239,7 @@ asio::awaitable<Result<void>> read_ranges(Readers& readers, int reader) {
   if (auto joined = co_await pg::join_snapshot(*connection, readers.read.snapshot); !joined)
     co_return failure("joining the export's snapshot", joined.error());
   if (auto set = co_await connection->execute(page_order_plans); !set) co_return failure("setting up a reader", set.error());
-  for (std::size_t range; (range = readers.next_range++) < readers.read.ranges.size();) {
+  for (std::size_t range; (range = readers.next_range++) < readers.read.range_queries.size();) {
     if (auto read = co_await read_range(readers, *connection, reader, range); !read) co_return read;
   }
   co_return Result<void>{};
@@ -216,18 +247,28 @@ asio::awaitable<Result<void>> read_ranges(Readers& readers, int reader) {
 
 }  // namespace
 
-asio::awaitable<Result<ParallelRead>> plan_parallel_read(pg::Connection& coordinator, const Dataset& dataset,
-                                                         std::optional<std::uint64_t> estimated_bytes,
-                                                         std::size_t range_size) {
+asio::awaitable<Result<std::string>> export_snapshot(pg::Connection& coordinator) {
   auto exported = co_await coordinator.query("SELECT pg_export_snapshot() AS snapshot");
   if (!exported) co_return failure("exporting the snapshot", exported.error());
+  co_return std::string(exported->text(0, "snapshot").value_or(""));
+}
+
+asio::awaitable<Result<std::vector<std::string>>> range_queries(pg::Connection& coordinator, const Dataset& dataset,
+                                                                std::optional<std::uint64_t> estimated_bytes,
+                                                                std::size_t range_size) {
   const std::vector<pg::Parameter> table{quote_table(dataset.table)};
   auto counted = co_await coordinator.query(
       "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int8 AS pages", table);
   if (!counted) co_return failure("counting the pages of table " + dataset.table, counted.error());
   const auto pages = static_cast<std::uint64_t>(std::max<std::int64_t>(counted->int64(0, "pages").value_or(0), 0));
-  co_return ParallelRead{std::string(exported->text(0, "snapshot").value_or("")),
-                         split_pages(pages, estimated_bytes, range_size)};
+  std::vector<std::string> queries;
+  for (const auto& range : split_pages(pages, estimated_bytes, range_size)) queries.push_back(range_query(dataset, range));
+  co_return queries;
+}
+
+std::unique_ptr<PieceSink> object_parts(asio::any_io_executor executor, PartWriter& writer, BufferPool& pool,
+                                        const PartPlan& plan, ExportProgress& progress) {
+  return std::make_unique<ObjectParts>(std::move(executor), writer, pool, plan, progress);
 }
 
 std::size_t parallel_buffer_need(int parallelism, std::size_t part_size) {
@@ -248,26 +289,24 @@ std::optional<Error> refuse_parallel_budget(int parallelism, std::size_t part_si
 }
 
 asio::awaitable<Result<void>> transfer_in_parallel(const EngineConfig& config, const ExportTarget& target,
-                                                   const ParallelRead& read, const PartPlan& plan, PartWriter& writer,
-                                                   BufferPool& pool, ExportProgress& progress) {
+                                                   const ParallelRead& read, PieceSink& sink, BufferPool& pool,
+                                                   ExportProgress& progress) {
   co_await asio::this_coro::throw_if_cancelled(false);
   const auto executor = co_await asio::this_coro::executor;
   RangeSequencer order(executor, target.parallelism);
-  TaskGroup uploads(executor);
-  Assembly parts{writer, pool, plan, progress, uploads, writer.writes_in_parallel() ? uploads_at_once : std::size_t{1}, {}};
   Readers readers{config, target, read, pool, progress, order, 0, std::vector<std::int64_t>(target.parallelism)};
 
   TaskGroup tasks(executor);
-  tasks.start(write_in_order(order, read.ranges.size(), parts));
+  tasks.start(write_in_order(order, read.range_queries.size(), sink));
   for (int reader = 0; reader < target.parallelism; ++reader) tasks.start(read_ranges(readers, reader));
   co_await tasks.wait_below(1);  // all ended, or one failed (which cancels the others), or this was cancelled
+  order.stop();
   tasks.cancel();
   co_await tasks.all_ended();
-  if (tasks.failure()) uploads.cancel();
-  co_await uploads.all_ended();
+  if (tasks.failure()) sink.stop();
+  auto settled = co_await sink.settle();
   if (tasks.failure()) co_return *tasks.failure();
-  if (uploads.failure()) co_return *uploads.failure();
-  co_return Result<void>{};
+  co_return settled;
 }
 
 }  // namespace pg2s3::engine::detail

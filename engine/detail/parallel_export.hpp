@@ -12,23 +12,52 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace pg2s3::engine::detail {
 
-// What the readers share: the snapshot the coordinator exported, and the ranges to read.
+// What a reader fills at a time, at most.
+inline constexpr std::size_t largest_piece = 4 * 1024 * 1024;
+
+// What the readers share: the snapshot the coordinator exported, and the statements to read in turn.
 struct ParallelRead {
   std::string snapshot;
-  std::vector<PageRange> ranges;
+  std::vector<std::string> range_queries;  // in output order
+  bool header = true;       // the first range starts with the CSV header
+  bool whole_rows = false;  // pieces of whole rows, each compressed on its own (CsvLayout::whole_rows)
+  std::size_t piece_size = largest_piece;
 };
 
-// Exports the snapshot of `coordinator` (in its REPEATABLE READ transaction, which must stay open until
-// the readers are done) and splits the dataset's table into ranges of about `range_size` of output.
-boost::asio::awaitable<Result<ParallelRead>> plan_parallel_read(pg::Connection& coordinator, const Dataset& dataset,
-                                                                std::optional<std::uint64_t> estimated_bytes,
-                                                                std::size_t range_size);
+// Exports the snapshot of `coordinator`, which must stay in its REPEATABLE READ transaction until the
+// readers are done.
+boost::asio::awaitable<Result<std::string>> export_snapshot(pg::Connection& coordinator);
+
+// The dataset's table split into ranges of about `range_size` of output, as statements.
+boost::asio::awaitable<Result<std::vector<std::string>>> range_queries(pg::Connection& coordinator,
+                                                                       const Dataset& dataset,
+                                                                       std::optional<std::uint64_t> estimated_bytes,
+                                                                       std::size_t range_size);
+
+// Where the readers' pieces go, one range after the other in order.
+class PieceSink {
+ public:
+  virtual ~PieceSink() = default;
+  // The next bytes of the output, holding `rows` rows (whole rows when the read asked for them).
+  virtual boost::asio::awaitable<Result<void>> take(std::string_view bytes, std::int64_t rows) = 0;
+  // After the last piece: what is still held goes out.
+  virtual boost::asio::awaitable<Result<void>> end() = 0;
+  // Stops what is under way (a failure elsewhere); then settle() as always.
+  virtual void stop() = 0;
+  // Waits, uninterrupted, until nothing is under way; the first failure of what was.
+  virtual boost::asio::awaitable<Result<void>> settle() = 0;
+};
+
+// The pieces cut into the parts of one object, of the plan's sizes.
+std::unique_ptr<PieceSink> object_parts(boost::asio::any_io_executor executor, PartWriter& writer, BufferPool& pool,
+                                        const PartPlan& plan, ExportProgress& progress);
 
 // The most buffer bytes an export of `parallelism` readers holds: each reader's pieces waiting for their
 // turn, the part being filled, and the parts uploading.
@@ -38,11 +67,10 @@ std::size_t parallel_buffer_need(int parallelism, std::size_t part_size);
 // does not.
 std::optional<Error> refuse_parallel_budget(int parallelism, std::size_t part_size, std::size_t budget);
 
-// Reads the ranges on target.parallelism backends and writes their bytes, in range order, to `writer`
-// in parts of the plan's sizes. Returns once every reader and every upload has ended.
+// Reads the ranges on target.parallelism backends and hands their bytes, in range order, to `sink`.
+// Returns once every reader has ended and the sink has settled.
 boost::asio::awaitable<Result<void>> transfer_in_parallel(const EngineConfig& config, const ExportTarget& target,
-                                                          const ParallelRead& read, const PartPlan& plan,
-                                                          PartWriter& writer, BufferPool& pool,
-                                                          ExportProgress& progress);
+                                                          const ParallelRead& read, PieceSink& sink,
+                                                          BufferPool& pool, ExportProgress& progress);
 
 }  // namespace pg2s3::engine::detail

@@ -34,10 +34,18 @@ class PartSource {
   virtual std::size_t overshoot() const = 0;
 };
 
-// `COPY (query) TO STDOUT WITH (FORMAT csv, HEADER)` (without HEADER when `header` is false), through
-// gzip or zstd when asked: a compressed stream of its own, which may follow another in one object.
+// How a CSV source cuts its output.
+struct CsvLayout {
+  bool header = true;  // the COPY's header line first
+  // Each fill() holds whole rows (a row longer than the size alone) and, compressed, is a gzip member or
+  // zstd frame of its own: what lets files be cut between fills.
+  bool whole_rows = false;
+};
+
+// `COPY (query) TO STDOUT WITH (FORMAT csv[, HEADER])`, through gzip or zstd when asked: a compressed
+// stream of its own, which may follow another in one file.
 boost::asio::awaitable<Result<std::unique_ptr<PartSource>>> start_csv(pg::Connection& connection, const std::string& query,
-                                                                      Compression compression, bool header);
+                                                                      Compression compression, CsvLayout layout);
 
 // The query's columns described and mapped, then its binary COPY into a Parquet writer whose row groups
 // end near `row_group_bytes`. The writer's memory is reserved from `pool` for as long as the source lives.

@@ -106,6 +106,10 @@ TEST_CASE("a dataset names a query, or a table with columns, a condition and a p
   const auto& events = settings.engine.datasets.at(0);
   CHECK(events.query == R"(SELECT "id", "kind" FROM "events" WHERE kind <> 'debug')");
   CHECK(events.parallelism == 4);
+  CHECK(loaded("[[datasets]]\nname = \"a\"\ntable = \"t\"\nmax_file_size = \"256MiB\"\n").engine.datasets.at(0).max_file_size ==
+        256ull << 20);
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\ntable = \"t\"\nmax_file_size = \"huge\"\n"),
+             Contains("datasets.max_file_size must be a size such as \"256MiB\""));
   CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\n"), Contains("give either a query or a table"));
   CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\nquery = \"SELECT 1\"\ntable = \"t\"\n"),
              Contains("give either a query or a table, not both"));

@@ -5,9 +5,11 @@
 #include "engine/compressor.hpp"
 #include "engine/detail/export_pipeline.hpp"
 #include "engine/detail/in_flight_limit.hpp"
+#include "engine/detail/manifest.hpp"
 #include "engine/detail/page_ranges.hpp"
 #include "engine/detail/part_plan.hpp"
 #include "engine/detail/row_estimate.hpp"
+#include "engine/detail/split_output.hpp"
 #include "engine/engine.hpp"
 #include "http/json.hpp"
 #include "tests/support/run.hpp"
@@ -372,8 +374,11 @@ TEST_CASE("the status JSON has every field of the contract", "[json]") {
         R"({"id":"123e4567-e89b-42d3-a456-426614174000","dataset":"users","status":"RUNNING","format":"csv","totalRecords":200,)"
         R"("processedRecords":100,"progressPercent":50,"bytesUploaded":0,"s3Key":"exports/x.csv","errorMessage":null,)"
         R"("retrying":null,"attempt":2,"maxAttempts":3,"runner":"ip-10-0-1-5:4242",)"
-        R"("errors":["attempt 1 on ip-10-0-1-7:17: its lease expired"],)"
+        R"("errors":["attempt 1 on ip-10-0-1-7:17: its lease expired"],"files":null,"manifestKey":null,)"
         R"("createdAt":"2026-01-13T10:00:00Z","startedAt":null,"finishedAt":null})");
+  job.files = 3;
+  job.manifest_key = "exports/x/manifest.json";
+  CHECK_THAT(http::job_status_json(job), Catch::Contains(R"("files":3,"manifestKey":"exports/x/manifest.json",)"));
   CHECK(http::error_json("not_found", "no \"job\"") == R"({"error":"not_found","message":"no \"job\""})");
   // Bytes that are not UTF-8 (from a request target, say) become U+FFFD; valid sequences stay.
   CHECK(http::error_json("not_found", "a\xFF\xC3\xA9\xE2\x82") == "{\"error\":\"not_found\",\"message\":\"a\xEF\xBF\xBD\xC3\xA9\xEF\xBF\xBD\xEF\xBF\xBD\"}");
@@ -404,6 +409,42 @@ TEST_CASE("export options are read from an optional JSON body", "[json]") {
   CHECK(std::get<http::ExportOptions>(options(R"({"parallelism":4})")).parallelism == 4);
   for (const char* bad : {R"({"parallelism":0})", R"({"parallelism":65})", R"({"parallelism":"4"})", R"({"parallelism":2.5})"})
     CHECK(std::get<std::string>(options(bad)) == "\"parallelism\" must be a whole number from 1 to 64");
+  CHECK(std::get<http::ExportOptions>(options(R"({"maxFileSize":"256MiB"})")).max_file_size == 256ull << 20);
+  CHECK(std::get<http::ExportOptions>(options(R"({"maxFileSize":5000})")).max_file_size == 5000);
+  CHECK_THAT(std::get<std::string>(options(R"({"maxFileSize":"big"})")), Catch::Contains("not \"big\""));
+  CHECK_THAT(std::get<std::string>(options(R"({"maxFileSize":-1})")), Catch::Contains("a number of bytes"));
+}
+
+TEST_CASE("sizes are read as people write them", "[json]") {
+  CHECK(engine::parse_byte_size("256MiB") == 256ull << 20);
+  CHECK(engine::parse_byte_size("1GiB") == 1ull << 30);
+  CHECK(engine::parse_byte_size("64KiB") == 64 * 1024);
+  CHECK(engine::parse_byte_size("100MB") == 100'000'000);
+  CHECK(engine::parse_byte_size("5000") == 5000);
+  CHECK(engine::parse_byte_size("5TiB") == 5ull << 40);
+  for (const char* bad : {"", "MiB", "12 MiB", "1.5GiB", "-1", "12mib", "99999999999TiB"}) CHECK_FALSE(engine::parse_byte_size(bad));
+}
+
+TEST_CASE("a manifest lists its files as Redshift's COPY reads them, and reads back", "[manifest]") {
+  detail::Manifest manifest{"job-1", "users", "csv", "gzip", {{"id", "int8"}}, "00000003-0000001B-1",
+                            {{"exports/job-1/part-00000.csv.gz", 100, 7}, {"exports/job-1/part-00001.csv.gz", 50, 3}}};
+  const std::string json = detail::manifest_json(manifest, "bucket");
+  CHECK(json ==
+        R"({"version":1,"jobId":"job-1","dataset":"users","format":"csv","compression":"gzip",)"
+        R"("columns":[{"name":"id","type":"int8"}],"snapshot":"00000003-0000001B-1","totalRecords":10,"totalBytes":150,)"
+        R"("entries":[{"url":"s3://bucket/exports/job-1/part-00000.csv.gz","mandatory":true,"meta":{"content_length":100,"record_count":7}},)"
+        R"({"url":"s3://bucket/exports/job-1/part-00001.csv.gz","mandatory":true,"meta":{"content_length":50,"record_count":3}}]})");
+  auto files = detail::manifest_files(json, "bucket");
+  REQUIRE(files);
+  REQUIRE(files->size() == 2);
+  CHECK((*files)[1].key == "exports/job-1/part-00001.csv.gz");
+  CHECK((*files)[1].bytes == 50);
+  CHECK((*files)[1].records == 3);
+  CHECK_FALSE(detail::manifest_files(json, "other-bucket"));
+  CHECK_FALSE(detail::manifest_files("{", "bucket"));
+  CHECK_FALSE(detail::manifest_files(R"({"entries":[{"url":"s3://bucket/a","meta":{"content_length":-1,"record_count":1}}]})", "bucket"));
+  CHECK(detail::split_file_key("exports/j", 12, Format::csv, Compression::zstd) == "exports/j/part-00012.csv.zst");
+  CHECK(detail::manifest_key("exports/j") == "exports/j/manifest.json");
 }
 
 TEST_CASE("a table's pages are split into ranges of about the asked output, the last one open", "[ranges]") {

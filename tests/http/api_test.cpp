@@ -69,6 +69,43 @@ TEST_CASE("a gzip export through the API downloads as gzip of the same bytes", "
         test::psql_csv(users_copy_query));
 }
 
+TEST_CASE("POST with parallelism and maxFileSize: files, a manifest, and a presigned URL for each", "[api][split]") {
+  ServerProcess server;
+  const auto id = start(server, "users", R"({"parallelism":2,"maxFileSize":"256KiB","compression":"gzip"})");
+  simdjson::dom::parser parser;
+  auto final_status = parse(parser, statuses_until_final(server, id).back());
+  INFO(final_status);
+  REQUIRE(text_of(final_status, "status") == "COMPLETED");
+  CHECK(text_of(final_status, "s3Key") == "exports/" + id);
+  CHECK(text_of(final_status, "manifestKey") == "exports/" + id + "/manifest.json");
+  const auto files = std::int64_t(final_status["files"]);
+  CHECK(files >= 2);
+  auto link = parse(parser, request("GET", server.url("/exports/" + id + "/download-url")).body);
+  CHECK_THAT(test::command_output("curl -sf '" + text_of(link, "downloadUrl") + "'"), Catch::Contains("\"entries\""));
+  auto listed = link["files"].get_array();
+  REQUIRE(static_cast<std::int64_t>(listed.size()) == files);
+  std::string rows;
+  for (auto file : listed) {
+    CHECK(std::uint64_t(file["bytes"]) <= 256 * 1024);
+    const std::string text = test::command_output("curl -sf '" + text_of(file, "url") + "' | gunzip");
+    rows += text.substr(text.find('\n') + 1);
+  }
+  const std::string expected = test::psql_csv(users_copy_query);
+  CHECK(rows == expected.substr(expected.find('\n') + 1));
+}
+
+TEST_CASE("export --parallel --max-file-size --output DIR writes the files and their manifest", "[api][split]") {
+  TempDir dir;
+  const std::string out = (dir.path / "users").string();
+  const std::string status = test::command_output(std::string(PG2S3_BINARY) + " export users --parallel 2 " +
+                                                  "--max-file-size 1MiB --output " + out + " 2>/dev/null");
+  CHECK_THAT(status, Catch::Contains("\"status\":\"COMPLETED\"") && Catch::Contains("\"manifestKey\":\"" + out + "/manifest.json\""));
+  const std::string rows = test::command_output("for f in " + out + "/part-*.csv; do tail -n +2 $f; done");
+  const std::string expected = test::psql_csv(users_copy_query);
+  CHECK(rows == expected.substr(expected.find('\n') + 1));
+  CHECK_THAT(test::command_output("cat " + out + "/manifest.json"), Catch::Contains("\"totalRecords\":100000"));
+}
+
 TEST_CASE("POST /exports/users with {\"format\":\"parquet\"}: the download reads in DuckDB as PostgreSQL's table",
           "[api][parquet]") {
   ServerProcess server;

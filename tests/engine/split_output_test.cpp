@@ -1,0 +1,246 @@
+// Split output against the real PostgreSQL and RGW: files of at most maxFileSize, each complete with its
+// header, whose rows in manifest order are one COPY's; a manifest Redshift's COPY reads, written last;
+// nothing left of an export that fails or is cancelled.
+#include "engine/detail/manifest.hpp"
+#include "engine/engine.hpp"
+#include "pg/connection.hpp"
+#include "tests/engine/engine_helpers.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <catch2/catch.hpp>
+#include <simdjson.h>
+
+#include <filesystem>
+
+using namespace pg2s3;
+using namespace pg2s3::test;
+using engine::Compression;
+using engine::JobStatus;
+
+namespace {
+
+const std::string users_copy = "SELECT id, email, name, created_at FROM users";
+const std::string header = "id,email,name,created_at\n";
+
+engine::Dataset users_table(std::string name, std::string where = {}) {
+  engine::Dataset dataset;
+  dataset.name = std::move(name);
+  dataset.table = "users";
+  dataset.columns = {"id", "email", "name", "created_at"};
+  dataset.where = std::move(where);
+  dataset.query = engine::table_query(dataset);
+  return dataset;
+}
+
+engine::EngineConfig split_config() {
+  auto config = engine_config();
+  config.range_size = 64 * 1024;
+  config.buffer_budget = 128 * 1024 * 1024;
+  config.datasets.push_back(users_table("split_users"));
+  config.datasets.push_back(users_table("split_slow", "id % 500 <> 0 OR pg_sleep(0.02) IS NOT NULL"));
+  config.datasets.push_back({"wide_row", "SELECT repeat('x', 5000) AS wide", false});
+  return config;
+}
+
+engine::ExportRequest split_request(std::string dataset, std::uint64_t max_file_size, int parallelism = 1,
+                                    Compression compression = Compression::none, std::string output = {}) {
+  return {std::move(dataset), "", compression, std::move(output), std::nullopt, parallelism, max_file_size};
+}
+
+const char* decompressor(Compression compression) {
+  return compression == Compression::gzip ? "gunzip" : compression == Compression::zstd ? "zstd -d" : "cat";
+}
+
+// The object's bytes as its consumer reads them.
+std::string plain(asio::io_context& io, const std::string& key, Compression compression) {
+  const std::string file = scratch_file("split-object");
+  {
+    std::ofstream(file, std::ios::binary) << object_bytes(io, key);
+  }
+  return command_output(std::string(decompressor(compression)) + " < " + file);
+}
+
+// CSV records: line ends outside quotes (a field may hold line breaks; a doubled quote toggles twice).
+std::int64_t csv_records(std::string_view text) {
+  std::int64_t records = 0;
+  bool quoted = false;
+  for (char c : text) {
+    if (c == '"') quoted = !quoted;
+    if (c == '\n' && !quoted) ++records;
+  }
+  return records;
+}
+
+// Checks every file the manifest lists and returns their rows, in manifest order, without their headers.
+std::string rows_of_files(asio::io_context& io, const engine::JobRecord& job, std::uint64_t limit) {
+  const std::string manifest = object_bytes(io, job.manifest_key);
+  auto files = engine::detail::manifest_files(manifest, bucket());
+  REQUIRE(files);
+  CHECK(static_cast<int>(files->size()) == job.files.value_or(-1));
+  std::string rows;
+  std::int64_t records = 0;
+  for (std::size_t index = 0; index < files->size(); ++index) {
+    const auto& file = (*files)[index];
+    char name[32];
+    std::snprintf(name, sizeof name, "/part-%05zu", index);
+    CHECK(file.key == job.s3_key + name + std::string(engine::file_extension(engine::Format::csv, job.compression)));
+    CHECK(file.bytes <= limit);
+    CHECK(object_bytes(io, file.key).size() == file.bytes);
+    const std::string text = plain(io, file.key, job.compression);
+    REQUIRE(text.starts_with(header));
+    CHECK(csv_records(text) == file.records + 1);
+    rows += text.substr(header.size());
+    records += file.records;
+  }
+  CHECK(records == job.processed_records);
+  return rows;
+}
+
+bool nothing_under(asio::io_context& io, const engine::JobRecord& job) {
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  const bool uploads = !test::run(io, client.list_multipart_uploads(bucket(), job.s3_key + "/")).value().empty();
+  return !uploads && !object_exists(io, job.manifest_key) &&
+         !object_exists(io, job.s3_key + "/part-00000.csv") && !object_exists(io, job.s3_key + "/part-00001.csv");
+}
+
+// Starts the export, runs `stop(id)` once it has finished a file, and returns its final record.
+template <class Stop>
+engine::JobRecord stopped_after_a_file(asio::io_context& io, engine::Engine& engine, engine::ExportRequest request, Stop stop) {
+  return test::run(io, [&]() -> asio::awaitable<engine::JobRecord> {
+    auto started = co_await engine.start_export(request);
+    const std::string id = started.value().id;
+    auto a_file_written = [&]() -> asio::awaitable<bool> {
+      auto job = co_await engine.find_job(id);
+      co_return job && *job && (*job)->files.value_or(0) > 0;
+    };
+    const bool written = co_await poll_until(a_file_written);
+    REQUIRE(written);
+    co_await stop(id);
+    auto ended = co_await engine.wait(id);
+    co_return ended.value();
+  }());
+}
+
+}  // namespace
+
+TEST_CASE("files of at most maxFileSize hold one COPY's rows in manifest order, with each compression", "[split]") {
+  asio::io_context io;
+  auto engine = start_engine(io, split_config());
+  const std::string rows = psql_csv(users_copy).substr(header.size());
+  constexpr std::uint64_t limit = 512 * 1024;
+  for (int parallelism : {1, 2, 4}) {
+    for (auto compression : {Compression::none, Compression::gzip, Compression::zstd}) {
+      auto job = export_and_wait(io, *engine, split_request("split_users", limit, parallelism, compression));
+      INFO("parallelism " << parallelism << ", " << engine::to_string(compression) << ": " << job.error_message);
+      REQUIRE(job.status == JobStatus::completed);
+      CHECK(job.s3_key == "exports/" + job.id);
+      CHECK(job.manifest_key == "exports/" + job.id + "/manifest.json");
+      CHECK(job.files > 1);
+      CHECK(rows_of_files(io, job, limit) == rows);
+    }
+  }
+}
+
+TEST_CASE("the manifest has Redshift's entries and pg2s3's own fields", "[split]") {
+  asio::io_context io;
+  auto engine = start_engine(io, split_config());
+  auto job = export_and_wait(io, *engine, split_request("split_users", 2 * 1024 * 1024, 2));
+  REQUIRE(job.status == JobStatus::completed);
+  simdjson::dom::parser parser;
+  const std::string text = object_bytes(io, job.manifest_key);
+  simdjson::dom::element manifest = parser.parse(text);
+  CHECK(std::int64_t(manifest["version"]) == 1);
+  CHECK(std::string_view(manifest["jobId"]) == job.id);
+  CHECK(std::string_view(manifest["format"]) == "csv");
+  CHECK(std::string_view(manifest["compression"]) == "none");
+  CHECK(std::int64_t(manifest["totalRecords"]) == 100000);
+  CHECK(std::uint64_t(manifest["totalBytes"]) == job.bytes_uploaded);
+  CHECK_FALSE(std::string_view(manifest["snapshot"]).empty());
+  std::vector<std::string> columns;
+  for (auto column : manifest["columns"].get_array())
+    columns.push_back(std::string(std::string_view(column["name"])) + " " + std::string(std::string_view(column["type"])));
+  CHECK(columns == std::vector<std::string>{"id int8", "email text", "name text", "created_at timestamptz"});
+  auto entries = manifest["entries"].get_array();
+  CHECK(entries.size() == static_cast<std::size_t>(*job.files));
+  auto first = entries.at(0);
+  CHECK(std::string_view(first["url"]) == "s3://" + bucket() + "/" + job.s3_key + "/part-00000.csv");
+  CHECK(bool(first["mandatory"]));
+  CHECK(std::uint64_t(first["meta"]["content_length"]) == object_bytes(io, job.s3_key + "/part-00000.csv").size());
+
+  auto downloads = test::run(io, engine->file_downloads(job)).value();
+  REQUIRE(downloads.size() == entries.size());
+  CHECK(command_output("curl -sf '" + downloads[1].url.url + "'") == object_bytes(io, downloads[1].key));
+  CHECK(command_output("curl -sf '" + engine->download_url(job).value().url + "'") == text);
+}
+
+TEST_CASE("a tiny maxFileSize cuts hundreds of files, every one complete", "[split]") {
+  asio::io_context io;
+  auto engine = start_engine(io, split_config());
+  constexpr std::uint64_t limit = 16 * 1024;
+  auto job = export_and_wait(io, *engine, split_request("split_users", limit, 2));
+  REQUIRE(job.status == JobStatus::completed);
+  CHECK(job.files > 300);
+  CHECK(rows_of_files(io, job, limit) == psql_csv(users_copy).substr(header.size()));
+}
+
+TEST_CASE("split output to a local directory: the same files and a manifest of their paths", "[split]") {
+  asio::io_context io;
+  auto engine = start_engine(io, split_config());
+  const std::string directory = scratch_file("split-output");
+  auto job = export_and_wait(io, *engine, split_request("split_users", 1024 * 1024, 4, Compression::none, directory));
+  REQUIRE(job.status == JobStatus::completed);
+  auto files = engine::detail::manifest_files(command_output("cat " + directory + "/manifest.json"), "");
+  REQUIRE(files);
+  std::string rows;
+  for (const auto& file : *files) {
+    CHECK(std::filesystem::file_size(file.key) == file.bytes);
+    rows += command_output("tail -n +2 " + file.key);
+  }
+  CHECK(rows == psql_csv(users_copy).substr(header.size()));
+  std::filesystem::remove_all(directory);
+}
+
+TEST_CASE("a split export whose reader fails after files were written leaves none of them", "[split]") {
+  asio::io_context io;
+  auto engine = start_engine(io, split_config());
+  auto terminate_a_reader = [&](std::string) -> asio::awaitable<void> {
+    auto admin = (co_await pg::Connection::connect(co_await asio::this_coro::executor, database_url())).value();
+    auto result = co_await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE "
+                                       "'COPY%pg_sleep%' AND pid <> pg_backend_pid() LIMIT 1");
+    CHECK(result.value().rows() == 1);
+  };
+  auto job = stopped_after_a_file(io, *engine, split_request("split_slow", 256 * 1024, 4), terminate_a_reader);
+  CHECK(job.status == JobStatus::failed);
+  CHECK_THAT(job.error_message, Catch::Contains("terminating connection"));
+  CHECK(nothing_under(io, job));
+}
+
+TEST_CASE("a split export cancelled after files were written leaves none of them", "[split]") {
+  asio::io_context io;
+  auto engine = start_engine(io, split_config());
+  auto cancel = [&](std::string id) -> asio::awaitable<void> { CHECK((co_await engine->cancel(id)).value()); };
+  auto job = stopped_after_a_file(io, *engine, split_request("split_slow", 256 * 1024, 1), cancel);
+  CHECK(job.status == JobStatus::cancelled);
+  CHECK(nothing_under(io, job));
+}
+
+TEST_CASE("a split output is refused or fails cleanly where it cannot work", "[split]") {
+  asio::io_context io;
+  auto engine = start_engine(io, split_config());
+  for (std::uint64_t size : {std::uint64_t{1023}, std::uint64_t{(5ull << 40) + 1}}) {
+    auto refused = test::run(io, engine->start_export(split_request("split_users", size)));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK_THAT(refused.error().message, Catch::Contains("maxFileSize must be from 1KiB to 5TiB"));
+  }
+  auto parquet = split_request("split_users", 1 << 20);
+  parquet.format = engine::Format::parquet;
+  auto refused = test::run(io, engine->start_export(parquet));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK_THAT(refused.error().message, Catch::Contains("Parquet"));
+
+  auto job = export_and_wait(io, *engine, split_request("wide_row", 4096));
+  CHECK(job.status == JobStatus::failed);
+  CHECK_THAT(job.error_message, Catch::Contains("do not fit in maxFileSize (4096 bytes)"));
+  CHECK(nothing_under(io, job));
+}
