@@ -557,12 +557,12 @@ Engine::Task<std::optional<JobRecord>> Engine::find_job(std::string_view id) {
   co_return co_await impl_->store->find(id);
 }
 
-Engine::Task<std::vector<JobRecord>> Engine::list_jobs(int limit) {
-  auto jobs = co_await impl_->store->list(limit);
-  if (!jobs) co_return jobs.error();
-  for (auto& job : *jobs)  // the stored progress may lag behind memory by up to a heartbeat
+Engine::Task<JobPage> Engine::list_jobs(const JobQuery& query) {
+  auto page = co_await impl_->store->list(query);
+  if (!page) co_return page.error();
+  for (auto& job : page->jobs)  // the stored progress may lag behind memory by up to a heartbeat
     if (auto it = impl_->active.find(job.id); it != impl_->active.end()) job = it->second->claim.job;
-  co_return jobs;
+  co_return page;
 }
 
 Engine::Task<JobRecord> Engine::wait(std::string_view id) {

@@ -4,6 +4,7 @@
 #include "engine/config.hpp"
 #include "engine/error.hpp"
 #include "engine/job.hpp"
+#include "engine/job_query.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -71,7 +72,8 @@ class Engine {
   Task<JobRecord> start_export(ExportRequest request);
   // From memory while the job is active, from export_jobs after.
   Task<std::optional<JobRecord>> find_job(std::string_view id);
-  Task<std::vector<JobRecord>> list_jobs(int limit);
+  // A page of the jobs the query asks for, newest first.
+  Task<JobPage> list_jobs(const JobQuery& query);
   // Waits until the job is final.
   Task<JobRecord> wait(std::string_view id);
   // Cancels a PENDING or RUNNING job, wherever it runs: it ends CANCELLED with its upload aborted, or

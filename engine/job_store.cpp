@@ -67,7 +67,7 @@ constexpr std::string_view owner_lock_space = "1885811315";
 constexpr std::string_view columns =
     "id::text AS id, dataset, status, total_records, processed_records, bytes_uploaded, s3_key, format, "
     "compression, upload_id, error_message, attempt, max_attempts, runner, errors::text AS errors, "
-    "(extract(epoch FROM created_at) * 1000)::bigint AS created_ms, "
+    "(extract(epoch FROM created_at) * 1000000)::bigint AS created_us, "
     "(extract(epoch FROM started_at) * 1000)::bigint AS started_ms, "
     "(extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms";
 
@@ -129,7 +129,8 @@ JobRecord job_at(const pg::QueryResult& rows, int row) {
   job.max_attempts = static_cast<int>(rows.int64(row, "max_attempts").value_or(0));
   job.runner = rows.text(row, "runner").value_or("");
   job.errors = strings_in(rows.text(row, "errors").value_or("[]"));
-  job.created_at = time_at(rows, row, "created_ms").value_or(TimePoint{});
+  // Microseconds, as stored: the listing's cursor names a job's exact place.
+  job.created_at = TimePoint(std::chrono::microseconds(rows.int64(row, "created_us").value_or(0)));
   job.started_at = time_at(rows, row, "started_ms");
   job.finished_at = time_at(rows, row, "finished_ms");
   return job;
@@ -409,12 +410,40 @@ JobStore::Task<std::optional<JobRecord>> JobStore::find(std::string_view id) {
   co_return job_at(*rows, 0);
 }
 
-JobStore::Task<std::vector<JobRecord>> JobStore::list(int limit) {
-  const pg::Parameter parameters[] = {std::to_string(limit)};
-  const std::string statement = sql({"SELECT ", columns, " FROM export_jobs ORDER BY created_at DESC, id LIMIT $1::int"});
+namespace {
+
+pg::Parameter microseconds_or_null(const std::optional<TimePoint>& time) {
+  if (!time) return std::nullopt;
+  return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(time->time_since_epoch()).count());
+}
+
+}  // namespace
+
+JobStore::Task<JobPage> JobStore::list(const JobQuery& query) {
+  const pg::Parameter parameters[] = {
+      query.status ? pg::Parameter(std::string(to_string(*query.status))) : std::nullopt,
+      query.dataset,
+      microseconds_or_null(query.since),
+      microseconds_or_null(query.until),
+      query.after ? pg::Parameter(std::to_string(query.after->created_us)) : std::nullopt,
+      query.after ? pg::Parameter(query.after->id) : std::nullopt,
+      std::to_string(query.limit + 1)};
+  // A keyset on (created_at, id): a page starts where the last one ended whatever was added meanwhile.
+  const std::string statement = sql({"SELECT ", columns, R"( FROM export_jobs
+    WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR dataset = $2)
+      AND ($3::bigint IS NULL OR created_at >= 'epoch'::timestamptz + $3::bigint * interval '1 microsecond')
+      AND ($4::bigint IS NULL OR created_at < 'epoch'::timestamptz + $4::bigint * interval '1 microsecond')
+      AND ($5::bigint IS NULL OR
+           (created_at, id) < ('epoch'::timestamptz + $5::bigint * interval '1 microsecond', $6::uuid))
+    ORDER BY created_at DESC, id DESC LIMIT $7::int)"});
   auto rows = co_await run(statement, parameters);
   if (!rows) co_return rows.error();
-  co_return jobs_in(*rows);
+  JobPage page{jobs_in(*rows), std::nullopt};
+  if (page.jobs.size() > static_cast<std::size_t>(query.limit)) {
+    page.jobs.resize(static_cast<std::size_t>(query.limit));
+    page.next = position_of(page.jobs.back());
+  }
+  co_return page;
 }
 
 JobStore::Task<std::vector<JobRecord>> JobStore::with_open_uploads() {

@@ -11,6 +11,7 @@
 #include "engine/config.hpp"
 #include "engine/error.hpp"
 #include "engine/job.hpp"
+#include "engine/job_query.hpp"
 #include "engine/sync.hpp"
 #include "pg/connection.hpp"
 
@@ -79,7 +80,7 @@ class JobStore {
   Task<std::optional<JobRecord>> request_cancel(std::string_view id);
 
   Task<std::optional<JobRecord>> find(std::string_view id);
-  Task<std::vector<JobRecord>> list(int limit);  // newest first
+  Task<JobPage> list(const JobQuery& query);  // newest first
   // Ended jobs whose upload could not be aborted when they ended (S3 was away), oldest first.
   Task<std::vector<JobRecord>> with_open_uploads();
   // Records that the job's upload `upload_id` is gone.

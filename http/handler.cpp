@@ -1,6 +1,7 @@
 #include "http/handler.hpp"
 
 #include "http/json.hpp"
+#include "http/list_query.hpp"
 #include "http/metrics.hpp"
 #include "http/routes.hpp"
 
@@ -89,9 +90,11 @@ asio::awaitable<ApiResponse> cancel_job(engine::Engine& engine, const CancelJob&
 }
 
 asio::awaitable<ApiResponse> list_jobs(engine::Engine& engine, const ListJobs& route) {
-  auto jobs = co_await engine.list_jobs(route.limit);
-  if (!jobs) co_return engine_error(jobs.error());
-  co_return json_response(200, job_list_json(*jobs));
+  auto page = co_await engine.list_jobs(route.query);
+  if (!page) co_return engine_error(page.error());
+  std::optional<std::string> next;
+  if (page->next) next = encode_cursor(*page->next);
+  co_return json_response(200, job_list_json(page->jobs, next));
 }
 
 asio::awaitable<ApiResponse> health(engine::Engine& engine) {

@@ -69,10 +69,11 @@ json::object status_object(const engine::JobRecord& job) {
 
 std::string job_status_json(const engine::JobRecord& job) { return json::serialize(status_object(job)); }
 
-std::string job_list_json(const std::vector<engine::JobRecord>& jobs) {
+std::string job_list_json(const std::vector<engine::JobRecord>& jobs, const std::optional<std::string>& next) {
   json::array statuses;
   for (const auto& job : jobs) statuses.push_back(status_object(job));
-  return json::serialize(json::object{{"jobs", std::move(statuses)}});
+  return json::serialize(json::object{{"jobs", std::move(statuses)},
+                                      {"next", next ? json::value(*next) : json::value(nullptr)}});
 }
 
 std::string error_json(std::string_view code, std::string_view message) {

@@ -15,8 +15,8 @@ namespace pg2s3::http {
 //  "s3Key","errorMessage","retrying","createdAt","startedAt","finishedAt"}; null where not known.
 std::string job_status_json(const engine::JobRecord& job);
 
-// {"jobs": [status...]}
-std::string job_list_json(const std::vector<engine::JobRecord>& jobs);
+// {"jobs": [status...], "next": cursor or null}
+std::string job_list_json(const std::vector<engine::JobRecord>& jobs, const std::optional<std::string>& next);
 
 // {"error": code, "message": message}
 std::string error_json(std::string_view code, std::string_view message);

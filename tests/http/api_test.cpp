@@ -326,3 +326,63 @@ TEST_CASE("pg2s3 export --output - leaves its stdout blocking, as it found it", 
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(bytes == test::psql_csv(users_copy_query));
 }
+
+namespace {
+
+// PostgreSQL's now() as the API writes times, to the microsecond: createdAt comes from it.
+std::string database_now() {
+  auto now = test::psql(R"(SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))");
+  return now.substr(0, now.find('\n'));
+}
+
+std::vector<std::string> listed_ids(const Reply& reply, std::string* next = nullptr) {
+  INFO(reply.body);
+  REQUIRE(reply.status == 200);
+  simdjson::dom::parser parser;
+  auto json = parse(parser, reply.body);
+  std::vector<std::string> ids;
+  for (auto job : json["jobs"].get_array()) ids.push_back(text_of(job, "id"));
+  if (next) *next = json["next"].is_null() ? std::string() : text_of(json, "next");
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("GET /exports pages newest first by cursor, steady while jobs are added, and filters", "[api][list]") {
+  const std::string config = test::scratch_file("list.toml");
+  std::ofstream(config) << "[[datasets]]\nname = \"tiny\"\nquery = \"SELECT 1 AS one\"\n";
+  ServerProcess server({}, config);
+  const std::string since = database_now();
+  std::vector<std::string> ids;
+  std::string middle;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(start(server, "tiny"));
+    statuses_until_final(server, ids.back());
+    if (i == 2) middle = database_now();
+  }
+  const std::string mine = "/exports?dataset=tiny&since=" + since;
+
+  std::string next;
+  CHECK(listed_ids(request("GET", server.url(mine + "&limit=2")), &next) == std::vector{ids[4], ids[3]});
+  REQUIRE_FALSE(next.empty());
+  const auto newer = start(server, "tiny");  // added between pages: the next page goes on where it was
+  CHECK(listed_ids(request("GET", server.url(mine + "&limit=2&cursor=" + next)), &next) == std::vector{ids[2], ids[1]});
+  CHECK(listed_ids(request("GET", server.url(mine + "&limit=2&cursor=" + next)), &next) == std::vector{ids[0]});
+  CHECK(next.empty());
+  statuses_until_final(server, newer);
+
+  CHECK(listed_ids(request("GET", server.url(mine + "&until=" + middle))) == std::vector{ids[2], ids[1], ids[0]});
+  CHECK(listed_ids(request("GET", server.url(mine + "&status=COMPLETED"))).size() == 6);
+  CHECK(listed_ids(request("GET", server.url(mine + "&status=FAILED"))).empty());
+  CHECK(listed_ids(request("GET", server.url("/exports?dataset=nothing-of-that-name"))).empty());
+
+  check_error(request("GET", server.url("/exports?cursor=AAAA")), 400, "bad_cursor");
+  listed_ids(request("GET", server.url(mine + "&limit=1")), &next);
+  std::string tampered = next;
+  tampered[5] = tampered[5] == 'A' ? 'B' : 'A';
+  check_error(request("GET", server.url("/exports?cursor=" + tampered)), 400, "bad_cursor");
+  check_error(request("GET", server.url("/exports?cursor=%27%3B%20DROP%20TABLE%20export_jobs")), 400, "bad_cursor");
+  check_error(request("GET", server.url("/exports?status=DONE")), 400, "bad_request");
+  check_error(request("GET", server.url("/exports?since=2026-13-01T00:00:00Z")), 400, "bad_request");
+  check_error(request("GET", server.url("/exports?limit=1001")), 400, "bad_request");
+}
