@@ -141,6 +141,7 @@ const std::vector<Key<Settings>>& server_keys() {
                [](S& s, std::int64_t v) { s.drain_timeout = std::chrono::seconds(v); }),
       whole<S>("request_timeout_seconds", 1,
                [](S& s, std::int64_t v) { s.request_timeout = std::chrono::seconds(v); }),
+      whole<S>("max_pending", 1, [](S& s, std::int64_t v) { s.engine.jobs.max_pending = static_cast<int>(v); }),
   };
   return keys;
 }

@@ -35,6 +35,8 @@ struct JobQueueConfig {
   std::chrono::milliseconds retry_backoff{10'000};  // before a rescued job may run again; doubles per attempt
   int max_attempts = 3;
   int retention_days = 30;  // ended jobs older than this are deleted by the sweep
+  // PENDING jobs past which a new one is refused (errc::at_capacity), counted by the INSERT itself.
+  int max_pending = 1000;
   // LISTEN needs a session of its own: set this when database_url goes through a transaction-mode pooler.
   std::string listen_url;  // empty: database_url
 };

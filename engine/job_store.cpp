@@ -209,26 +209,37 @@ JobStore::Task<JobRecord> JobStore::enqueue(const JobRecord& job, bool held_here
       held_here ? "true" : "false",
       std::to_string(owner_),
       idempotency ? pg::Parameter(idempotency->key) : std::nullopt,
-      idempotency ? pg::Parameter(idempotency->request) : std::nullopt};
-  // A held job waits with run_after at infinity, which no claim of another process reaches.
+      idempotency ? pg::Parameter(idempotency->request) : std::nullopt,
+      std::to_string(queue_.max_pending)};
+  // A held job waits with run_after at infinity, which no claim of another process reaches. The bound on
+  // PENDING jobs is part of the one statement, counting no further than the bound (on the pending index).
   const std::string insert = sql({R"(
-    WITH inserted AS (
+    WITH room AS (
+      SELECT count(*) < $11::bigint AS has_room
+      FROM (SELECT 1 FROM export_jobs WHERE status = 'PENDING' LIMIT $11::bigint) AS pending),
+    inserted AS (
       INSERT INTO export_jobs (id, dataset, status, s3_key, compression, format, created_at, max_attempts,
                                run_after, owner, idempotency_key, request_fingerprint)
-      VALUES ($1::uuid, $2, 'PENDING', $3, $4, $5, now(), $6::integer,
-              CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10)
+      SELECT $1::uuid, $2, 'PENDING', $3, $4, $5, now(), $6::integer,
+             CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10
+      FROM room WHERE has_room
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *)
-    SELECT )", columns, R"(, CASE WHEN $7::boolean THEN NULL ELSE pg_notify(')", jobs_channel, R"(', 'queued') END
-    FROM inserted)"});
+    SELECT has_room, queued.* FROM room LEFT JOIN (
+      SELECT )", columns, R"(, CASE WHEN $7::boolean THEN NULL ELSE pg_notify(')", jobs_channel, R"(', 'queued') END
+      FROM inserted) AS queued ON true)"});
   auto inserted = co_await run(insert, parameters);
   if (!inserted) co_return inserted.error();
-  if (inserted->rows() == 1) co_return job_at(*inserted, 0);
+  if (inserted->text(0, "id")) co_return job_at(*inserted, 0);
+  if (inserted->text(0, "has_room") != "t" && !idempotency)
+    co_return Error{errc::at_capacity, std::to_string(queue_.max_pending) + " jobs are PENDING already: retry later"};
 
   const pg::Parameter key[] = {idempotency ? idempotency->key : std::string()};
   const std::string by_key = sql({"SELECT ", columns, ", request_fingerprint FROM export_jobs WHERE idempotency_key = $1"});
   auto earlier = co_await run(by_key, key);
   if (!earlier) co_return earlier.error();
+  if (earlier->rows() == 0 && inserted->text(0, "has_room") != "t")
+    co_return Error{errc::at_capacity, std::to_string(queue_.max_pending) + " jobs are PENDING already: retry later"};
   if (earlier->rows() == 0) co_return Error{errc::conflict, "idempotency key in use by a job being deleted: retry"};
   if (earlier->text(0, "request_fingerprint") != idempotency->request)
     co_return Error{errc::conflict, "the Idempotency-Key was used for another request (job " +

@@ -20,6 +20,9 @@ namespace {
 
 ApiResponse json_response(unsigned status, std::string body) { return {status, "application/json", std::move(body)}; }
 
+// How long a caller turned away at capacity is asked to wait: about what a short export takes.
+constexpr unsigned at_capacity_retry_after = 5;
+
 // The engine's refusals map to the client's mistakes; anything else is the service's trouble.
 ApiResponse engine_error(const engine::Error& error) {
   if (error.code == engine::errc::unknown_dataset) return error_response(404, "not_found", error.message);
@@ -27,6 +30,11 @@ ApiResponse engine_error(const engine::Error& error) {
   if (error.code == engine::errc::unknown_job) return error_response(404, "not_found", error.message);
   if (error.code == engine::errc::conflict) return error_response(409, "conflict", error.message);
   if (error.code == engine::errc::shutting_down) return error_response(503, "shutting_down", error.message);
+  if (error.code == engine::errc::at_capacity) {
+    auto busy = error_response(503, "at_capacity", error.message);
+    busy.retry_after = at_capacity_retry_after;
+    return busy;
+  }
   return error_response(503, "unavailable", error.message);
 }
 

@@ -386,3 +386,35 @@ TEST_CASE("GET /exports pages newest first by cursor, steady while jobs are adde
   check_error(request("GET", server.url("/exports?since=2026-13-01T00:00:00Z")), 400, "bad_request");
   check_error(request("GET", server.url("/exports?limit=1001")), 400, "bad_request");
 }
+
+TEST_CASE("POST past [server] max_pending PENDING jobs: 503 at_capacity with Retry-After, nothing recorded",
+          "[api][capacity]") {
+  // PENDING jobs of a dataset this server does not serve stay PENDING: the fillers of the queue.
+  test::psql("DELETE FROM export_jobs WHERE dataset = 'capacity-filler'");
+  const int pending = std::stoi(test::psql("SELECT count(*) FROM export_jobs WHERE status = 'PENDING'"));
+  const std::string config = test::scratch_file("capacity.toml");
+  std::ofstream(config) << "[server]\nmax_pending = " << pending + 2 << "\n"
+                        << "[[datasets]]\nname = \"tiny\"\nquery = \"SELECT 1 AS one\"\n";
+  ServerProcess server({}, config);
+  test::psql("INSERT INTO export_jobs (id, dataset, status, s3_key, created_at) SELECT gen_random_uuid(), "
+             "'capacity-filler', 'PENDING', 'exports/filler', now() FROM generate_series(1, 2)");
+  const std::string count = "SELECT count(*) FROM export_jobs";
+  const auto before = test::psql(count);
+
+  const std::string headers = test::scratch_file("capacity-headers");
+  const auto status = test::command_output("curl -s -o /dev/null -D " + headers + " -w '%{http_code}' -X POST '" +
+                                           server.url("/exports/tiny") + "'");
+  CHECK(status == "503");
+  std::ifstream header_file(headers);
+  const std::string received((std::istreambuf_iterator<char>(header_file)), {});
+  CHECK_THAT(received, Catch::Contains("Retry-After: 5"));
+  check_error(request("POST", server.url("/exports/tiny")), 503, "at_capacity");
+  check_error(request("POST", server.url("/exports/tiny"), {}, "Idempotency-Key: full-queue"), 503, "at_capacity");
+  CHECK(test::psql(count) == before);
+
+  test::psql("DELETE FROM export_jobs WHERE id = (SELECT id FROM export_jobs WHERE dataset = 'capacity-filler' LIMIT 1)");
+  const auto id = start(server, "tiny");  // room again
+  simdjson::dom::parser parser;
+  CHECK(text_of(parse(parser, statuses_until_final(server, id).back()), "status") == "COMPLETED");
+  test::psql("DELETE FROM export_jobs WHERE dataset = 'capacity-filler'");
+}
