@@ -1,5 +1,6 @@
 #include "app/settings.hpp"
 
+#include "engine/dataset_params.hpp"
 #include "s3/credentials/shared_config.hpp"
 
 #include <toml++/toml.h>
@@ -185,11 +186,48 @@ const std::vector<Key<Settings>>& jobs_keys() {
   return keys;
 }
 
+// One entry of a dataset's params: { name = "tenant", type = "int8", required = true, default = "1" }.
+std::optional<engine::DatasetParam> dataset_param(const toml::node& node) {
+  const auto* table = node.as_table();
+  if (!table) return std::nullopt;
+  engine::DatasetParam param;
+  for (const auto& [key, value] : *table) {
+    const std::string_view name = key.str();
+    if ((name == "name" || name == "type") && value.is_string()) {
+      (name == "name" ? param.name : param.type) = *value.value<std::string>();
+    } else if (name == "required" && value.is_boolean()) {
+      param.required = *value.value<bool>();
+    } else if (name == "default" && value.is_string()) {
+      param.default_value = *value.value<std::string>();
+    } else if (name == "default" && (value.is_integer() || value.is_boolean())) {
+      param.default_value = value.is_integer() ? std::to_string(*value.value<std::int64_t>())
+                                               : std::string(*value.value<bool>() ? "true" : "false");
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (param.name.empty() || param.type.empty()) return std::nullopt;
+  return param;
+}
+
 const std::vector<Key<engine::Dataset>>& dataset_keys() {
   using D = engine::Dataset;
   static const std::vector<Key<D>> keys = {
       text<D>("name", [](D& d) -> std::string& { return d.name; }),
       text<D>("query", [](D& d) -> std::string& { return d.query; }),
+      text<D>("description", [](D& d) -> std::string& { return d.description; }),
+      {"params", "an array of { name = \"...\", type = \"...\", required = true|false, default = \"...\" }",
+       [](D& d, const toml::node& node) {
+         const auto* entries = node.as_array();
+         if (!entries) return false;
+         d.params.clear();
+         for (const auto& entry : *entries) {
+           auto param = dataset_param(entry);
+           if (!param) return false;
+           d.params.push_back(std::move(*param));
+         }
+         return true;
+       }},
       flag<D>("exact_count", [](D& d) -> bool& { return d.exact_count; }),
       choice<D>("format", "\"csv\" or \"parquet\"", {"csv", "parquet"},
                 [](D& d, std::string_view v) { d.format = *engine::parse_format(v); }),
@@ -275,6 +313,7 @@ std::optional<std::string> read_datasets(Settings& settings, const toml::node& n
     if (dataset.name.empty() || dataset.query.empty())
       return reader.problem(entry, "every [[datasets]] needs a name and a query");
     if (auto problem = s3::check_upload_options(upload)) return reader.problem(entry, "dataset " + dataset.name + ": " + *problem);
+    if (auto problem = engine::refuse_params(dataset)) return reader.problem(entry, "dataset " + dataset.name + ": " + *problem);
     if (std::ranges::any_of(*table, [](const auto& pair) { return find_key(upload_keys(), pair.first.str()); }))
       engine.dataset_uploads[dataset.name] = std::move(upload);
     engine.datasets.push_back(std::move(dataset));

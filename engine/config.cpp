@@ -3,7 +3,9 @@
 namespace pg2s3::engine {
 
 std::vector<Dataset> default_datasets() {
-  return {{"users", "SELECT id, email, name, created_at FROM users", false}};
+  Dataset users{"users", "SELECT id, email, name, created_at FROM users", false};
+  users.description = "Every user: id, email, name, created_at";
+  return {std::move(users)};
 }
 
 const Dataset* find_dataset(const EngineConfig& config, std::string_view name) {

@@ -7,11 +7,20 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace pg2s3::engine {
+
+// A typed value a request may give a dataset's query: its $1, $2... in the order declared.
+struct DatasetParam {
+  std::string name;
+  std::string type;  // a PostgreSQL type name, checked by is_type_name (engine/dataset_params.hpp)
+  bool required = false;
+  std::optional<std::string> default_value = std::nullopt;  // none: NULL when the request leaves it out
+};
 
 // A name the operator binds to one query; callers choose datasets, never SQL.
 struct Dataset {
@@ -19,6 +28,8 @@ struct Dataset {
   std::string query;
   bool exact_count = false;  // count(*) in the export's snapshot rather than the planner's estimate
   Format format = Format::csv;  // when the request names none
+  std::string description = {};
+  std::vector<DatasetParam> params = {};
 };
 
 // `users` = SELECT id, email, name, created_at FROM users

@@ -105,6 +105,12 @@ asio::awaitable<ApiResponse> list_jobs(engine::Engine& engine, const ListJobs& r
   co_return json_response(200, job_list_json(page->jobs, next));
 }
 
+ApiResponse get_dataset(const engine::Engine& engine, const GetDataset& route) {
+  const auto* dataset = engine::find_dataset(engine.config(), route.name);
+  if (!dataset) return error_response(404, "not_found", "no dataset named '" + route.name.substr(0, 200) + "'");
+  return json_response(200, dataset_json(*dataset));
+}
+
 asio::awaitable<ApiResponse> health(engine::Engine& engine) {
   auto healthy = co_await engine.check_health();
   if (!healthy) co_return error_response(503, "unavailable", healthy.error().message);
@@ -130,6 +136,8 @@ asio::awaitable<ApiResponse> handle_request(engine::Engine& engine, const ApiReq
   if (auto* url = std::get_if<GetDownloadUrl>(&chosen)) co_return co_await get_download_url(engine, *url);
   if (auto* cancel = std::get_if<CancelJob>(&chosen)) co_return co_await cancel_job(engine, *cancel);
   if (auto* list = std::get_if<ListJobs>(&chosen)) co_return co_await list_jobs(engine, *list);
+  if (std::holds_alternative<ListDatasets>(chosen)) co_return json_response(200, dataset_list_json(engine.config().datasets));
+  if (auto* dataset = std::get_if<GetDataset>(&chosen)) co_return get_dataset(engine, *dataset);
   if (std::holds_alternative<Health>(chosen)) co_return co_await health(engine);
   co_return ApiResponse{200, "text/plain; version=0.0.4", prometheus_text(engine.metrics())};
 }

@@ -65,7 +65,30 @@ json::object status_object(const engine::JobRecord& job) {
   return status;
 }
 
+json::object dataset_object(const engine::Dataset& dataset) {
+  json::array params;
+  for (const auto& param : dataset.params)
+    params.push_back(json::object{{"name", param.name},
+                                  {"type", param.type},
+                                  {"required", param.required},
+                                  {"default", param.default_value ? json::value(valid_utf8(*param.default_value))
+                                                                  : json::value(nullptr)}});
+  return {{"name", valid_utf8(dataset.name)},
+          {"description", dataset.description.empty() ? json::value(nullptr) : json::value(valid_utf8(dataset.description))},
+          {"params", std::move(params)},
+          {"defaults", json::object{{"format", engine::to_string(dataset.format)},
+                                    {"compression", engine::to_string(engine::default_compression(dataset.format))}}}};
+}
+
 }  // namespace
+
+std::string dataset_json(const engine::Dataset& dataset) { return json::serialize(dataset_object(dataset)); }
+
+std::string dataset_list_json(const std::vector<engine::Dataset>& datasets) {
+  json::array all;
+  for (const auto& dataset : datasets) all.push_back(dataset_object(dataset));
+  return json::serialize(json::object{{"datasets", std::move(all)}});
+}
 
 std::string job_status_json(const engine::JobRecord& job) { return json::serialize(status_object(job)); }
 

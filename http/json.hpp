@@ -1,6 +1,7 @@
 // The control API's JSON: job statuses and errors written with Boost.JSON, request bodies read with simdjson.
 #pragma once
 
+#include "engine/config.hpp"
 #include "engine/job.hpp"
 
 #include <optional>
@@ -17,6 +18,12 @@ std::string job_status_json(const engine::JobRecord& job);
 
 // {"jobs": [status...], "next": cursor or null}
 std::string job_list_json(const std::vector<engine::JobRecord>& jobs, const std::optional<std::string>& next);
+
+// {"name", "description", "params": [{"name", "type", "required", "default"}], "defaults": {"format", "compression"}}
+std::string dataset_json(const engine::Dataset& dataset);
+
+// {"datasets": [dataset...]}
+std::string dataset_list_json(const std::vector<engine::Dataset>& datasets);
 
 // {"error": code, "message": message}
 std::string error_json(std::string_view code, std::string_view message);

@@ -43,6 +43,13 @@ Route route(std::string_view method, std::string_view target) {
   if (path == "/healthz") return get ? Route(Health{}) : method_not_allowed(method, path);
   if (path == "/metrics") return get ? Route(Metrics{}) : method_not_allowed(method, path);
   if (path == "/exports") return get ? list_jobs(query) : method_not_allowed(method, path);
+  if (path == "/datasets") return get ? Route(ListDatasets{}) : method_not_allowed(method, path);
+  if (path.starts_with("/datasets/")) {
+    const std::string_view name = path.substr(10);
+    if (name.empty() || name.find('/') != std::string_view::npos)
+      return Refusal{404, "not_found", "no route " + std::string(path.substr(0, 200))};
+    return get ? Route(GetDataset{std::string(name)}) : method_not_allowed(method, path);
+  }
   if (!path.starts_with("/exports/")) return Refusal{404, "not_found", "no route " + std::string(path.substr(0, 200))};
 
   std::string_view rest = path.substr(9);

@@ -418,3 +418,67 @@ TEST_CASE("POST past [server] max_pending PENDING jobs: 503 at_capacity with Ret
   CHECK(text_of(parse(parser, statuses_until_final(server, id).back()), "status") == "COMPLETED");
   test::psql("DELETE FROM export_jobs WHERE dataset = 'capacity-filler'");
 }
+
+namespace {
+
+// The users table by one name, after an id: a dataset with a required and a defaulted parameter.
+std::string params_config() {
+  const std::string path = test::scratch_file("params.toml");
+  std::ofstream(path) << "[[datasets]]\nname = \"users\"\nquery = \"" << users_copy_query << "\"\n"
+                      << "[[datasets]]\nname = \"by_name\"\ndescription = \"Users of one name, after an id\"\n"
+                      << "query = \"SELECT id, email, name FROM users WHERE name = $1 AND id > $2 ORDER BY id\"\n"
+                      << "params = [ { name = \"name\", type = \"text\", required = true },\n"
+                      << "           { name = \"after\", type = \"int8\", default = \"0\" } ]\nformat = \"parquet\"\n"
+                      << "[[datasets]]\nname = \"echo\"\nquery = \"SELECT $1 AS value, octet_length($1) AS bytes, "
+                      << "(SELECT count(*) FROM users) AS users\"\n"
+                      << "params = [ { name = \"value\", type = \"text\", required = true } ]\n";
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("GET /datasets and /datasets/{name}: name, description, params and output defaults", "[api][datasets]") {
+  ServerProcess server({}, params_config());
+  simdjson::dom::parser parser;
+  auto listed = request("GET", server.url("/datasets"));
+  INFO(listed.body);
+  REQUIRE(listed.status == 200);
+  auto datasets = parse(parser, listed.body)["datasets"].get_array();
+  REQUIRE(datasets.size() == 3);
+  CHECK(text_of(datasets.at(0), "name") == "users");
+  CHECK(datasets.at(0)["description"].is_null());
+  CHECK(datasets.at(0)["params"].get_array().size() == 0);
+  CHECK(text_of(datasets.at(0)["defaults"], "format") == "csv");
+  CHECK(text_of(datasets.at(0)["defaults"], "compression") == "none");
+
+  auto one = request("GET", server.url("/datasets/by_name"));
+  REQUIRE(one.status == 200);
+  auto by_name = parse(parser, one.body);
+  CHECK(text_of(by_name, "name") == "by_name");
+  CHECK(text_of(by_name, "description") == "Users of one name, after an id");
+  CHECK(text_of(by_name["defaults"], "format") == "parquet");
+  CHECK(text_of(by_name["defaults"], "compression") == "zstd");
+  auto params = by_name["params"].get_array();
+  REQUIRE(params.size() == 2);
+  CHECK(text_of(params.at(0), "name") == "name");
+  CHECK(text_of(params.at(0), "type") == "text");
+  CHECK(bool(params.at(0)["required"]));
+  CHECK(params.at(0)["default"].is_null());
+  CHECK(text_of(params.at(1), "name") == "after");
+  CHECK(text_of(params.at(1), "type") == "int8");
+  CHECK_FALSE(bool(params.at(1)["required"]));
+  CHECK(text_of(params.at(1), "default") == "0");
+
+  check_error(request("GET", server.url("/datasets/nothing")), 404, "not_found");
+  check_error(request("GET", server.url("/datasets/by_name/more")), 404, "not_found");
+  check_error(request("POST", server.url("/datasets")), 405, "method_not_allowed");
+  check_error(request("DELETE", server.url("/datasets/users")), 405, "method_not_allowed");
+}
+
+TEST_CASE("the built-in users dataset describes itself", "[api][datasets]") {
+  ServerProcess server;
+  simdjson::dom::parser parser;
+  auto users = parse(parser, request("GET", server.url("/datasets/users")).body);
+  CHECK(text_of(users, "name") == "users");
+  CHECK_FALSE(text_of(users, "description").empty());
+}
