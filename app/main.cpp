@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
                              "CSV: none (default), gzip or zstd; Parquet pages: none, snappy, gzip or zstd (default)")
       ->check(CLI::IsMember({"none", "snappy", "gzip", "zstd"}));
   export_command->add_option("--output", arguments.output, "Write to FILE (or - for stdout) instead of S3");
+  export_command->add_option("--param", arguments.params, "NAME=VALUE of one of the dataset's parameters (repeatable)")
+      ->allow_extra_args(false);
   export_command->add_option("--config", flags.config_file, "TOML config file (PG2S3_CONFIG)");
 
   CLI11_PARSE(cli, argc, argv);

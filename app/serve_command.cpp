@@ -30,6 +30,7 @@ asio::awaitable<int> serve(const Settings& settings) {
   config.api_token = settings.api_token;
   config.read_timeout = settings.request_timeout;
   config.write_timeout = settings.request_timeout;
+  config.body_limit = settings.body_limit;
   auto server = http::Server::listen(executor, **engine, settings.listen, config);
   if (!server) {
     std::cerr << "pg2s3: " << server.error().message << "\n";

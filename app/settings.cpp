@@ -142,6 +142,7 @@ const std::vector<Key<Settings>>& server_keys() {
                [](S& s, std::int64_t v) { s.drain_timeout = std::chrono::seconds(v); }),
       whole<S>("request_timeout_seconds", 1,
                [](S& s, std::int64_t v) { s.request_timeout = std::chrono::seconds(v); }),
+      whole<S>("max_body_kib", 1, [](S& s, std::int64_t v) { s.body_limit = static_cast<std::size_t>(v) * 1024; }),
       whole<S>("max_pending", 1, [](S& s, std::int64_t v) { s.engine.jobs.max_pending = static_cast<int>(v); }),
   };
   return keys;

@@ -151,7 +151,7 @@ std::optional<std::string> refuse_params(const Dataset& dataset) {
   return std::nullopt;
 }
 
-Result<ParamValues> resolve_params(const Dataset& dataset, const std::map<std::string, std::string, std::less<>>& given) {
+Result<ParamValues> resolve_params(const Dataset& dataset, const ParamArguments& given) {
   for (const auto& entry : given) {
     const std::string& name = entry.first;  // a plain name: clang 14's lambdas cannot capture a binding
     if (std::ranges::none_of(dataset.params, [&](const auto& param) { return param.name == name; })) {

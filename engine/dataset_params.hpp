@@ -27,16 +27,16 @@ std::vector<Placeholder> find_placeholders(std::string_view query);
 // Whether a type name is one this project passes into SQL: lower-case words, a (n[,m]) modifier, [].
 bool is_type_name(std::string_view type);
 
+// The request's values of a dataset's parameters, by name, as text.
+using ParamArguments = std::map<std::string, std::string, std::less<>>;
+
 // Why the dataset's parameters do not fit its query (a declared one unused, a $n undeclared, a bad name
 // or type), or nothing when they do.
 std::optional<std::string> refuse_params(const Dataset& dataset);
 
-// Each declared parameter's value (nothing: SQL NULL), by name.
-using ParamValues = std::map<std::string, std::optional<std::string>, std::less<>>;
-
 // The request's values with the declared defaults; errc::invalid_request naming the parameter for an
 // unknown name, a missing required one, or a value that cannot travel (a NUL byte, not UTF-8).
-Result<ParamValues> resolve_params(const Dataset& dataset, const std::map<std::string, std::string, std::less<>>& given);
+Result<ParamValues> resolve_params(const Dataset& dataset, const ParamArguments& given);
 
 // The SQL that reads `value` as `type`: the value only as hex digits, decoded by the server, so that no
 // byte of it is ever read as SQL whatever the session's encoding or standard_conforming_strings.

@@ -67,6 +67,9 @@ struct ActiveJob {
   ActiveJob(asio::any_io_executor executor, JobRecord job)
       : claim{std::move(job), {}}, finished(executor), heartbeat(executor) {}
   Claim claim;  // the record, and the lease token once claimed
+  // The definition it runs with, its parameters bound: kept whatever the configuration becomes meanwhile.
+  std::shared_ptr<const Dataset> dataset;
+  std::string unrunnable;  // why it cannot run here, when the dataset is gone or no longer fits its parameters
   detail::ExportTarget target;
   detail::ExportProgress progress;
   asio::cancellation_signal cancel;  // stops a running export's waiting step (progress.cancel_requested is the record)
@@ -77,6 +80,15 @@ struct ActiveJob {
   Stop stop = Stop::none;
   Clock::time_point renewed_at{};  // when the last heartbeat that renewed the lease was sent
 };
+
+// The job's dataset as configured now, its query bound to the job's parameters.
+Result<std::shared_ptr<const Dataset>> bound_dataset(const EngineConfig& config, const JobRecord& job) {
+  const Dataset* dataset = find_dataset(config, job.dataset);
+  if (!dataset) return Error{errc::unknown_dataset, "no dataset named '" + job.dataset + "' any more"};
+  auto bound = bind_params(*dataset, job.params);
+  if (!bound) return bound.error();
+  return std::make_shared<const Dataset>(std::move(*bound));
+}
 
 // "host:pid", for an operator to find the process that runs a job.
 std::string runner_name() {
@@ -175,12 +187,14 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     }));
   }
 
-  // A claimed job of the fleet's: runs here as any job started here would.
+  // A claimed job of the fleet's: runs here as any job started here would, with the parameters recorded.
   void start_claimed(Claim claim) {
-    const Dataset* dataset = find_dataset(config, claim.job.dataset);
     auto job = std::make_shared<ActiveJob>(executor, std::move(claim.job));
     job->claim.lease_token = std::move(claim.lease_token);
-    job->target = {dataset, job->claim.job.format, job->claim.job.compression, job->claim.job.s3_key, {}};
+    auto bound = bound_dataset(config, job->claim.job);
+    if (bound) job->dataset = std::move(*bound);
+    else job->unrunnable = bound.error().message;
+    job->target = {job->dataset.get(), job->claim.job.format, job->claim.job.compression, job->claim.job.s3_key, {}};
     watch(job);
     ++running;
     job->holds_place = true;
@@ -201,7 +215,9 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     asio::co_spawn(executor, [self = shared_from_this(), job] { return self->keep_lease(job); }, asio::detached);
     co_await abort_earlier_upload(*job);
     Result<void> outcome = detail::cancelled;
-    if (!job->progress.cancel_requested)  // cancelled between being claimed and starting
+    if (!job->unrunnable.empty())
+      outcome = Error{errc::invalid_request, job->unrunnable};
+    else if (!job->progress.cancel_requested)  // cancelled between being claimed and starting
       outcome = co_await detail::run_export(config, client, pool, job->target, job->progress);
     co_await asio::this_coro::reset_cancellation_state();  // the ending is recorded even after a cancel
     job->exported = true;
@@ -509,11 +525,26 @@ namespace {
 // What makes two requests under one Idempotency-Key the same request.
 std::string fingerprint(const ExportRequest& request) {
   auto named = [](auto value) { return value ? std::string(to_string(*value)) : std::string("-"); };
-  return "dataset=" + request.dataset + "\nkey=" + request.key + "\nformat=" + named(request.format) +
-         "\ncompression=" + named(request.compression);
+  std::string text = "dataset=" + request.dataset + "\nkey=" + request.key + "\nformat=" + named(request.format) +
+                     "\ncompression=" + named(request.compression);
+  for (const auto& [name, value] : request.params) text += "\nparam " + name + "=" + hex(value);
+  return text;
 }
 
 }  // namespace
+
+Engine::Task<ParamValues> Engine::checked_params(const Dataset& dataset, const ParamArguments& given) {
+  auto values = resolve_params(dataset, given);
+  if (!values) co_return values.error();
+  for (const auto& param : dataset.params) {
+    const auto& value = values->at(param.name);
+    if (!value) continue;
+    auto refused = co_await impl_->store->refuse_value(*value, param.type);
+    if (!refused) co_return refused.error();
+    if (*refused) co_return Error{errc::invalid_request, "parameter '" + param.name + "' is not a valid " + param.type + ": " + **refused};
+  }
+  co_return std::move(*values);
+}
 
 Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   if (impl_->draining) co_return Error{errc::shutting_down, "the server is shutting down"};
@@ -525,6 +556,11 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   record.format = request.format.value_or(dataset->format);
   record.compression = request.compression.value_or(default_compression(record.format));
   record.max_attempts = impl_->config.jobs.max_attempts;
+  auto params = co_await checked_params(*dataset, request.params);
+  if (!params) co_return params.error();
+  record.params = std::move(*params);
+  auto bound = bound_dataset(impl_->config, record);
+  if (!bound) co_return bound.error();
   if (auto refused = refuse_compression(record.format, record.compression)) co_return Error{errc::invalid_request, *refused};
   if (request.output_path.empty()) {
     auto key = object_key(request.key, impl_->config.key_prefix, record.id, record.format, record.compression);
@@ -544,7 +580,8 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
     co_return std::move(*queued);
   }
   auto job = std::make_shared<ActiveJob>(impl_->executor, *queued);
-  job->target = {dataset, record.format, record.compression,
+  job->dataset = std::move(*bound);
+  job->target = {job->dataset.get(), record.format, record.compression,
                  request.output_path.empty() ? record.s3_key : std::string(), request.output_path};
   impl_->watch(job);
   impl_->waiting.push_back(job);

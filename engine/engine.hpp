@@ -2,6 +2,7 @@
 #pragma once
 
 #include "engine/config.hpp"
+#include "engine/dataset_params.hpp"
 #include "engine/error.hpp"
 #include "engine/job.hpp"
 #include "engine/job_query.hpp"
@@ -30,6 +31,7 @@ struct ExportRequest {
   // When set, a second request under the same key returns the first one's job instead of starting
   // another; the same key with a different request is refused (errc::conflict).
   std::string idempotency_key = {};
+  ParamArguments params = {};  // the dataset's parameters, by name
 };
 
 struct EngineMetrics {
@@ -99,6 +101,8 @@ class Engine {
  private:
   struct Impl;
   explicit Engine(std::shared_ptr<Impl> impl);
+  // The request's parameter values with the defaults, each one taken by PostgreSQL as its declared type.
+  Task<ParamValues> checked_params(const Dataset& dataset, const ParamArguments& given);
   std::shared_ptr<Impl> impl_;
 };
 

@@ -1,7 +1,11 @@
 #include "engine/job_store.hpp"
 
+#include "engine/dataset_params.hpp"
+
 #include <boost/asio/error.hpp>
 
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <simdjson.h>
 
 #include <random>
@@ -20,7 +24,7 @@ constexpr std::string_view create_table = R"(
   DO $migrate$
   BEGIN
     IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('export_jobs')
-               AND attname = 'request_fingerprint' AND NOT attisdropped) THEN
+               AND attname = 'params' AND NOT attisdropped) THEN
       RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(1885811315, 0);
@@ -50,6 +54,7 @@ constexpr std::string_view create_table = R"(
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS cancel_requested boolean NOT NULL DEFAULT false;
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS idempotency_key text;
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS request_fingerprint text;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS params jsonb NOT NULL DEFAULT '{}';
     CREATE INDEX IF NOT EXISTS export_jobs_created_at ON export_jobs (created_at DESC);
     CREATE INDEX IF NOT EXISTS export_jobs_pending ON export_jobs (run_after, created_at) WHERE status = 'PENDING';
     CREATE INDEX IF NOT EXISTS export_jobs_running ON export_jobs (owner) WHERE status = 'RUNNING';
@@ -67,6 +72,7 @@ constexpr std::string_view owner_lock_space = "1885811315";
 constexpr std::string_view columns =
     "id::text AS id, dataset, status, total_records, processed_records, bytes_uploaded, s3_key, format, "
     "compression, upload_id, error_message, attempt, max_attempts, runner, errors::text AS errors, "
+    "params::text AS params, "
     "(extract(epoch FROM created_at) * 1000000)::bigint AS created_us, "
     "(extract(epoch FROM started_at) * 1000)::bigint AS started_ms, "
     "(extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms";
@@ -112,6 +118,24 @@ std::vector<std::string> strings_in(std::string_view json_array) {
   return strings;
 }
 
+ParamValues params_in(std::string_view json_object) {
+  ParamValues params;
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  if (parser.parse(json_object.data(), json_object.size()).get_object().get(object)) return params;
+  for (auto [name, value] : object) {
+    std::string_view text;
+    params[std::string(name)] = value.get_string().get(text) ? std::nullopt : std::optional<std::string>(text);
+  }
+  return params;
+}
+
+std::string params_json(const ParamValues& params) {
+  boost::json::object object;
+  for (const auto& [name, value] : params) object[name] = value ? boost::json::value(*value) : boost::json::value(nullptr);
+  return boost::json::serialize(object);
+}
+
 JobRecord job_at(const pg::QueryResult& rows, int row) {
   JobRecord job;
   job.id = rows.text(row, "id").value_or("");
@@ -129,6 +153,7 @@ JobRecord job_at(const pg::QueryResult& rows, int row) {
   job.max_attempts = static_cast<int>(rows.int64(row, "max_attempts").value_or(0));
   job.runner = rows.text(row, "runner").value_or("");
   job.errors = strings_in(rows.text(row, "errors").value_or("[]"));
+  job.params = params_in(rows.text(row, "params").value_or("{}"));
   // Microseconds, as stored: the listing's cursor names a job's exact place.
   job.created_at = TimePoint(std::chrono::microseconds(rows.int64(row, "created_us").value_or(0)));
   job.started_at = time_at(rows, row, "started_ms");
@@ -210,7 +235,8 @@ JobStore::Task<JobRecord> JobStore::enqueue(const JobRecord& job, bool held_here
       std::to_string(owner_),
       idempotency ? pg::Parameter(idempotency->key) : std::nullopt,
       idempotency ? pg::Parameter(idempotency->request) : std::nullopt,
-      std::to_string(queue_.max_pending)};
+      std::to_string(queue_.max_pending),
+      params_json(job.params)};
   // A held job waits with run_after at infinity, which no claim of another process reaches. The bound on
   // PENDING jobs is part of the one statement, counting no further than the bound (on the pending index).
   const std::string insert = sql({R"(
@@ -219,9 +245,9 @@ JobStore::Task<JobRecord> JobStore::enqueue(const JobRecord& job, bool held_here
       FROM (SELECT 1 FROM export_jobs WHERE status = 'PENDING' LIMIT $11::bigint) AS pending),
     inserted AS (
       INSERT INTO export_jobs (id, dataset, status, s3_key, compression, format, created_at, max_attempts,
-                               run_after, owner, idempotency_key, request_fingerprint)
+                               run_after, owner, idempotency_key, request_fingerprint, params)
       SELECT $1::uuid, $2, 'PENDING', $3, $4, $5, now(), $6::integer,
-             CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10
+             CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10, $12::jsonb
       FROM room WHERE has_room
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *)
@@ -488,6 +514,19 @@ JobStore::Task<int> JobStore::delete_expired(int batch) {
     SELECT count(*) AS deleted FROM expired)", parameters);
   if (!deleted) co_return deleted.error();
   co_return static_cast<int>(deleted->int64(0, "deleted").value_or(0));
+}
+
+JobStore::Task<std::optional<std::string>> JobStore::refuse_value(std::string_view value, std::string_view type) {
+  const pg::Parameter parameters[] = {hex(value)};
+  const std::string statement = cast_check_sql(type);
+  auto checked = co_await run(statement, parameters);
+  if (checked) co_return std::optional<std::string>{};
+  if (checked.error().code != pg::errc::server_error) co_return checked.error();
+  // The server's words, which quote the value: cut short, for a value may be a megabyte.
+  std::string words = checked.error().message;
+  if (auto state = words.find("SQLSTATE "); state != std::string::npos) words.erase(0, state);
+  if (words.size() > 300) words = words.substr(0, 300) + "...";
+  co_return std::optional<std::string>(std::move(words));
 }
 
 JobStore::Task<void> JobStore::ping() {

@@ -87,6 +87,9 @@ class JobStore {
   Task<void> forget_upload(std::string_view id, std::string_view upload_id);
   // Deletes up to `batch` ended jobs older than the retention, without open uploads; returns how many.
   Task<int> delete_expired(int batch);
+  // Why PostgreSQL does not take `value` as `type` (its own words), or nothing when it does: checked with
+  // the value bound, never as SQL text, on this store's connection.
+  Task<std::optional<std::string>> refuse_value(std::string_view value, std::string_view type);
   // Whether the database answers (reconnecting when needed).
   Task<void> ping();
 

@@ -56,7 +56,7 @@ asio::awaitable<ApiResponse> start_export(engine::Engine& engine, const StartExp
   if (auto* problem = std::get_if<std::string>(&options)) co_return error_response(400, "bad_request", *problem);
   const auto& chosen = std::get<ExportOptions>(options);
   const engine::ExportRequest request{route.dataset, chosen.key, chosen.compression, {}, chosen.format,
-                                      api.idempotency_key};
+                                      api.idempotency_key, chosen.params};
   auto job = co_await engine.start_export(request);
   if (!job) co_return engine_error(job.error());
   co_return json_response(202, json::serialize(json::object{{"jobId", job->id},

@@ -59,6 +59,10 @@ json::object status_object(const engine::JobRecord& job) {
   json::array errors;
   for (const auto& error : job.errors) errors.push_back(json::value(valid_utf8(error)));
   status["errors"] = std::move(errors);
+  json::object params;
+  for (const auto& [name, value] : job.params)
+    params[valid_utf8(name)] = value ? json::value(valid_utf8(*value)) : json::value(nullptr);
+  status["params"] = std::move(params);
   status["createdAt"] = engine::iso8601(job.created_at);
   status["startedAt"] = time_or_null(job.started_at);
   status["finishedAt"] = time_or_null(job.finished_at);
@@ -78,6 +82,24 @@ json::object dataset_object(const engine::Dataset& dataset) {
           {"params", std::move(params)},
           {"defaults", json::object{{"format", engine::to_string(dataset.format)},
                                     {"compression", engine::to_string(engine::default_compression(dataset.format))}}}};
+}
+
+// A request's parameter values as text: strings as they are, numbers as written, booleans as true/false.
+std::optional<std::string> read_params(simdjson::dom::element value, engine::ParamArguments& params) {
+  simdjson::dom::object object;
+  if (value.get(object)) return "\"params\" must be an object of the dataset's parameters";
+  for (auto [name, element] : object) {
+    const std::string field(name);
+    std::string text;
+    std::string_view string;
+    bool flag = false;
+    if (!element.get(string)) text = string;
+    else if (!element.get(flag)) text = flag ? "true" : "false";
+    else if (element.is_number()) text = simdjson::minify(element);
+    else return "params." + valid_utf8(field.substr(0, 64)) + " must be a string, a number or a boolean";
+    if (!params.emplace(field, std::move(text)).second) return "params." + valid_utf8(field.substr(0, 64)) + " is given twice";
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -109,7 +131,8 @@ std::variant<ExportOptions, std::string> parse_export_options(std::string_view b
   simdjson::dom::parser parser;
   simdjson::dom::object object;
   if (parser.parse(body.data(), body.size()).get(object)) return std::string("the body is not a JSON object");
-  bool key_seen = false, compression_seen = false, format_seen = false;  // a field given twice is ambiguous: refused
+  // a field given twice is ambiguous: refused
+  bool key_seen = false, compression_seen = false, format_seen = false, params_seen = false;
   for (auto [field, value] : object) {
     std::string_view text;
     if (field == "key") {
@@ -128,6 +151,9 @@ std::variant<ExportOptions, std::string> parse_export_options(std::string_view b
       auto format = engine::parse_format(text);
       if (!format) return "\"format\" must be csv or parquet, not \"" + std::string(text) + "\"";
       options.format = *format;
+    } else if (field == "params") {
+      if (std::exchange(params_seen, true)) return std::string("\"params\" is given twice");
+      if (auto problem = read_params(value, options.params)) return *problem;
     } else {
       return "unknown field \"" + std::string(field) + "\"";
     }

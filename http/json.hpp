@@ -2,6 +2,7 @@
 #pragma once
 
 #include "engine/config.hpp"
+#include "engine/dataset_params.hpp"
 #include "engine/job.hpp"
 
 #include <optional>
@@ -29,12 +30,13 @@ std::string dataset_list_json(const std::vector<engine::Dataset>& datasets);
 std::string error_json(std::string_view code, std::string_view message);
 
 // The optional body of POST /exports/{dataset}:
-// {"key": "...", "format": "csv|parquet", "compression": "none|snappy|gzip|zstd"}; what it leaves out, the
+// {"key": "...", "format": "csv|parquet", "compression": "none|snappy|gzip|zstd", "params": {...}}; what it leaves out, the
 // engine chooses (the dataset's format, the format's compression).
 struct ExportOptions {
   std::string key;
   std::optional<engine::Compression> compression;
   std::optional<engine::Format> format;
+  engine::ParamArguments params;  // "params": {"name": string, number or boolean, ...}
 };
 
 // The options, or why the body cannot be used (malformed JSON, a wrong type, an unknown field value).

@@ -7,6 +7,9 @@
 #include <poll.h>
 #include <sys/stat.h>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 #include <algorithm>
 #include <cctype>
 
@@ -481,4 +484,106 @@ TEST_CASE("the built-in users dataset describes itself", "[api][datasets]") {
   auto users = parse(parser, request("GET", server.url("/datasets/users")).body);
   CHECK(text_of(users, "name") == "users");
   CHECK_FALSE(text_of(users, "description").empty());
+}
+
+namespace {
+
+std::string json_string(const std::string& text) { return boost::json::serialize(boost::json::value(text)); }
+
+// What psql prints for the echo dataset's query with `value` bound by psql itself (:'v' quotes it with libpq).
+std::string psql_echo(const std::string& value) {
+  const std::string value_file = test::scratch_file("param-value"), script = test::scratch_file("param-echo.sql");
+  std::ofstream(value_file, std::ios::binary) << value;
+  std::ofstream(script) << "\\set v `cat " << value_file << "`\n"
+                        << "COPY (SELECT :'v'::text AS value, octet_length(:'v'::text) AS bytes, "
+                        << "(SELECT count(*) FROM users) AS users) TO STDOUT WITH (FORMAT csv, HEADER)\n";
+  return test::command_output("psql -X -q -v ON_ERROR_STOP=1 -d '" + test::database_url() + "' -f " + script);
+}
+
+std::string params_config_with_room() {
+  const std::string path = test::scratch_file("params-room.toml");
+  std::ifstream base(params_config());
+  std::ofstream(path) << "[server]\nmax_body_kib = 4096\n" << base.rdbuf();
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("dataset parameters: bound values export what PostgreSQL selects, bad ones are 400s naming them",
+          "[api][params]") {
+  ServerProcess server({}, params_config());
+  std::string name = test::psql("SELECT name FROM users WHERE id = 42");
+  name.pop_back();  // psql's newline
+  const auto id = start(server, "by_name", R"({"format":"csv","params":{"name":)" + json_string(name) + R"(,"after":5}})");
+  simdjson::dom::parser parser;
+  auto status = parse(parser, statuses_until_final(server, id).back());
+  INFO(status);
+  CHECK(text_of(status, "status") == "COMPLETED");
+  CHECK(text_of(status["params"], "name") == name);
+  CHECK(text_of(status["params"], "after") == "5");
+  CHECK(object_text(text_of(status, "s3Key")) ==
+        test::psql_csv("SELECT id, email, name FROM users WHERE name = $v$" + name + "$v$ AND id > 5 ORDER BY id"));
+  const auto defaulted = start(server, "by_name", R"({"format":"csv","params":{"name":"nobody"}})");
+  auto defaulted_status = parse(parser, statuses_until_final(server, defaulted).back());
+  CHECK(text_of(defaulted_status["params"], "after") == "0");
+  CHECK(std::int64_t(defaulted_status["processedRecords"]) == 0);
+
+  const std::string count = "SELECT count(*) FROM export_jobs";
+  const auto before = test::psql(count);
+  auto refused = [&](const std::string& dataset, const std::string& body, const std::string& named) {
+    auto reply = request("POST", server.url("/exports/" + dataset), body);
+    check_error(reply, 400, "bad_request");
+    CHECK_THAT(reply.body, Catch::Contains(named));
+  };
+  refused("by_name", "{}", "'name' is required");
+  refused("by_name", R"({"params":{"name":"a","limit":"5"}})", "'limit'");
+  refused("by_name", R"({"params":{"name":"a","after":"ten"}})", "'after' is not a valid int8");
+  refused("by_name", R"({"params":{"name":"a","after":"99999999999999999999"}})", "'after'");
+  refused("echo", R"({"params":{"value":"a\u0000'); DROP TABLE users; --"}})", "'value' must not hold a NUL");
+  refused("by_name", R"({"params":{"name":["a"]}})", "params.name must be a string");
+  refused("by_name", R"({"params":"name=a"})", "must be an object");
+  refused("users", R"({"params":{"name":"a"}})", "takes none");
+  CHECK(test::psql(count) == before);
+}
+
+TEST_CASE("hostile parameter values are data, never SQL: the bytes equal psql's with the value bound",
+          "[api][params][hostile]") {
+  ServerProcess server({}, params_config_with_room());
+  std::string megabyte;
+  while (megabyte.size() < 1024 * 1024) megabyte += "'\\\"$1$$--/*é;DROP TABLE users;";
+  const std::vector<std::string> values = {
+      "it's",
+      "'); DROP TABLE users; --",
+      "\\'); DROP TABLE export_jobs; --",
+      "E'\\\\' || $1 || $$ $tag$ \\x27",
+      "\"users\" -- a comment /* and another",
+      "Grüße, 東京, 😀, \u2028 zero-width\u200b",
+      "line one\nline two\r\n\"quoted\",comma",
+      "",
+      megabyte,
+  };
+  simdjson::dom::parser parser;
+  for (const auto& value : values) {
+    INFO("value of " << value.size() << " bytes: " << value.substr(0, 60));
+    const auto id = start(server, "echo", R"({"params":{"value":)" + json_string(value) + "}}");
+    auto status = parse(parser, statuses_until_final(server, id).back());
+    REQUIRE(text_of(status, "status") == "COMPLETED");
+    CHECK(text_of(status["params"], "value") == value);
+    CHECK(object_text(text_of(status, "s3Key")) == psql_echo(value));
+  }
+  CHECK(test::psql("SELECT count(*) FROM users") == "100000\n");
+  CHECK(test::psql("SELECT to_regclass('export_jobs') IS NOT NULL") == "t\n");
+}
+
+TEST_CASE("pg2s3 export --param NAME=VALUE binds the dataset's parameters", "[cli][params]") {
+  const std::string command = "PG2S3_CONFIG=" + params_config() + " " + PG2S3_BINARY + " export by_name --format csv ";
+  std::string name = test::psql("SELECT name FROM users WHERE id = 42");
+  name.pop_back();
+  const std::string bytes = test::command_output(command + "--param 'name=" + name + "' --param after=1 --output - 2>/dev/null");
+  CHECK(bytes == test::psql_csv("SELECT id, email, name FROM users WHERE name = $v$" + name + "$v$ AND id > 1 ORDER BY id"));
+  CHECK(bytes.find('\n') + 1 < bytes.size());  // a row besides the header
+  const std::string refused = test::command_output(command + "--param after=1 --output /dev/null 2>&1; echo \" exit $?\"");
+  CHECK_THAT(refused, Catch::Contains("'name' is required") && Catch::Contains("exit 1"));
+  const std::string malformed = test::command_output(command + "--param name --output /dev/null 2>&1; echo \" exit $?\"");
+  CHECK_THAT(malformed, Catch::Contains("NAME=VALUE") && Catch::Contains("exit 2"));
 }
