@@ -41,6 +41,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto& settings = std::get<app::Settings>(loaded);
-  if (serve_command->parsed()) return app::run_server(settings);
+  if (serve_command->parsed()) return app::run_server(settings, flags);
   return app::run_export(settings, arguments);
 }

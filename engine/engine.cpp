@@ -340,10 +340,10 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
   // Claims PENDING jobs while there is room, woken by a notification, a job's end, or the poll interval.
   asio::awaitable<void> claim_jobs() {
-    std::vector<std::string> datasets;
-    for (const auto& dataset : config.datasets) datasets.push_back(dataset.name);
     while (accepting()) {
       while (accepting() && room() > 0) {
+        std::vector<std::string> datasets;  // as configured now: a reload may change them
+        for (const auto& dataset : config.datasets) datasets.push_back(dataset.name);
         auto claims = co_await store->claim(static_cast<int>(room()), datasets);
         if (!claims) log("claiming jobs: " + claims.error().message);
         if (!claims || claims->empty()) break;
@@ -548,8 +548,10 @@ Engine::Task<ParamValues> Engine::checked_params(const Dataset& dataset, const P
 
 Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   if (impl_->draining) co_return Error{errc::shutting_down, "the server is shutting down"};
-  const Dataset* dataset = find_dataset(impl_->config, request.dataset);
-  if (!dataset) co_return Error{errc::unknown_dataset, "no dataset named '" + request.dataset + "'"};
+  const Dataset* configured = find_dataset(impl_->config, request.dataset);
+  if (!configured) co_return Error{errc::unknown_dataset, "no dataset named '" + request.dataset + "'"};
+  // A copy: a reload may replace the configuration's datasets while this waits on the database.
+  const auto dataset = std::make_shared<const Dataset>(*configured);
   JobRecord record;
   record.id = new_job_id();
   record.dataset = dataset->name;
@@ -559,7 +561,7 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   auto params = co_await checked_params(*dataset, request.params);
   if (!params) co_return params.error();
   record.params = std::move(*params);
-  auto bound = bound_dataset(impl_->config, record);
+  auto bound = bind_params(*dataset, record.params);
   if (!bound) co_return bound.error();
   if (auto refused = refuse_compression(record.format, record.compression)) co_return Error{errc::invalid_request, *refused};
   if (request.output_path.empty()) {
@@ -580,7 +582,7 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
     co_return std::move(*queued);
   }
   auto job = std::make_shared<ActiveJob>(impl_->executor, *queued);
-  job->dataset = std::move(*bound);
+  job->dataset = std::make_shared<const Dataset>(std::move(*bound));
   job->target = {job->dataset.get(), record.format, record.compression,
                  request.output_path.empty() ? record.s3_key : std::string(), request.output_path};
   impl_->watch(job);
@@ -689,5 +691,10 @@ EngineMetrics Engine::metrics() const {
 }
 
 const EngineConfig& Engine::config() const { return impl_->config; }
+
+void Engine::replace_datasets(std::vector<Dataset> datasets) {
+  impl_->config.datasets = std::move(datasets);
+  impl_->claim_bell.ring();  // jobs of a dataset new here may be waiting
+}
 
 }  // namespace pg2s3::engine

@@ -97,6 +97,10 @@ class Engine {
   Result<s3::PresignedUrl> download_url(const JobRecord& job) const;
   EngineMetrics metrics() const;
   const EngineConfig& config() const;
+  // The datasets from now on (a reload of the configuration): jobs already started keep the definition
+  // they started with; new ones, and jobs claimed from now on, take these. Upload options stay as they
+  // were: an upload being created holds on to them.
+  void replace_datasets(std::vector<Dataset> datasets);
 
  private:
   struct Impl;

@@ -1,4 +1,5 @@
 // The config file's schema: every key known, in its table, of its type; and the S3 settings' sources.
+#include "app/serve_command.hpp"
 #include "app/settings.hpp"
 
 #include <catch2/catch.hpp>
@@ -175,4 +176,15 @@ TEST_CASE("a dataset's description and typed params; params that do not fit the 
              Contains("datasets.params must be"));
   CHECK_THAT(refusal(header + "query = \"SELECT $1\"\nparams = \"a\"\n"), Contains("datasets.params must be"));
   CHECK_THAT(refusal(header + "query = \"SELECT 1\"\ndescription = 5\n"), Contains("datasets.description must be a string"));
+}
+
+TEST_CASE("a reload names what only a restart can change: the database and the bucket", "[settings]") {
+  app::Settings running, fresh;
+  running.engine.database_url = fresh.engine.database_url = "host=db1";
+  running.engine.bucket = fresh.engine.bucket = "exports";
+  fresh.engine.datasets.clear();
+  CHECK(app::changes_needing_restart(running, fresh).empty());
+  fresh.engine.database_url = "host=db2";
+  fresh.engine.bucket = "other";
+  CHECK(app::changes_needing_restart(running, fresh) == std::vector<std::string>{"the database", "the bucket"});
 }

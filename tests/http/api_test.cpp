@@ -587,3 +587,42 @@ TEST_CASE("pg2s3 export --param NAME=VALUE binds the dataset's parameters", "[cl
   const std::string malformed = test::command_output(command + "--param name --output /dev/null 2>&1; echo \" exit $?\"");
   CHECK_THAT(malformed, Catch::Contains("NAME=VALUE") && Catch::Contains("exit 2"));
 }
+
+TEST_CASE("SIGHUP reloads the datasets; a running export keeps its definition; a broken file changes nothing",
+          "[api][reload]") {
+  const std::string path = test::scratch_file("reload.toml");
+  auto write_config = [&](const std::string& text) { std::ofstream(path, std::ios::trunc) << text; };
+  const std::string slow = "[[datasets]]\nname = \"slow\"\nquery = \"SELECT g AS id, md5(g::text) AS hash "
+                           "FROM generate_series(1, 4000000) AS g\"\n";
+  write_config(short_job_timings() + slow);
+  ServerProcess server({}, path);
+  const auto running = start(server, "slow");
+  wait_until_running(server, running);
+
+  write_config(short_job_timings() + "[[datasets]]\nname = \"slow\"\nquery = \"SELECT 1 AS id\"\n"
+               "[[datasets]]\nname = \"fresh\"\ndescription = \"added by a reload\"\nquery = \"SELECT 2 AS two\"\n");
+  server.send_signal(SIGHUP);
+  REQUIRE(server.wait_for_log("reloaded 2 datasets"));
+  simdjson::dom::parser parser;
+  auto datasets = parse(parser, request("GET", server.url("/datasets")).body)["datasets"].get_array();
+  REQUIRE(datasets.size() == 2);
+  CHECK(text_of(datasets.at(1), "name") == "fresh");
+  auto kept = parse(parser, statuses_until_final(server, running).back());
+  CHECK(text_of(kept, "status") == "COMPLETED");
+  CHECK(std::int64_t(kept["processedRecords"]) == 4000000);  // the definition it started with
+  const auto fresh = start(server, "fresh");
+  CHECK(text_of(parse(parser, statuses_until_final(server, fresh).back()), "status") == "COMPLETED");
+  auto after = parse(parser, statuses_until_final(server, start(server, "slow")).back());
+  CHECK(std::int64_t(after["processedRecords"]) == 1);  // the new definition
+
+  write_config("[[datasets]]\nname = \"broken\"\nquery = ");
+  server.send_signal(SIGHUP);
+  REQUIRE(server.wait_for_log("keeping the datasets as they were"));
+  CHECK(request("GET", server.url("/datasets/fresh")).status == 200);
+  check_error(request("GET", server.url("/datasets/broken")), 404, "not_found");
+
+  write_config(short_job_timings() + slow);
+  server.send_signal(SIGHUP);
+  REQUIRE(server.wait_for_log("reloaded 1 datasets"));
+  CHECK(request("GET", server.url("/datasets/fresh")).status == 404);
+}
