@@ -3,6 +3,7 @@
 #include "http/json.hpp"
 #include "http/list_query.hpp"
 #include "http/metrics.hpp"
+#include "http/openapi.hpp"
 #include "http/routes.hpp"
 
 #include <boost/json/object.hpp>
@@ -138,6 +139,7 @@ asio::awaitable<ApiResponse> handle_request(engine::Engine& engine, const ApiReq
   if (auto* list = std::get_if<ListJobs>(&chosen)) co_return co_await list_jobs(engine, *list);
   if (std::holds_alternative<ListDatasets>(chosen)) co_return json_response(200, dataset_list_json(engine.config().datasets));
   if (auto* dataset = std::get_if<GetDataset>(&chosen)) co_return get_dataset(engine, *dataset);
+  if (std::holds_alternative<OpenApi>(chosen)) co_return json_response(200, std::string(openapi_document()));
   if (std::holds_alternative<Health>(chosen)) co_return co_await health(engine);
   co_return ApiResponse{200, "text/plain; version=0.0.4", prometheus_text(engine.metrics())};
 }

@@ -42,6 +42,7 @@ Route route(std::string_view method, std::string_view target) {
 
   if (path == "/healthz") return get ? Route(Health{}) : method_not_allowed(method, path);
   if (path == "/metrics") return get ? Route(Metrics{}) : method_not_allowed(method, path);
+  if (path == "/openapi.json") return get ? Route(OpenApi{}) : method_not_allowed(method, path);
   if (path == "/exports") return get ? list_jobs(query) : method_not_allowed(method, path);
   if (path == "/datasets") return get ? Route(ListDatasets{}) : method_not_allowed(method, path);
   if (path.starts_with("/datasets/")) {

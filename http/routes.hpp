@@ -16,6 +16,7 @@ struct CancelJob { std::string id; };
 struct ListJobs { engine::JobQuery query; };
 struct ListDatasets {};
 struct GetDataset { std::string name; };
+struct OpenApi {};
 struct Health {};
 struct Metrics {};
 
@@ -26,12 +27,12 @@ struct Refusal {
   std::string message;
 };
 
-using Route = std::variant<StartExport, GetJob, GetDownloadUrl, CancelJob, ListJobs, ListDatasets, GetDataset, Health,
-                           Metrics, Refusal>;
+using Route = std::variant<StartExport, GetJob, GetDownloadUrl, CancelJob, ListJobs, ListDatasets, GetDataset, OpenApi,
+                           Health, Metrics, Refusal>;
 
 // POST /exports/{dataset}, GET|DELETE /exports/{jobId}, GET /exports/{jobId}/download-url,
 // GET /exports?limit=N&status=S&dataset=D&since=T&until=T&cursor=C, GET /datasets, GET /datasets/{name},
-// GET /healthz, GET /metrics.
+// GET /openapi.json, GET /healthz, GET /metrics.
 Route route(std::string_view method, std::string_view target);
 
 // Whether an Authorization header carries "Bearer <token>", compared in constant time.
