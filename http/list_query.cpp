@@ -157,7 +157,9 @@ std::optional<engine::TimePoint> parse_utc_time(std::string_view text) {
     return std::nullopt;
   const auto year = digits(text, 0, 4), month = digits(text, 5, 2), day = digits(text, 8, 2);
   const auto hour = digits(text, 11, 2), minute = digits(text, 14, 2), second = digits(text, 17, 2);
-  if (!year || !month || !day || !hour || !minute || !second || *hour > 23 || *minute > 59 || *second > 59)
+  // Years a TimePoint (nanoseconds since 1970 in 64 bits) holds with room to spare.
+  if (!year || !month || !day || !hour || !minute || !second || *year < 1900 || *year > 2200 || *hour > 23 ||
+      *minute > 59 || *second > 59)
     return std::nullopt;
   const std::chrono::year_month_day date{std::chrono::year(*year), std::chrono::month(static_cast<unsigned>(*month)),
                                          std::chrono::day(static_cast<unsigned>(*day))};

@@ -21,7 +21,7 @@ struct QueryProblem {
 // percent-encoded or not, nothing else.
 std::variant<engine::JobQuery, QueryProblem> parse_list_query(std::string_view query);
 
-// "2026-01-13T10:00:00Z", with up to six digits of a fraction of a second before the Z.
+// "2026-01-13T10:00:00Z", with up to six digits of a fraction of a second before the Z; years 1900..2200.
 std::optional<engine::TimePoint> parse_utc_time(std::string_view text);
 
 // base64url of the position with a check value, so that an edited cursor is refused rather than used.

@@ -64,6 +64,8 @@ TEST_CASE("UTC times: whole seconds and fractions down to the microsecond", "[li
         std::chrono::microseconds(1));
   CHECK_FALSE(parse_utc_time("2026-01-01T00:00:00.Z"));
   CHECK_FALSE(parse_utc_time("2026-13-01T00:00:00Z"));
+  CHECK_FALSE(parse_utc_time("6719-01-14T00:00:00.5Z"));  // past what a TimePoint holds
+  CHECK_FALSE(parse_utc_time("0000-01-01T00:00:00Z"));
 }
 
 TEST_CASE("a cursor decodes to the position it encodes; an edited one is refused", "[list_query]") {
