@@ -53,11 +53,16 @@ asio::awaitable<int> export_once(const Settings& settings, const ExportArguments
     std::cerr << "pg2s3: " << engine.error().message << "\n";
     co_return 1;
   }
+  auto params = parse_param_arguments(arguments.params);
+  if (auto* problem = std::get_if<std::string>(&params)) {
+    std::cerr << "pg2s3: " << *problem << "\n";
+    co_return 2;
+  }
   std::optional<std::uint64_t> max_file_size;
   if (!arguments.max_file_size.empty()) max_file_size = engine::parse_byte_size(arguments.max_file_size);
   const engine::ExportRequest request{arguments.dataset, arguments.key, engine::parse_compression(arguments.compression),
                                       arguments.output, engine::parse_format(arguments.format), arguments.parallelism,
-                                      max_file_size};
+                                      max_file_size, {}, std::get<engine::ParamArguments>(std::move(params))};
   auto job = co_await (*engine)->start_export(request);
   if (!job) {
     std::cerr << "pg2s3: " << job.error().message << "\n";
@@ -84,6 +89,17 @@ asio::awaitable<int> export_once(const Settings& settings, const ExportArguments
 }
 
 }  // namespace
+
+std::variant<engine::ParamArguments, std::string> parse_param_arguments(const std::vector<std::string>& arguments) {
+  engine::ParamArguments params;
+  for (const auto& argument : arguments) {
+    const auto equals = argument.find('=');
+    if (equals == std::string::npos || equals == 0) return "--param wants NAME=VALUE, not '" + argument + "'";
+    if (!params.emplace(argument.substr(0, equals), argument.substr(equals + 1)).second)
+      return "--param " + argument.substr(0, equals) + " is given twice";
+  }
+  return params;
+}
 
 std::string progress_line(const engine::JobRecord& job, double elapsed_seconds) {
   std::string line = job.dataset + "  " + with_thousands(job.processed_records);

@@ -2,10 +2,13 @@
 #pragma once
 
 #include "app/settings.hpp"
+#include "engine/dataset_params.hpp"
 #include "engine/job.hpp"
 
 #include <optional>
 #include <string>
+#include <variant>
+#include <vector>
 
 namespace pg2s3::app {
 
@@ -17,7 +20,11 @@ struct ExportArguments {
   std::string output;  // a file, "-" for stdout, or empty for S3
   std::optional<int> parallelism;  // none: the dataset's
   std::string max_file_size;       // empty: the dataset's
+  std::vector<std::string> params;  // "name=value", one per --param
 };
+
+// The --param arguments by name, or why they cannot be used (no '=', a name given twice).
+std::variant<engine::ParamArguments, std::string> parse_param_arguments(const std::vector<std::string>& arguments);
 
 // The process's exit status: 0 only when the job COMPLETED.
 int run_export(const Settings& settings, const ExportArguments& arguments);

@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
         return pg2s3::engine::parse_byte_size(size) ? std::string() : "not a size such as 256MiB: " + size;
       });
   export_command->add_option("--output", arguments.output, "Write to FILE (or - for stdout) instead of S3");
+  export_command->add_option("--param", arguments.params, "NAME=VALUE of one of the dataset's parameters (repeatable)")
+      ->allow_extra_args(false);
   export_command->add_option("--config", flags.config_file, "TOML config file (PG2S3_CONFIG)");
 
   CLI11_PARSE(cli, argc, argv);
@@ -49,6 +51,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto& settings = std::get<app::Settings>(loaded);
-  if (serve_command->parsed()) return app::run_server(settings);
+  if (serve_command->parsed()) return app::run_server(settings, flags);
   return app::run_export(settings, arguments);
 }

@@ -1,5 +1,6 @@
 #include "app/settings.hpp"
 
+#include "engine/dataset_params.hpp"
 #include "s3/credentials/shared_config.hpp"
 
 #include <toml++/toml.h>
@@ -169,6 +170,8 @@ const std::vector<Key<Settings>>& server_keys() {
                [](S& s, std::int64_t v) { s.drain_timeout = std::chrono::seconds(v); }),
       whole<S>("request_timeout_seconds", 1,
                [](S& s, std::int64_t v) { s.request_timeout = std::chrono::seconds(v); }),
+      whole<S>("max_body_kib", 1, [](S& s, std::int64_t v) { s.body_limit = static_cast<std::size_t>(v) * 1024; }),
+      whole<S>("max_pending", 1, [](S& s, std::int64_t v) { s.engine.jobs.max_pending = static_cast<int>(v); }),
   };
   return keys;
 }
@@ -212,11 +215,48 @@ const std::vector<Key<Settings>>& jobs_keys() {
   return keys;
 }
 
+// One entry of a dataset's params: { name = "tenant", type = "int8", required = true, default = "1" }.
+std::optional<engine::DatasetParam> dataset_param(const toml::node& node) {
+  const auto* table = node.as_table();
+  if (!table) return std::nullopt;
+  engine::DatasetParam param;
+  for (const auto& [key, value] : *table) {
+    const std::string_view name = key.str();
+    if ((name == "name" || name == "type") && value.is_string()) {
+      (name == "name" ? param.name : param.type) = *value.value<std::string>();
+    } else if (name == "required" && value.is_boolean()) {
+      param.required = *value.value<bool>();
+    } else if (name == "default" && value.is_string()) {
+      param.default_value = *value.value<std::string>();
+    } else if (name == "default" && (value.is_integer() || value.is_boolean())) {
+      param.default_value = value.is_integer() ? std::to_string(*value.value<std::int64_t>())
+                                               : std::string(*value.value<bool>() ? "true" : "false");
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (param.name.empty() || param.type.empty()) return std::nullopt;
+  return param;
+}
+
 const std::vector<Key<engine::Dataset>>& dataset_keys() {
   using D = engine::Dataset;
   static const std::vector<Key<D>> keys = {
       text<D>("name", [](D& d) -> std::string& { return d.name; }),
       text<D>("query", [](D& d) -> std::string& { return d.query; }),
+      text<D>("description", [](D& d) -> std::string& { return d.description; }),
+      {"params", "an array of { name = \"...\", type = \"...\", required = true|false, default = \"...\" }",
+       [](D& d, const toml::node& node) {
+         const auto* entries = node.as_array();
+         if (!entries) return false;
+         d.params.clear();
+         for (const auto& entry : *entries) {
+           auto param = dataset_param(entry);
+           if (!param) return false;
+           d.params.push_back(std::move(*param));
+         }
+         return true;
+       }},
       flag<D>("exact_count", [](D& d) -> bool& { return d.exact_count; }),
       choice<D>("format", "\"csv\" or \"parquet\"", {"csv", "parquet"},
                 [](D& d, std::string_view v) { d.format = *engine::parse_format(v); }),
@@ -305,6 +345,8 @@ std::optional<std::string> complete_dataset(engine::Dataset& dataset) {
   } else if (!dataset.columns.empty() || !dataset.where.empty()) {
     return which + "columns and where go with a table, not a query";
   }
+  if (!dataset.table.empty() && !dataset.params.empty())
+    return which + "params go with a query: a table's ranges are made from its columns and where alone";
   if (dataset.parallelism > engine::max_parallelism)
     return which + "parallelism must be 1 to " + std::to_string(engine::max_parallelism);
   if (dataset.parallelism > 1 && dataset.table.empty())
@@ -325,6 +367,7 @@ std::optional<std::string> read_datasets(Settings& settings, const toml::node& n
     if (auto problem = reader.read(*table, "datasets", dataset_keys(), dataset, &upload)) return problem;
     if (auto problem = complete_dataset(dataset)) return reader.problem(entry, *problem);
     if (auto problem = s3::check_upload_options(upload)) return reader.problem(entry, "dataset " + dataset.name + ": " + *problem);
+    if (auto problem = engine::refuse_params(dataset)) return reader.problem(entry, "dataset " + dataset.name + ": " + *problem);
     if (std::ranges::any_of(*table, [](const auto& pair) { return find_key(upload_keys(), pair.first.str()); }))
       engine.dataset_uploads[dataset.name] = std::move(upload);
     engine.datasets.push_back(std::move(dataset));

@@ -18,6 +18,7 @@ struct Settings {
   std::string api_token;  // empty: the API is open
   std::chrono::seconds drain_timeout{30};  // at SIGTERM, how long running exports may go on before cancelled
   std::chrono::seconds request_timeout{30};  // how long a client may take to send a request or read an answer
+  std::size_t body_limit = 64 * 1024;  // larger request bodies get 413 (a dataset's long parameters need more)
 };
 
 // Reads one environment variable; nothing when unset. Injected so that tests need not touch the process's.

@@ -36,7 +36,8 @@ std::vector<Dataset> default_datasets() {
   users.table = "users";
   users.columns = {"id", "email", "name", "created_at"};
   users.query = table_query(users);
-  return {users};
+  users.description = "Every user: id, email, name, created_at";
+  return {std::move(users)};
 }
 
 const Dataset* find_dataset(const EngineConfig& config, std::string_view name) {

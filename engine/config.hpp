@@ -8,11 +8,20 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace pg2s3::engine {
+
+// A typed value a request may give a dataset's query: its $1, $2... in the order declared.
+struct DatasetParam {
+  std::string name;
+  std::string type;  // a PostgreSQL type name, checked by is_type_name (engine/dataset_params.hpp)
+  bool required = false;
+  std::optional<std::string> default_value = std::nullopt;  // none: NULL when the request leaves it out
+};
 
 // A name the operator binds to one query; callers choose datasets, never SQL.
 struct Dataset {
@@ -26,6 +35,8 @@ struct Dataset {
   std::string where = {};            // a condition on that table's rows; empty: every row
   int parallelism = 1;          // backends reading it at once, when the request names none
   std::uint64_t max_file_size = 0;  // split output, when the request names none; 0: one object
+  std::string description = {};
+  std::vector<DatasetParam> params = {};  // of a query dataset
 };
 
 // "SELECT <columns> FROM <table> [WHERE <where>]", the table and columns quoted as identifiers (each part
@@ -53,6 +64,8 @@ struct JobQueueConfig {
   std::chrono::milliseconds retry_backoff{10'000};  // before a rescued job may run again; doubles per attempt
   int max_attempts = 3;
   int retention_days = 30;  // ended jobs older than this are deleted by the sweep
+  // PENDING jobs past which a new one is refused (errc::at_capacity), counted by the INSERT itself.
+  int max_pending = 1000;
   // LISTEN needs a session of its own: set this when database_url goes through a transaction-mode pooler.
   std::string listen_url;  // empty: database_url
 };

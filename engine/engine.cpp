@@ -72,6 +72,9 @@ struct ActiveJob {
   ActiveJob(asio::any_io_executor executor, JobRecord job)
       : claim{std::move(job), {}}, finished(executor), heartbeat(executor) {}
   Claim claim;  // the record, and the lease token once claimed
+  // The definition it runs with, its parameters bound: kept whatever the configuration becomes meanwhile.
+  std::shared_ptr<const Dataset> dataset;
+  std::string unrunnable;  // why it cannot run here, when the dataset is gone or no longer fits its parameters
   detail::ExportTarget target;
   detail::ExportProgress progress;
   asio::cancellation_signal cancel;  // stops a running export's waiting step (progress.cancel_requested is the record)
@@ -82,6 +85,15 @@ struct ActiveJob {
   Stop stop = Stop::none;
   Clock::time_point renewed_at{};  // when the last heartbeat that renewed the lease was sent
 };
+
+// The job's dataset as configured now, its query bound to the job's parameters.
+Result<std::shared_ptr<const Dataset>> bound_dataset(const EngineConfig& config, const JobRecord& job) {
+  const Dataset* dataset = find_dataset(config, job.dataset);
+  if (!dataset) return Error{errc::unknown_dataset, "no dataset named '" + job.dataset + "' any more"};
+  auto bound = bind_params(*dataset, job.params);
+  if (!bound) return bound.error();
+  return std::make_shared<const Dataset>(std::move(*bound));
+}
 
 // "host:pid", for an operator to find the process that runs a job.
 std::string runner_name() {
@@ -181,13 +193,15 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     }));
   }
 
-  // A claimed job of the fleet's: runs here as any job started here would.
+  // A claimed job of the fleet's: runs here as any job started here would, with the parameters recorded.
   void start_claimed(Claim claim) {
-    const Dataset* dataset = find_dataset(config, claim.job.dataset);
     auto job = std::make_shared<ActiveJob>(executor, std::move(claim.job));
     job->claim.lease_token = std::move(claim.lease_token);
+    auto bound = bound_dataset(config, job->claim.job);
+    if (bound) job->dataset = std::move(*bound);
+    else job->unrunnable = bound.error().message;
     const auto& record = job->claim.job;
-    job->target = {dataset, record.format, record.compression, record.s3_key, {}, record.parallelism,
+    job->target = {job->dataset.get(), record.format, record.compression, record.s3_key, {}, record.parallelism,
                    record.max_file_size, record.id};
     watch(job);
     ++running;
@@ -209,7 +223,9 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     asio::co_spawn(executor, [self = shared_from_this(), job] { return self->keep_lease(job); }, asio::detached);
     co_await abort_earlier_upload(*job);
     Result<void> outcome = detail::cancelled;
-    if (!job->progress.cancel_requested)  // cancelled between being claimed and starting
+    if (!job->unrunnable.empty())
+      outcome = Error{errc::invalid_request, job->unrunnable};
+    else if (!job->progress.cancel_requested)  // cancelled between being claimed and starting
       outcome = co_await detail::run_export(config, client, pool, job->target, job->progress);
     co_await asio::this_coro::reset_cancellation_state();  // the ending is recorded even after a cancel
     job->exported = true;
@@ -332,10 +348,10 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
   // Claims PENDING jobs while there is room, woken by a notification, a job's end, or the poll interval.
   asio::awaitable<void> claim_jobs() {
-    std::vector<std::string> datasets;
-    for (const auto& dataset : config.datasets) datasets.push_back(dataset.name);
     while (accepting()) {
       while (accepting() && room() > 0) {
+        std::vector<std::string> datasets;  // as configured now: a reload may change them
+        for (const auto& dataset : config.datasets) datasets.push_back(dataset.name);
         auto claims = co_await store->claim(static_cast<int>(room()), datasets);
         if (!claims) log("claiming jobs: " + claims.error().message);
         if (!claims || claims->empty()) break;
@@ -531,24 +547,46 @@ std::optional<std::string> refuse_max_file_size(const JobRecord& record) {
 // What makes two requests under one Idempotency-Key the same request.
 std::string fingerprint(const ExportRequest& request) {
   auto named = [](auto value) { return value ? std::string(to_string(*value)) : std::string("-"); };
-  return "dataset=" + request.dataset + "\nkey=" + request.key + "\nformat=" + named(request.format) +
-         "\ncompression=" + named(request.compression) +
-         (request.parallelism ? "\nparallelism=" + std::to_string(*request.parallelism) : std::string()) +
-         (request.max_file_size ? "\nmax_file_size=" + std::to_string(*request.max_file_size) : std::string());
+  std::string text = "dataset=" + request.dataset + "\nkey=" + request.key + "\nformat=" + named(request.format) +
+                     "\ncompression=" + named(request.compression);
+  if (request.parallelism) text += "\nparallelism=" + std::to_string(*request.parallelism);
+  if (request.max_file_size) text += "\nmax_file_size=" + std::to_string(*request.max_file_size);
+  for (const auto& [name, value] : request.params) text += "\nparam " + name + "=" + hex(value);
+  return text;
 }
 
 }  // namespace
 
+Engine::Task<ParamValues> Engine::checked_params(const Dataset& dataset, const ParamArguments& given) {
+  auto values = resolve_params(dataset, given);
+  if (!values) co_return values.error();
+  for (const auto& param : dataset.params) {
+    const auto& value = values->at(param.name);
+    if (!value) continue;
+    auto refused = co_await impl_->store->refuse_value(*value, param.type);
+    if (!refused) co_return refused.error();
+    if (*refused) co_return Error{errc::invalid_request, "parameter '" + param.name + "' is not a valid " + param.type + ": " + **refused};
+  }
+  co_return std::move(*values);
+}
+
 Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
   if (impl_->draining) co_return Error{errc::shutting_down, "the server is shutting down"};
-  const Dataset* dataset = find_dataset(impl_->config, request.dataset);
-  if (!dataset) co_return Error{errc::unknown_dataset, "no dataset named '" + request.dataset + "'"};
+  const Dataset* configured = find_dataset(impl_->config, request.dataset);
+  if (!configured) co_return Error{errc::unknown_dataset, "no dataset named '" + request.dataset + "'"};
+  // A copy: a reload may replace the configuration's datasets while this waits on the database.
+  const auto dataset = std::make_shared<const Dataset>(*configured);
   JobRecord record;
   record.id = new_job_id();
   record.dataset = dataset->name;
   record.format = request.format.value_or(dataset->format);
   record.compression = request.compression.value_or(default_compression(record.format));
   record.max_attempts = impl_->config.jobs.max_attempts;
+  auto params = co_await checked_params(*dataset, request.params);
+  if (!params) co_return params.error();
+  record.params = std::move(*params);
+  auto bound = bind_params(*dataset, record.params);
+  if (!bound) co_return bound.error();
   if (auto refused = refuse_compression(record.format, record.compression)) co_return Error{errc::invalid_request, *refused};
   record.parallelism = request.parallelism.value_or(dataset->parallelism);
   if (auto refused = detail::refuse_parallelism(*dataset, record.format, record.parallelism))
@@ -577,7 +615,8 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
     co_return std::move(*queued);
   }
   auto job = std::make_shared<ActiveJob>(impl_->executor, *queued);
-  job->target = {dataset, record.format, record.compression,
+  job->dataset = std::make_shared<const Dataset>(std::move(*bound));
+  job->target = {job->dataset.get(), record.format, record.compression,
                  request.output_path.empty() ? record.s3_key : std::string(), request.output_path, record.parallelism,
                  record.max_file_size, record.id};
   impl_->watch(job);
@@ -591,12 +630,12 @@ Engine::Task<std::optional<JobRecord>> Engine::find_job(std::string_view id) {
   co_return co_await impl_->store->find(id);
 }
 
-Engine::Task<std::vector<JobRecord>> Engine::list_jobs(int limit) {
-  auto jobs = co_await impl_->store->list(limit);
-  if (!jobs) co_return jobs.error();
-  for (auto& job : *jobs)  // the stored progress may lag behind memory by up to a heartbeat
+Engine::Task<JobPage> Engine::list_jobs(const JobQuery& query) {
+  auto page = co_await impl_->store->list(query);
+  if (!page) co_return page.error();
+  for (auto& job : page->jobs)  // the stored progress may lag behind memory by up to a heartbeat
     if (auto it = impl_->active.find(job.id); it != impl_->active.end()) job = it->second->claim.job;
-  co_return jobs;
+  co_return page;
 }
 
 Engine::Task<JobRecord> Engine::wait(std::string_view id) {
@@ -704,5 +743,10 @@ EngineMetrics Engine::metrics() const {
 }
 
 const EngineConfig& Engine::config() const { return impl_->config; }
+
+void Engine::replace_datasets(std::vector<Dataset> datasets) {
+  impl_->config.datasets = std::move(datasets);
+  impl_->claim_bell.ring();  // jobs of a dataset new here may be waiting
+}
 
 }  // namespace pg2s3::engine

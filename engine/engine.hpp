@@ -2,8 +2,10 @@
 #pragma once
 
 #include "engine/config.hpp"
+#include "engine/dataset_params.hpp"
 #include "engine/error.hpp"
 #include "engine/job.hpp"
+#include "engine/job_query.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -34,6 +36,7 @@ struct ExportRequest {
   // When set, a second request under the same key returns the first one's job instead of starting
   // another; the same key with a different request is refused (errc::conflict).
   std::string idempotency_key = {};
+  ParamArguments params = {};  // the dataset's parameters, by name
 };
 
 // One file of a split output, as GET /exports/{id}/download-url lists it.
@@ -84,7 +87,8 @@ class Engine {
   Task<JobRecord> start_export(ExportRequest request);
   // From memory while the job is active, from export_jobs after.
   Task<std::optional<JobRecord>> find_job(std::string_view id);
-  Task<std::vector<JobRecord>> list_jobs(int limit);
+  // A page of the jobs the query asks for, newest first.
+  Task<JobPage> list_jobs(const JobQuery& query);
   // Waits until the job is final.
   Task<JobRecord> wait(std::string_view id);
   // Cancels a PENDING or RUNNING job, wherever it runs: it ends CANCELLED with its upload aborted, or
@@ -108,10 +112,16 @@ class Engine {
   Task<std::vector<FileDownload>> file_downloads(const JobRecord& job);
   EngineMetrics metrics() const;
   const EngineConfig& config() const;
+  // The datasets from now on (a reload of the configuration): jobs already started keep the definition
+  // they started with; new ones, and jobs claimed from now on, take these. Upload options stay as they
+  // were: an upload being created holds on to them.
+  void replace_datasets(std::vector<Dataset> datasets);
 
  private:
   struct Impl;
   explicit Engine(std::shared_ptr<Impl> impl);
+  // The request's parameter values with the defaults, each one taken by PostgreSQL as its declared type.
+  Task<ParamValues> checked_params(const Dataset& dataset, const ParamArguments& given);
   std::shared_ptr<Impl> impl_;
 };
 

@@ -18,6 +18,7 @@ class EngineCategory final : public boost::system::error_category {
       case errc::over_budget: return "part larger than the buffer budget";
       case errc::conflict: return "conflicts with an earlier request";
       case errc::lease_lost: return "the job's lease was lost";
+      case errc::at_capacity: return "too many jobs pending";
     }
     return "unknown engine error";
   }

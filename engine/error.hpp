@@ -20,6 +20,7 @@ enum class errc {
   over_budget,       // a part buffer larger than the whole buffer budget
   conflict,          // an idempotency key already used by another request
   lease_lost,        // another process holds the job now: its runner stops without writing to it
+  at_capacity,       // max_pending jobs are PENDING already: nothing was recorded
 };
 
 const boost::system::error_category& engine_category() noexcept;

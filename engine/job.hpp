@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,9 @@ std::string_view content_type(Format format, Compression compression);
 
 using TimePoint = std::chrono::system_clock::time_point;
 
+// A dataset's parameters as a job runs with them, by name; nothing: SQL NULL.
+using ParamValues = std::map<std::string, std::optional<std::string>, std::less<>>;
+
 struct JobRecord {
   std::string id;  // a UUID
   std::string dataset;
@@ -59,6 +63,7 @@ struct JobRecord {
   int max_attempts = 3;
   std::string runner;  // "host:pid" of the process that runs it, or ran it last
   std::vector<std::string> errors;  // why earlier attempts ended without an outcome, oldest first
+  ParamValues params;  // the dataset's parameters, defaults filled in: what any process that runs it binds
   TimePoint created_at{};
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> finished_at;

@@ -1,7 +1,11 @@
 #include "engine/job_store.hpp"
 
+#include "engine/dataset_params.hpp"
+
 #include <boost/asio/error.hpp>
 
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <simdjson.h>
 
 #include <random>
@@ -20,7 +24,7 @@ constexpr std::string_view create_table = R"(
   DO $migrate$
   BEGIN
     IF (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('export_jobs') AND NOT attisdropped
-        AND attname IN ('request_fingerprint', 'parallelism', 'max_file_size', 'files', 'manifest_key')) = 5 THEN
+        AND attname IN ('request_fingerprint', 'parallelism', 'max_file_size', 'files', 'manifest_key', 'params')) = 6 THEN
       RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(1885811315, 0);
@@ -54,6 +58,7 @@ constexpr std::string_view create_table = R"(
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS max_file_size bigint;
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS files integer;
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS manifest_key text;
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS params jsonb NOT NULL DEFAULT '{}';
     CREATE INDEX IF NOT EXISTS export_jobs_created_at ON export_jobs (created_at DESC);
     CREATE INDEX IF NOT EXISTS export_jobs_pending ON export_jobs (run_after, created_at) WHERE status = 'PENDING';
     CREATE INDEX IF NOT EXISTS export_jobs_running ON export_jobs (owner) WHERE status = 'RUNNING';
@@ -70,8 +75,9 @@ constexpr std::string_view owner_lock_space = "1885811315";
 // them: GCC 12 mishandles an initializer_list temporary across a co_await.)
 constexpr std::string_view columns =
     "id::text AS id, dataset, status, total_records, processed_records, bytes_uploaded, s3_key, format, "
-    "compression, parallelism, max_file_size, files, manifest_key, upload_id, error_message, attempt, max_attempts, runner, errors::text AS errors, "
-    "(extract(epoch FROM created_at) * 1000)::bigint AS created_ms, "
+    "compression, parallelism, max_file_size, files, manifest_key, upload_id, error_message, attempt, max_attempts, "
+    "runner, errors::text AS errors, params::text AS params, "
+    "(extract(epoch FROM created_at) * 1000000)::bigint AS created_us, "
     "(extract(epoch FROM started_at) * 1000)::bigint AS started_ms, "
     "(extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms";
 
@@ -116,6 +122,24 @@ std::vector<std::string> strings_in(std::string_view json_array) {
   return strings;
 }
 
+ParamValues params_in(std::string_view json_object) {
+  ParamValues params;
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  if (parser.parse(json_object.data(), json_object.size()).get_object().get(object)) return params;
+  for (auto [name, value] : object) {
+    std::string_view text;
+    params[std::string(name)] = value.get_string().get(text) ? std::nullopt : std::optional<std::string>(text);
+  }
+  return params;
+}
+
+std::string params_json(const ParamValues& params) {
+  boost::json::object object;
+  for (const auto& [name, value] : params) object[name] = value ? boost::json::value(*value) : boost::json::value(nullptr);
+  return boost::json::serialize(object);
+}
+
 JobRecord job_at(const pg::QueryResult& rows, int row) {
   JobRecord job;
   job.id = rows.text(row, "id").value_or("");
@@ -137,7 +161,9 @@ JobRecord job_at(const pg::QueryResult& rows, int row) {
   job.max_attempts = static_cast<int>(rows.int64(row, "max_attempts").value_or(0));
   job.runner = rows.text(row, "runner").value_or("");
   job.errors = strings_in(rows.text(row, "errors").value_or("[]"));
-  job.created_at = time_at(rows, row, "created_ms").value_or(TimePoint{});
+  job.params = params_in(rows.text(row, "params").value_or("{}"));
+  // Microseconds, as stored: the listing's cursor names a job's exact place.
+  job.created_at = TimePoint(std::chrono::microseconds(rows.int64(row, "created_us").value_or(0)));
   job.started_at = time_at(rows, row, "started_ms");
   job.finished_at = time_at(rows, row, "finished_ms");
   return job;
@@ -217,30 +243,42 @@ JobStore::Task<JobRecord> JobStore::enqueue(const JobRecord& job, bool held_here
       std::to_string(owner_),
       idempotency ? pg::Parameter(idempotency->key) : std::nullopt,
       idempotency ? pg::Parameter(idempotency->request) : std::nullopt,
+      std::to_string(queue_.max_pending),
+      params_json(job.params),
       std::to_string(job.parallelism),
       job.max_file_size ? pg::Parameter(std::to_string(job.max_file_size)) : std::nullopt,
       job.manifest_key.empty() ? pg::Parameter() : job.manifest_key};
-  // A held job waits with run_after at infinity, which no claim of another process reaches.
+  // A held job waits with run_after at infinity, which no claim of another process reaches. The bound on
+  // PENDING jobs is part of the one statement, counting no further than the bound (on the pending index).
   const std::string insert = sql({R"(
-    WITH inserted AS (
+    WITH room AS (
+      SELECT count(*) < $11::bigint AS has_room
+      FROM (SELECT 1 FROM export_jobs WHERE status = 'PENDING' LIMIT $11::bigint) AS pending),
+    inserted AS (
       INSERT INTO export_jobs (id, dataset, status, s3_key, compression, format, created_at, max_attempts,
-                               run_after, owner, idempotency_key, request_fingerprint, parallelism, max_file_size,
-                               manifest_key)
-      VALUES ($1::uuid, $2, 'PENDING', $3, $4, $5, now(), $6::integer,
-              CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10, $11::integer,
-              $12::bigint, $13)
+                               run_after, owner, idempotency_key, request_fingerprint, params, parallelism,
+                               max_file_size, manifest_key)
+      SELECT $1::uuid, $2, 'PENDING', $3, $4, $5, now(), $6::integer,
+             CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10, $12::jsonb,
+             $13::integer, $14::bigint, $15
+      FROM room WHERE has_room
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *)
-    SELECT )", columns, R"(, CASE WHEN $7::boolean THEN NULL ELSE pg_notify(')", jobs_channel, R"(', 'queued') END
-    FROM inserted)"});
+    SELECT has_room, queued.* FROM room LEFT JOIN (
+      SELECT )", columns, R"(, CASE WHEN $7::boolean THEN NULL ELSE pg_notify(')", jobs_channel, R"(', 'queued') END
+      FROM inserted) AS queued ON true)"});
   auto inserted = co_await run(insert, parameters);
   if (!inserted) co_return inserted.error();
-  if (inserted->rows() == 1) co_return job_at(*inserted, 0);
+  if (inserted->text(0, "id")) co_return job_at(*inserted, 0);
+  if (inserted->text(0, "has_room") != "t" && !idempotency)
+    co_return Error{errc::at_capacity, std::to_string(queue_.max_pending) + " jobs are PENDING already: retry later"};
 
   const pg::Parameter key[] = {idempotency ? idempotency->key : std::string()};
   const std::string by_key = sql({"SELECT ", columns, ", request_fingerprint FROM export_jobs WHERE idempotency_key = $1"});
   auto earlier = co_await run(by_key, key);
   if (!earlier) co_return earlier.error();
+  if (earlier->rows() == 0 && inserted->text(0, "has_room") != "t")
+    co_return Error{errc::at_capacity, std::to_string(queue_.max_pending) + " jobs are PENDING already: retry later"};
   if (earlier->rows() == 0) co_return Error{errc::conflict, "idempotency key in use by a job being deleted: retry"};
   if (earlier->text(0, "request_fingerprint") != idempotency->request)
     co_return Error{errc::conflict, "the Idempotency-Key was used for another request (job " +
@@ -423,12 +461,40 @@ JobStore::Task<std::optional<JobRecord>> JobStore::find(std::string_view id) {
   co_return job_at(*rows, 0);
 }
 
-JobStore::Task<std::vector<JobRecord>> JobStore::list(int limit) {
-  const pg::Parameter parameters[] = {std::to_string(limit)};
-  const std::string statement = sql({"SELECT ", columns, " FROM export_jobs ORDER BY created_at DESC, id LIMIT $1::int"});
+namespace {
+
+pg::Parameter microseconds_or_null(const std::optional<TimePoint>& time) {
+  if (!time) return std::nullopt;
+  return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(time->time_since_epoch()).count());
+}
+
+}  // namespace
+
+JobStore::Task<JobPage> JobStore::list(const JobQuery& query) {
+  const pg::Parameter parameters[] = {
+      query.status ? pg::Parameter(std::string(to_string(*query.status))) : std::nullopt,
+      query.dataset,
+      microseconds_or_null(query.since),
+      microseconds_or_null(query.until),
+      query.after ? pg::Parameter(std::to_string(query.after->created_us)) : std::nullopt,
+      query.after ? pg::Parameter(query.after->id) : std::nullopt,
+      std::to_string(query.limit + 1)};
+  // A keyset on (created_at, id): a page starts where the last one ended whatever was added meanwhile.
+  const std::string statement = sql({"SELECT ", columns, R"( FROM export_jobs
+    WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR dataset = $2)
+      AND ($3::bigint IS NULL OR created_at >= 'epoch'::timestamptz + $3::bigint * interval '1 microsecond')
+      AND ($4::bigint IS NULL OR created_at < 'epoch'::timestamptz + $4::bigint * interval '1 microsecond')
+      AND ($5::bigint IS NULL OR
+           (created_at, id) < ('epoch'::timestamptz + $5::bigint * interval '1 microsecond', $6::uuid))
+    ORDER BY created_at DESC, id DESC LIMIT $7::int)"});
   auto rows = co_await run(statement, parameters);
   if (!rows) co_return rows.error();
-  co_return jobs_in(*rows);
+  JobPage page{jobs_in(*rows), std::nullopt};
+  if (page.jobs.size() > static_cast<std::size_t>(query.limit)) {
+    page.jobs.resize(static_cast<std::size_t>(query.limit));
+    page.next = position_of(page.jobs.back());
+  }
+  co_return page;
 }
 
 JobStore::Task<std::vector<JobRecord>> JobStore::with_open_uploads() {
@@ -462,6 +528,19 @@ JobStore::Task<int> JobStore::delete_expired(int batch) {
     SELECT count(*) AS deleted FROM expired)", parameters);
   if (!deleted) co_return deleted.error();
   co_return static_cast<int>(deleted->int64(0, "deleted").value_or(0));
+}
+
+JobStore::Task<std::optional<std::string>> JobStore::refuse_value(std::string_view value, std::string_view type) {
+  const pg::Parameter parameters[] = {hex(value)};
+  const std::string statement = cast_check_sql(type);
+  auto checked = co_await run(statement, parameters);
+  if (checked) co_return std::optional<std::string>{};
+  if (checked.error().code != pg::errc::server_error) co_return checked.error();
+  // The server's words, which quote the value: cut short, for a value may be a megabyte.
+  std::string words = checked.error().message;
+  if (auto state = words.find("SQLSTATE "); state != std::string::npos) words.erase(0, state);
+  if (words.size() > 300) words = words.substr(0, 300) + "...";
+  co_return std::optional<std::string>(std::move(words));
 }
 
 JobStore::Task<void> JobStore::ping() {

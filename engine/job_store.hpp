@@ -11,6 +11,7 @@
 #include "engine/config.hpp"
 #include "engine/error.hpp"
 #include "engine/job.hpp"
+#include "engine/job_query.hpp"
 #include "engine/sync.hpp"
 #include "pg/connection.hpp"
 
@@ -79,13 +80,16 @@ class JobStore {
   Task<std::optional<JobRecord>> request_cancel(std::string_view id);
 
   Task<std::optional<JobRecord>> find(std::string_view id);
-  Task<std::vector<JobRecord>> list(int limit);  // newest first
+  Task<JobPage> list(const JobQuery& query);  // newest first
   // Ended jobs whose upload could not be aborted when they ended (S3 was away), oldest first.
   Task<std::vector<JobRecord>> with_open_uploads();
   // Records that the job's upload `upload_id` is gone.
   Task<void> forget_upload(std::string_view id, std::string_view upload_id);
   // Deletes up to `batch` ended jobs older than the retention, without open uploads; returns how many.
   Task<int> delete_expired(int batch);
+  // Why PostgreSQL does not take `value` as `type` (its own words), or nothing when it does: checked with
+  // the value bound, never as SQL text, on this store's connection.
+  Task<std::optional<std::string>> refuse_value(std::string_view value, std::string_view type);
   // Whether the database answers (reconnecting when needed).
   Task<void> ping();
 

@@ -1,7 +1,9 @@
 #include "http/handler.hpp"
 
 #include "http/json.hpp"
+#include "http/list_query.hpp"
 #include "http/metrics.hpp"
+#include "http/openapi.hpp"
 #include "http/routes.hpp"
 
 #include <boost/json/array.hpp>
@@ -20,6 +22,9 @@ namespace {
 
 ApiResponse json_response(unsigned status, std::string body) { return {status, "application/json", std::move(body)}; }
 
+// How long a caller turned away at capacity is asked to wait: about what a short export takes.
+constexpr unsigned at_capacity_retry_after = 5;
+
 // The engine's refusals map to the client's mistakes; anything else is the service's trouble.
 ApiResponse engine_error(const engine::Error& error) {
   if (error.code == engine::errc::unknown_dataset) return error_response(404, "not_found", error.message);
@@ -27,6 +32,11 @@ ApiResponse engine_error(const engine::Error& error) {
   if (error.code == engine::errc::unknown_job) return error_response(404, "not_found", error.message);
   if (error.code == engine::errc::conflict) return error_response(409, "conflict", error.message);
   if (error.code == engine::errc::shutting_down) return error_response(503, "shutting_down", error.message);
+  if (error.code == engine::errc::at_capacity) {
+    auto busy = error_response(503, "at_capacity", error.message);
+    busy.retry_after = at_capacity_retry_after;
+    return busy;
+  }
   return error_response(503, "unavailable", error.message);
 }
 
@@ -48,7 +58,7 @@ asio::awaitable<ApiResponse> start_export(engine::Engine& engine, const StartExp
   if (auto* problem = std::get_if<std::string>(&options)) co_return error_response(400, "bad_request", *problem);
   const auto& chosen = std::get<ExportOptions>(options);
   const engine::ExportRequest request{route.dataset, chosen.key, chosen.compression, {}, chosen.format,
-                                      chosen.parallelism, chosen.max_file_size, api.idempotency_key};
+                                      chosen.parallelism, chosen.max_file_size, api.idempotency_key, chosen.params};
   auto job = co_await engine.start_export(request);
   if (!job) co_return engine_error(job.error());
   co_return json_response(202, json::serialize(json::object{{"jobId", job->id},
@@ -102,9 +112,17 @@ asio::awaitable<ApiResponse> cancel_job(engine::Engine& engine, const CancelJob&
 }
 
 asio::awaitable<ApiResponse> list_jobs(engine::Engine& engine, const ListJobs& route) {
-  auto jobs = co_await engine.list_jobs(route.limit);
-  if (!jobs) co_return engine_error(jobs.error());
-  co_return json_response(200, job_list_json(*jobs));
+  auto page = co_await engine.list_jobs(route.query);
+  if (!page) co_return engine_error(page.error());
+  std::optional<std::string> next;
+  if (page->next) next = encode_cursor(*page->next);
+  co_return json_response(200, job_list_json(page->jobs, next));
+}
+
+ApiResponse get_dataset(const engine::Engine& engine, const GetDataset& route) {
+  const auto* dataset = engine::find_dataset(engine.config(), route.name);
+  if (!dataset) return error_response(404, "not_found", "no dataset named '" + route.name.substr(0, 200) + "'");
+  return json_response(200, dataset_json(*dataset));
 }
 
 asio::awaitable<ApiResponse> health(engine::Engine& engine) {
@@ -132,6 +150,9 @@ asio::awaitable<ApiResponse> handle_request(engine::Engine& engine, const ApiReq
   if (auto* url = std::get_if<GetDownloadUrl>(&chosen)) co_return co_await get_download_url(engine, *url);
   if (auto* cancel = std::get_if<CancelJob>(&chosen)) co_return co_await cancel_job(engine, *cancel);
   if (auto* list = std::get_if<ListJobs>(&chosen)) co_return co_await list_jobs(engine, *list);
+  if (std::holds_alternative<ListDatasets>(chosen)) co_return json_response(200, dataset_list_json(engine.config().datasets));
+  if (auto* dataset = std::get_if<GetDataset>(&chosen)) co_return get_dataset(engine, *dataset);
+  if (std::holds_alternative<OpenApi>(chosen)) co_return json_response(200, std::string(openapi_document()));
   if (std::holds_alternative<Health>(chosen)) co_return co_await health(engine);
   co_return ApiResponse{200, "text/plain; version=0.0.4", prometheus_text(engine.metrics())};
 }

@@ -5,6 +5,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,7 @@ struct ApiResponse {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::optional<unsigned> retry_after = std::nullopt;  // seconds, sent as Retry-After
 };
 
 // With a non-empty `api_token`, every request but GET /healthz needs "Authorization: Bearer <token>".

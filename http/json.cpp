@@ -61,20 +61,66 @@ json::object status_object(const engine::JobRecord& job) {
   status["errors"] = std::move(errors);
   status["files"] = job.files ? json::value(*job.files) : json::value(nullptr);
   status["manifestKey"] = job.manifest_key.empty() ? json::value(nullptr) : json::value(valid_utf8(job.manifest_key));
+  json::object params;
+  for (const auto& [name, value] : job.params)
+    params[valid_utf8(name)] = value ? json::value(valid_utf8(*value)) : json::value(nullptr);
+  status["params"] = std::move(params);
   status["createdAt"] = engine::iso8601(job.created_at);
   status["startedAt"] = time_or_null(job.started_at);
   status["finishedAt"] = time_or_null(job.finished_at);
   return status;
 }
 
+json::object dataset_object(const engine::Dataset& dataset) {
+  json::array params;
+  for (const auto& param : dataset.params)
+    params.push_back(json::object{{"name", param.name},
+                                  {"type", param.type},
+                                  {"required", param.required},
+                                  {"default", param.default_value ? json::value(valid_utf8(*param.default_value))
+                                                                  : json::value(nullptr)}});
+  return {{"name", valid_utf8(dataset.name)},
+          {"description", dataset.description.empty() ? json::value(nullptr) : json::value(valid_utf8(dataset.description))},
+          {"params", std::move(params)},
+          {"defaults", json::object{{"format", engine::to_string(dataset.format)},
+                                    {"compression", engine::to_string(engine::default_compression(dataset.format))}}}};
+}
+
+// A request's parameter values as text: strings as they are, numbers as written, booleans as true/false.
+std::optional<std::string> read_params(simdjson::dom::element value, engine::ParamArguments& params) {
+  simdjson::dom::object object;
+  if (value.get(object)) return "\"params\" must be an object of the dataset's parameters";
+  for (auto [name, element] : object) {
+    const std::string field(name);
+    std::string text;
+    std::string_view string;
+    bool flag = false;
+    if (!element.get(string)) text = string;
+    else if (!element.get(flag)) text = flag ? "true" : "false";
+    else if (element.is_number()) text = simdjson::minify(element);
+    else return "params." + valid_utf8(field.substr(0, 64)) + " must be a string, a number or a boolean";
+    if (!params.emplace(field, std::move(text)).second) return "params." + valid_utf8(field.substr(0, 64)) + " is given twice";
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::string dataset_json(const engine::Dataset& dataset) { return json::serialize(dataset_object(dataset)); }
+
+std::string dataset_list_json(const std::vector<engine::Dataset>& datasets) {
+  json::array all;
+  for (const auto& dataset : datasets) all.push_back(dataset_object(dataset));
+  return json::serialize(json::object{{"datasets", std::move(all)}});
+}
 
 std::string job_status_json(const engine::JobRecord& job) { return json::serialize(status_object(job)); }
 
-std::string job_list_json(const std::vector<engine::JobRecord>& jobs) {
+std::string job_list_json(const std::vector<engine::JobRecord>& jobs, const std::optional<std::string>& next) {
   json::array statuses;
   for (const auto& job : jobs) statuses.push_back(status_object(job));
-  return json::serialize(json::object{{"jobs", std::move(statuses)}});
+  return json::serialize(json::object{{"jobs", std::move(statuses)},
+                                      {"next", next ? json::value(*next) : json::value(nullptr)}});
 }
 
 std::string error_json(std::string_view code, std::string_view message) {
@@ -89,6 +135,7 @@ std::variant<ExportOptions, std::string> parse_export_options(std::string_view b
   if (parser.parse(body.data(), body.size()).get(object)) return std::string("the body is not a JSON object");
   // A field given twice is ambiguous: refused.
   bool key_seen = false, compression_seen = false, format_seen = false, parallelism_seen = false, size_seen = false;
+  bool params_seen = false;
   for (auto [field, value] : object) {
     std::string_view text;
     if (field == "key") {
@@ -123,6 +170,9 @@ std::variant<ExportOptions, std::string> parse_export_options(std::string_view b
         return std::string("\"maxFileSize\" must be a size such as \"256MiB\" or a number of bytes");
       }
       options.max_file_size = bytes;
+    } else if (field == "params") {
+      if (std::exchange(params_seen, true)) return std::string("\"params\" is given twice");
+      if (auto problem = read_params(value, options.params)) return *problem;
     } else {
       return "unknown field \"" + std::string(field) + "\"";
     }

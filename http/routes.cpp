@@ -1,17 +1,15 @@
 #include "http/routes.hpp"
 
 #include "engine/job.hpp"
+#include "http/list_query.hpp"
 
 #include <openssl/crypto.h>
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 
 namespace pg2s3::http {
 namespace {
-
-constexpr int max_list_limit = 1000;
 
 Refusal method_not_allowed(std::string_view method, std::string_view path) {
   return {405, "method_not_allowed", std::string(method) + " is not allowed on " + std::string(path)};
@@ -29,15 +27,9 @@ std::string job_id(std::string_view text) {
 }
 
 Route list_jobs(std::string_view query) {
-  ListJobs list;
-  if (query.empty()) return list;
-  if (!query.starts_with("limit=") || query.find('&') != std::string_view::npos)
-    return Refusal{400, "bad_request", "the only query parameter is limit"};
-  const auto text = query.substr(6);
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), list.limit);
-  if (ec != std::errc{} || end != text.data() + text.size() || list.limit < 1 || list.limit > max_list_limit)
-    return Refusal{400, "bad_request", "limit must be a whole number from 1 to 1000"};
-  return list;
+  auto parsed = parse_list_query(query);
+  if (auto* problem = std::get_if<QueryProblem>(&parsed)) return Refusal{400, problem->code, problem->message};
+  return ListJobs{std::get<engine::JobQuery>(std::move(parsed))};
 }
 
 }  // namespace
@@ -50,7 +42,15 @@ Route route(std::string_view method, std::string_view target) {
 
   if (path == "/healthz") return get ? Route(Health{}) : method_not_allowed(method, path);
   if (path == "/metrics") return get ? Route(Metrics{}) : method_not_allowed(method, path);
+  if (path == "/openapi.json") return get ? Route(OpenApi{}) : method_not_allowed(method, path);
   if (path == "/exports") return get ? list_jobs(query) : method_not_allowed(method, path);
+  if (path == "/datasets") return get ? Route(ListDatasets{}) : method_not_allowed(method, path);
+  if (path.starts_with("/datasets/")) {
+    const std::string_view name = path.substr(10);
+    if (name.empty() || name.find('/') != std::string_view::npos)
+      return Refusal{404, "not_found", "no route " + std::string(path.substr(0, 200))};
+    return get ? Route(GetDataset{std::string(name)}) : method_not_allowed(method, path);
+  }
   if (!path.starts_with("/exports/")) return Refusal{404, "not_found", "no route " + std::string(path.substr(0, 200))};
 
   std::string_view rest = path.substr(9);

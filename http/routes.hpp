@@ -1,6 +1,8 @@
 // The control API's routing as a plain function: a method and a target in, the operation to run or a refusal out.
 #pragma once
 
+#include "engine/job_query.hpp"
+
 #include <string>
 #include <string_view>
 #include <variant>
@@ -11,7 +13,10 @@ struct StartExport { std::string dataset; };
 struct GetJob { std::string id; };
 struct GetDownloadUrl { std::string id; };
 struct CancelJob { std::string id; };
-struct ListJobs { int limit = 20; };
+struct ListJobs { engine::JobQuery query; };
+struct ListDatasets {};
+struct GetDataset { std::string name; };
+struct OpenApi {};
 struct Health {};
 struct Metrics {};
 
@@ -22,10 +27,12 @@ struct Refusal {
   std::string message;
 };
 
-using Route = std::variant<StartExport, GetJob, GetDownloadUrl, CancelJob, ListJobs, Health, Metrics, Refusal>;
+using Route = std::variant<StartExport, GetJob, GetDownloadUrl, CancelJob, ListJobs, ListDatasets, GetDataset, OpenApi,
+                           Health, Metrics, Refusal>;
 
 // POST /exports/{dataset}, GET|DELETE /exports/{jobId}, GET /exports/{jobId}/download-url,
-// GET /exports?limit=N (1..1000, default 20), GET /healthz, GET /metrics.
+// GET /exports?limit=N&status=S&dataset=D&since=T&until=T&cursor=C, GET /datasets, GET /datasets/{name},
+// GET /openapi.json, GET /healthz, GET /metrics.
 Route route(std::string_view method, std::string_view target);
 
 // Whether an Authorization header carries "Bearer <token>", compared in constant time.

@@ -88,6 +88,7 @@ struct Server::Impl {
     bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(answer.status), version};
     response.set(bhttp::field::server, "pg2s3");
     response.set(bhttp::field::content_type, answer.content_type);
+    if (answer.retry_after) response.set(bhttp::field::retry_after, std::to_string(*answer.retry_after));
     response.body() = answer.body;
     response.keep_alive(keep_alive);
     response.prepare_payload();

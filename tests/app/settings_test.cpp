@@ -1,4 +1,5 @@
 // The config file's schema: every key known, in its table, of its type; and the S3 settings' sources.
+#include "app/serve_command.hpp"
 #include "app/settings.hpp"
 
 #include <catch2/catch.hpp>
@@ -118,6 +119,8 @@ TEST_CASE("a dataset names a query, or a table with columns, a condition and a p
   CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\nquery = \"SELECT 1\"\nparallelism = 2\n"),
              Contains("parallelism needs a table"));
   CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\ntable = \"t\"\nparallelism = 65\n"), Contains("1 to 64"));
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\ntable = \"t\"\nparams = [{name = \"p\", type = \"int8\"}]\n"),
+             Contains("params go with a query"));
   CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\ntable = \"t\"\ncolumns = \"id\"\n"),
              Contains("datasets.columns must be an array of strings"));
   CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\ntable = \"t\"\ncolumns = [\"\"]\n"), Contains("a column name is empty"));
@@ -168,4 +171,46 @@ TEST_CASE("region and endpoint: environment, then the file, then the shared prof
   std::ofstream(aws_config) << "[profile ci\nregion = x\n";
   CHECK_THAT(std::get<std::string>(app::load_settings({}, environment)), Contains(aws_config + " line 1"));
   std::remove(aws_config.c_str());
+}
+
+TEST_CASE("a dataset's description and typed params; params that do not fit the query are refused", "[settings]") {
+  variables = {{"HOME", "/nonexistent"}};
+  const auto settings = loaded(
+      "[[datasets]]\nname = \"orders\"\ndescription = \"Orders of one tenant\"\n"
+      "query = \"SELECT * FROM orders WHERE created_at >= $1 AND created_at < $2 AND tenant_id = $3\"\n"
+      "params = [ { name = \"from\", type = \"timestamptz\" },\n"
+      "           { name = \"to\", type = \"timestamptz\", default = \"infinity\" },\n"
+      "           { name = \"tenant\", type = \"int8\", required = true } ]\n");
+  const auto& orders = settings.engine.datasets.at(0);
+  CHECK(orders.description == "Orders of one tenant");
+  REQUIRE(orders.params.size() == 3);
+  CHECK(orders.params[1].name == "to");
+  CHECK(orders.params[1].default_value == "infinity");
+  CHECK(orders.params[2].required);
+  CHECK_FALSE(orders.params[0].default_value);
+
+  const std::string header = "[[datasets]]\nname = \"d\"\n";
+  CHECK_THAT(refusal(header + "query = \"SELECT $1, $2\"\nparams = [{ name = \"a\", type = \"int8\" }]\n"),
+             Contains("line 1: dataset d: the query's $2 has no declared parameter"));
+  CHECK_THAT(refusal(header + "query = \"SELECT '$1'\"\nparams = [{ name = \"a\", type = \"int8\" }]\n"),
+             Contains("parameter 'a' is declared but the query has no $1"));
+  CHECK_THAT(refusal(header + "query = \"SELECT $1\"\nparams = [{ name = \"a\", type = \"int8; DROP TABLE t\" }]\n"),
+             Contains("type 'int8; DROP TABLE t'"));
+  CHECK_THAT(refusal(header + "query = \"SELECT $1\"\nparams = [{ name = \"a\", type = \"int8\", size = 3 }]\n"),
+             Contains("datasets.params must be an array of { name"));
+  CHECK_THAT(refusal(header + "query = \"SELECT $1\"\nparams = [{ type = \"int8\" }]\n"),
+             Contains("datasets.params must be"));
+  CHECK_THAT(refusal(header + "query = \"SELECT $1\"\nparams = \"a\"\n"), Contains("datasets.params must be"));
+  CHECK_THAT(refusal(header + "query = \"SELECT 1\"\ndescription = 5\n"), Contains("datasets.description must be a string"));
+}
+
+TEST_CASE("a reload names what only a restart can change: the database and the bucket", "[settings]") {
+  app::Settings running, fresh;
+  running.engine.database_url = fresh.engine.database_url = "host=db1";
+  running.engine.bucket = fresh.engine.bucket = "exports";
+  fresh.engine.datasets.clear();
+  CHECK(app::changes_needing_restart(running, fresh).empty());
+  fresh.engine.database_url = "host=db2";
+  fresh.engine.bucket = "other";
+  CHECK(app::changes_needing_restart(running, fresh) == std::vector<std::string>{"the database", "the bucket"});
 }

@@ -202,7 +202,7 @@ TEST_CASE("a status outlives the process; a dead process's jobs run again, or fa
 
   CHECK(test::run(io, restarted->cancel(ids[1])).value());  // PENDING: cancelled at once
   CHECK(test::run(io, restarted->find_job(ids[1])).value()->status == JobStatus::cancelled);
-  auto listed = test::run(io, restarted->list_jobs(1000)).value();
+  auto listed = test::run(io, restarted->list_jobs({.limit = 1000})).value().jobs;
   CHECK(std::ranges::any_of(listed, [&](const auto& job) { return job.id == completed_id; }));
   CHECK(std::ranges::is_sorted(listed, std::greater<>{}, &engine::JobRecord::created_at));
 }

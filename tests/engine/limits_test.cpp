@@ -169,17 +169,17 @@ TEST_CASE("processedRecords counts rows, not the CSV header, while the export ru
 TEST_CASE("a store call cancelled while waiting for its turn neither runs nor spoils the holder's", "[limits]") {
   asio::io_context io;
   auto store = engine::JobStore::open(io.get_executor(), database_url(), {}, "test-host:1");
-  std::optional<engine::Result<std::vector<engine::JobRecord>>> holder, after;
+  std::optional<engine::Result<engine::JobPage>> holder, after;
   std::optional<engine::Result<std::optional<engine::JobRecord>>> cancelled;
   asio::cancellation_signal cancel;
   test::run(io, [&]() -> asio::awaitable<void> {
     const auto executor = co_await asio::this_coro::executor;
-    asio::co_spawn(executor, [&]() -> asio::awaitable<void> { holder.emplace(co_await store->list(1000)); },
+    asio::co_spawn(executor, [&]() -> asio::awaitable<void> { holder.emplace(co_await store->list({.limit = 1000})); },
                    asio::detached);
     asio::co_spawn(executor, [&]() -> asio::awaitable<void> {
       cancelled.emplace(co_await store->find("00000000-0000-4000-8000-000000000000"));
     }, asio::bind_cancellation_slot(cancel.slot(), asio::detached));
-    asio::co_spawn(executor, [&]() -> asio::awaitable<void> { after.emplace(co_await store->list(1)); }, asio::detached);
+    asio::co_spawn(executor, [&]() -> asio::awaitable<void> { after.emplace(co_await store->list({.limit = 1})); }, asio::detached);
     co_await asio::post(executor, asio::use_awaitable);
     cancel.emit(asio::cancellation_type::terminal);
   }());

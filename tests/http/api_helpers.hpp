@@ -5,6 +5,8 @@
 #include "tests/support/services.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <catch2/catch.hpp>
 #include <simdjson.h>
 
@@ -133,17 +135,30 @@ struct Reply {
   std::string body;
 };
 
+// Where request() keeps every answer (method, target, status, content type, body), one JSON object a line,
+// for the OpenAPI test to check each against the document.
+inline std::string answers_file() { return test::scratch_file("api-answers.jsonl"); }
+
 inline Reply request(const std::string& method, const std::string& url, const std::string& body = {},
               const std::string& header = {}) {
   const std::string body_file = test::scratch_file("request-body"), reply_file = test::scratch_file("reply-body");
   std::ofstream(body_file, std::ios::binary) << body;
-  std::string command = "curl -s -o " + reply_file + " -w '%{http_code}' -X " + method + " '" + url + "'";
+  std::string command = "curl -s -o " + reply_file + " -w '%{http_code} %{content_type}' -X " + method + " '" + url + "'";
   if (!body.empty()) command += " --data-binary @" + body_file + " -H 'Content-Type: application/json'";
   if (!header.empty()) command += " -H '" + header + "'";
   Reply reply;
-  reply.status = std::stoi(test::command_output(command));
+  const std::string written = test::command_output(command);
+  reply.status = std::stoi(written);
   std::ifstream file(reply_file, std::ios::binary);
   reply.body.assign(std::istreambuf_iterator<char>(file), {});
+  const auto path = url.find('/', url.find("//") + 2);
+  std::ofstream(answers_file(), std::ios::app)
+      << boost::json::serialize(boost::json::object{{"method", method},
+                                                    {"target", path == std::string::npos ? "/" : url.substr(path)},
+                                                    {"status", reply.status},
+                                                    {"contentType", written.substr(written.find(' ') + 1)},
+                                                    {"body", reply.body}})
+      << "\n";
   return reply;
 }
 

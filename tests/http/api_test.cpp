@@ -7,6 +7,9 @@
 #include <poll.h>
 #include <sys/stat.h>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 #include <algorithm>
 #include <cctype>
 
@@ -362,4 +365,301 @@ TEST_CASE("pg2s3 export --output - leaves its stdout blocking, as it found it", 
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(bytes == test::psql_csv(users_copy_query));
+}
+
+namespace {
+
+// PostgreSQL's now() as the API writes times, to the microsecond: createdAt comes from it.
+std::string database_now() {
+  auto now = test::psql(R"(SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))");
+  return now.substr(0, now.find('\n'));
+}
+
+std::vector<std::string> listed_ids(const Reply& reply, std::string* next = nullptr) {
+  INFO(reply.body);
+  REQUIRE(reply.status == 200);
+  simdjson::dom::parser parser;
+  auto json = parse(parser, reply.body);
+  std::vector<std::string> ids;
+  for (auto job : json["jobs"].get_array()) ids.push_back(text_of(job, "id"));
+  if (next) *next = json["next"].is_null() ? std::string() : text_of(json, "next");
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("GET /exports pages newest first by cursor, steady while jobs are added, and filters", "[api][list]") {
+  const std::string config = test::scratch_file("list.toml");
+  std::ofstream(config) << "[[datasets]]\nname = \"tiny\"\nquery = \"SELECT 1 AS one\"\n";
+  ServerProcess server({}, config);
+  const std::string since = database_now();
+  std::vector<std::string> ids;
+  std::string middle;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(start(server, "tiny"));
+    statuses_until_final(server, ids.back());
+    if (i == 2) middle = database_now();
+  }
+  const std::string mine = "/exports?dataset=tiny&since=" + since;
+
+  std::string next;
+  CHECK(listed_ids(request("GET", server.url(mine + "&limit=2")), &next) == std::vector{ids[4], ids[3]});
+  REQUIRE_FALSE(next.empty());
+  const auto newer = start(server, "tiny");  // added between pages: the next page goes on where it was
+  CHECK(listed_ids(request("GET", server.url(mine + "&limit=2&cursor=" + next)), &next) == std::vector{ids[2], ids[1]});
+  CHECK(listed_ids(request("GET", server.url(mine + "&limit=2&cursor=" + next)), &next) == std::vector{ids[0]});
+  CHECK(next.empty());
+  statuses_until_final(server, newer);
+
+  CHECK(listed_ids(request("GET", server.url(mine + "&until=" + middle))) == std::vector{ids[2], ids[1], ids[0]});
+  CHECK(listed_ids(request("GET", server.url(mine + "&status=COMPLETED"))).size() == 6);
+  CHECK(listed_ids(request("GET", server.url(mine + "&status=FAILED"))).empty());
+  CHECK(listed_ids(request("GET", server.url("/exports?dataset=nothing-of-that-name"))).empty());
+
+  check_error(request("GET", server.url("/exports?cursor=AAAA")), 400, "bad_cursor");
+  listed_ids(request("GET", server.url(mine + "&limit=1")), &next);
+  std::string tampered = next;
+  tampered[5] = tampered[5] == 'A' ? 'B' : 'A';
+  check_error(request("GET", server.url("/exports?cursor=" + tampered)), 400, "bad_cursor");
+  check_error(request("GET", server.url("/exports?cursor=%27%3B%20DROP%20TABLE%20export_jobs")), 400, "bad_cursor");
+  check_error(request("GET", server.url("/exports?status=DONE")), 400, "bad_request");
+  check_error(request("GET", server.url("/exports?since=2026-13-01T00:00:00Z")), 400, "bad_request");
+  check_error(request("GET", server.url("/exports?limit=1001")), 400, "bad_request");
+}
+
+TEST_CASE("POST past [server] max_pending PENDING jobs: 503 at_capacity with Retry-After, nothing recorded",
+          "[api][capacity]") {
+  // PENDING jobs of a dataset this server does not serve stay PENDING: the fillers of the queue.
+  test::psql("DELETE FROM export_jobs WHERE dataset = 'capacity-filler'");
+  const int pending = std::stoi(test::psql("SELECT count(*) FROM export_jobs WHERE status = 'PENDING'"));
+  const std::string config = test::scratch_file("capacity.toml");
+  std::ofstream(config) << "[server]\nmax_pending = " << pending + 2 << "\n"
+                        << "[[datasets]]\nname = \"tiny\"\nquery = \"SELECT 1 AS one\"\n";
+  ServerProcess server({}, config);
+  test::psql("INSERT INTO export_jobs (id, dataset, status, s3_key, created_at) SELECT gen_random_uuid(), "
+             "'capacity-filler', 'PENDING', 'exports/filler', now() FROM generate_series(1, 2)");
+  const std::string count = "SELECT count(*) FROM export_jobs";
+  const auto before = test::psql(count);
+
+  const std::string headers = test::scratch_file("capacity-headers");
+  const auto status = test::command_output("curl -s -o /dev/null -D " + headers + " -w '%{http_code}' -X POST '" +
+                                           server.url("/exports/tiny") + "'");
+  CHECK(status == "503");
+  std::ifstream header_file(headers);
+  const std::string received((std::istreambuf_iterator<char>(header_file)), {});
+  CHECK_THAT(received, Catch::Contains("Retry-After: 5"));
+  check_error(request("POST", server.url("/exports/tiny")), 503, "at_capacity");
+  check_error(request("POST", server.url("/exports/tiny"), {}, "Idempotency-Key: full-queue"), 503, "at_capacity");
+  CHECK(test::psql(count) == before);
+
+  test::psql("DELETE FROM export_jobs WHERE id = (SELECT id FROM export_jobs WHERE dataset = 'capacity-filler' LIMIT 1)");
+  const auto id = start(server, "tiny");  // room again
+  simdjson::dom::parser parser;
+  CHECK(text_of(parse(parser, statuses_until_final(server, id).back()), "status") == "COMPLETED");
+  test::psql("DELETE FROM export_jobs WHERE dataset = 'capacity-filler'");
+}
+
+namespace {
+
+// The users table by one name, after an id: a dataset with a required and a defaulted parameter.
+std::string params_config() {
+  const std::string path = test::scratch_file("params.toml");
+  std::ofstream(path) << "[[datasets]]\nname = \"users\"\nquery = \"" << users_copy_query << "\"\n"
+                      << "[[datasets]]\nname = \"by_name\"\ndescription = \"Users of one name, after an id\"\n"
+                      << "query = \"SELECT id, email, name FROM users WHERE name = $1 AND id > $2 ORDER BY id\"\n"
+                      << "params = [ { name = \"name\", type = \"text\", required = true },\n"
+                      << "           { name = \"after\", type = \"int8\", default = \"0\" } ]\nformat = \"parquet\"\n"
+                      << "[[datasets]]\nname = \"echo\"\nquery = \"SELECT $1 AS value, octet_length($1) AS bytes, "
+                      << "(SELECT count(*) FROM users) AS users\"\n"
+                      << "params = [ { name = \"value\", type = \"text\", required = true } ]\n";
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("GET /datasets and /datasets/{name}: name, description, params and output defaults", "[api][datasets]") {
+  ServerProcess server({}, params_config());
+  simdjson::dom::parser parser;
+  auto listed = request("GET", server.url("/datasets"));
+  INFO(listed.body);
+  REQUIRE(listed.status == 200);
+  auto datasets = parse(parser, listed.body)["datasets"].get_array();
+  REQUIRE(datasets.size() == 3);
+  CHECK(text_of(datasets.at(0), "name") == "users");
+  CHECK(datasets.at(0)["description"].is_null());
+  CHECK(datasets.at(0)["params"].get_array().size() == 0);
+  CHECK(text_of(datasets.at(0)["defaults"], "format") == "csv");
+  CHECK(text_of(datasets.at(0)["defaults"], "compression") == "none");
+
+  auto one = request("GET", server.url("/datasets/by_name"));
+  REQUIRE(one.status == 200);
+  auto by_name = parse(parser, one.body);
+  CHECK(text_of(by_name, "name") == "by_name");
+  CHECK(text_of(by_name, "description") == "Users of one name, after an id");
+  CHECK(text_of(by_name["defaults"], "format") == "parquet");
+  CHECK(text_of(by_name["defaults"], "compression") == "zstd");
+  auto params = by_name["params"].get_array();
+  REQUIRE(params.size() == 2);
+  CHECK(text_of(params.at(0), "name") == "name");
+  CHECK(text_of(params.at(0), "type") == "text");
+  CHECK(bool(params.at(0)["required"]));
+  CHECK(params.at(0)["default"].is_null());
+  CHECK(text_of(params.at(1), "name") == "after");
+  CHECK(text_of(params.at(1), "type") == "int8");
+  CHECK_FALSE(bool(params.at(1)["required"]));
+  CHECK(text_of(params.at(1), "default") == "0");
+
+  check_error(request("GET", server.url("/datasets/nothing")), 404, "not_found");
+  check_error(request("GET", server.url("/datasets/by_name/more")), 404, "not_found");
+  check_error(request("POST", server.url("/datasets")), 405, "method_not_allowed");
+  check_error(request("DELETE", server.url("/datasets/users")), 405, "method_not_allowed");
+}
+
+TEST_CASE("the built-in users dataset describes itself", "[api][datasets]") {
+  ServerProcess server;
+  simdjson::dom::parser parser;
+  auto users = parse(parser, request("GET", server.url("/datasets/users")).body);
+  CHECK(text_of(users, "name") == "users");
+  CHECK_FALSE(text_of(users, "description").empty());
+}
+
+namespace {
+
+std::string json_string(const std::string& text) { return boost::json::serialize(boost::json::value(text)); }
+
+// What psql prints for the echo dataset's query with `value` bound by psql itself (:'v' quotes it with libpq).
+std::string psql_echo(const std::string& value) {
+  const std::string value_file = test::scratch_file("param-value"), script = test::scratch_file("param-echo.sql");
+  std::ofstream(value_file, std::ios::binary) << value;
+  std::ofstream(script) << "\\set v `cat " << value_file << "`\n"
+                        << "COPY (SELECT :'v'::text AS value, octet_length(:'v'::text) AS bytes, "
+                        << "(SELECT count(*) FROM users) AS users) TO STDOUT WITH (FORMAT csv, HEADER)\n";
+  return test::command_output("psql -X -q -v ON_ERROR_STOP=1 -d '" + test::database_url() + "' -f " + script);
+}
+
+std::string params_config_with_room() {
+  const std::string path = test::scratch_file("params-room.toml");
+  std::ifstream base(params_config());
+  std::ofstream(path) << "[server]\nmax_body_kib = 4096\n" << base.rdbuf();
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("dataset parameters: bound values export what PostgreSQL selects, bad ones are 400s naming them",
+          "[api][params]") {
+  ServerProcess server({}, params_config());
+  std::string name = test::psql("SELECT name FROM users WHERE id = 42");
+  name.pop_back();  // psql's newline
+  const auto id = start(server, "by_name", R"({"format":"csv","params":{"name":)" + json_string(name) + R"(,"after":5}})");
+  simdjson::dom::parser parser;
+  auto status = parse(parser, statuses_until_final(server, id).back());
+  INFO(status);
+  CHECK(text_of(status, "status") == "COMPLETED");
+  CHECK(text_of(status["params"], "name") == name);
+  CHECK(text_of(status["params"], "after") == "5");
+  CHECK(object_text(text_of(status, "s3Key")) ==
+        test::psql_csv("SELECT id, email, name FROM users WHERE name = $v$" + name + "$v$ AND id > 5 ORDER BY id"));
+  const auto defaulted = start(server, "by_name", R"({"format":"csv","params":{"name":"nobody"}})");
+  auto defaulted_status = parse(parser, statuses_until_final(server, defaulted).back());
+  CHECK(text_of(defaulted_status["params"], "after") == "0");
+  CHECK(std::int64_t(defaulted_status["processedRecords"]) == 0);
+
+  const std::string count = "SELECT count(*) FROM export_jobs";
+  const auto before = test::psql(count);
+  auto refused = [&](const std::string& dataset, const std::string& body, const std::string& named) {
+    auto reply = request("POST", server.url("/exports/" + dataset), body);
+    check_error(reply, 400, "bad_request");
+    CHECK_THAT(reply.body, Catch::Contains(named));
+  };
+  refused("by_name", "{}", "'name' is required");
+  refused("by_name", R"({"params":{"name":"a","limit":"5"}})", "'limit'");
+  refused("by_name", R"({"params":{"name":"a","after":"ten"}})", "'after' is not a valid int8");
+  refused("by_name", R"({"params":{"name":"a","after":"99999999999999999999"}})", "'after'");
+  refused("echo", R"({"params":{"value":"a\u0000'); DROP TABLE users; --"}})", "'value' must not hold a NUL");
+  refused("by_name", R"({"params":{"name":["a"]}})", "params.name must be a string");
+  refused("by_name", R"({"params":"name=a"})", "must be an object");
+  refused("users", R"({"params":{"name":"a"}})", "takes none");
+  CHECK(test::psql(count) == before);
+}
+
+TEST_CASE("hostile parameter values are data, never SQL: the bytes equal psql's with the value bound",
+          "[api][params][hostile]") {
+  ServerProcess server({}, params_config_with_room());
+  std::string megabyte;
+  while (megabyte.size() < 1024 * 1024) megabyte += "'\\\"$1$$--/*é;DROP TABLE users;";
+  const std::vector<std::string> values = {
+      "it's",
+      "'); DROP TABLE users; --",
+      "\\'); DROP TABLE export_jobs; --",
+      "E'\\\\' || $1 || $$ $tag$ \\x27",
+      "\"users\" -- a comment /* and another",
+      "Grüße, 東京, 😀, \u2028 zero-width\u200b",
+      "line one\nline two\r\n\"quoted\",comma",
+      "",
+      megabyte,
+  };
+  simdjson::dom::parser parser;
+  for (const auto& value : values) {
+    INFO("value of " << value.size() << " bytes: " << value.substr(0, 60));
+    const auto id = start(server, "echo", R"({"params":{"value":)" + json_string(value) + "}}");
+    auto status = parse(parser, statuses_until_final(server, id).back());
+    REQUIRE(text_of(status, "status") == "COMPLETED");
+    CHECK(text_of(status["params"], "value") == value);
+    CHECK(object_text(text_of(status, "s3Key")) == psql_echo(value));
+  }
+  CHECK(test::psql("SELECT count(*) FROM users") == "100000\n");
+  CHECK(test::psql("SELECT to_regclass('export_jobs') IS NOT NULL") == "t\n");
+}
+
+TEST_CASE("pg2s3 export --param NAME=VALUE binds the dataset's parameters", "[cli][params]") {
+  const std::string command = "PG2S3_CONFIG=" + params_config() + " " + PG2S3_BINARY + " export by_name --format csv ";
+  std::string name = test::psql("SELECT name FROM users WHERE id = 42");
+  name.pop_back();
+  const std::string bytes = test::command_output(command + "--param 'name=" + name + "' --param after=1 --output - 2>/dev/null");
+  CHECK(bytes == test::psql_csv("SELECT id, email, name FROM users WHERE name = $v$" + name + "$v$ AND id > 1 ORDER BY id"));
+  CHECK(bytes.find('\n') + 1 < bytes.size());  // a row besides the header
+  const std::string refused = test::command_output(command + "--param after=1 --output /dev/null 2>&1; echo \" exit $?\"");
+  CHECK_THAT(refused, Catch::Contains("'name' is required") && Catch::Contains("exit 1"));
+  const std::string malformed = test::command_output(command + "--param name --output /dev/null 2>&1; echo \" exit $?\"");
+  CHECK_THAT(malformed, Catch::Contains("NAME=VALUE") && Catch::Contains("exit 2"));
+}
+
+TEST_CASE("SIGHUP reloads the datasets; a running export keeps its definition; a broken file changes nothing",
+          "[api][reload]") {
+  const std::string path = test::scratch_file("reload.toml");
+  auto write_config = [&](const std::string& text) { std::ofstream(path, std::ios::trunc) << text; };
+  const std::string slow = "[[datasets]]\nname = \"slow\"\nquery = \"SELECT g AS id, md5(g::text) AS hash "
+                           "FROM generate_series(1, 4000000) AS g\"\n";
+  write_config(short_job_timings() + slow);
+  ServerProcess server({}, path);
+  const auto running = start(server, "slow");
+  wait_until_running(server, running);
+
+  write_config(short_job_timings() + "[[datasets]]\nname = \"slow\"\nquery = \"SELECT 1 AS id\"\n"
+               "[[datasets]]\nname = \"fresh\"\ndescription = \"added by a reload\"\nquery = \"SELECT 2 AS two\"\n");
+  server.send_signal(SIGHUP);
+  REQUIRE(server.wait_for_log("reloaded 2 datasets"));
+  simdjson::dom::parser parser;
+  auto datasets = parse(parser, request("GET", server.url("/datasets")).body)["datasets"].get_array();
+  REQUIRE(datasets.size() == 2);
+  CHECK(text_of(datasets.at(1), "name") == "fresh");
+  auto kept = parse(parser, statuses_until_final(server, running).back());
+  CHECK(text_of(kept, "status") == "COMPLETED");
+  CHECK(std::int64_t(kept["processedRecords"]) == 4000000);  // the definition it started with
+  const auto fresh = start(server, "fresh");
+  CHECK(text_of(parse(parser, statuses_until_final(server, fresh).back()), "status") == "COMPLETED");
+  auto after = parse(parser, statuses_until_final(server, start(server, "slow")).back());
+  CHECK(std::int64_t(after["processedRecords"]) == 1);  // the new definition
+
+  write_config("[[datasets]]\nname = \"broken\"\nquery = ");
+  server.send_signal(SIGHUP);
+  REQUIRE(server.wait_for_log("keeping the datasets as they were"));
+  CHECK(request("GET", server.url("/datasets/fresh")).status == 200);
+  check_error(request("GET", server.url("/datasets/broken")), 404, "not_found");
+
+  write_config(short_job_timings() + slow);
+  server.send_signal(SIGHUP);
+  REQUIRE(server.wait_for_log("reloaded 1 datasets"));
+  CHECK(request("GET", server.url("/datasets/fresh")).status == 404);
 }

@@ -213,3 +213,27 @@ TEST_CASE("an Idempotency-Key makes a repeated POST return the same job; another
   CHECK(text_of(parse(parser, statuses_until_final(server, id).back()), "status") == "COMPLETED");
   CHECK(test::psql("SELECT count(*) FROM export_jobs WHERE idempotency_key = '" + key.substr(17) + "'") == "1\n");
 }
+
+TEST_CASE("a job recorded elsewhere runs with its recorded params in the process that claims it", "[fleet][params]") {
+  // Recorded as another process records a job (here by psql), with parameter values that are data only.
+  const std::string id = test::psql("SELECT gen_random_uuid()").substr(0, 36);
+  const std::string hostile = R"(it's '); DROP TABLE users; -- \ $$)";
+  test::psql("INSERT INTO export_jobs (id, dataset, status, s3_key, created_at, params) VALUES ('" + id +
+             "', 'echo_fleet', 'PENDING', 'exports/" + id + ".csv', now(), jsonb_build_object('value', $v$" +
+             hostile + "$v$))");
+  const std::string config = test::scratch_file("fleet-params.toml");
+  std::ofstream(config) << short_job_timings() << "[[datasets]]\nname = \"echo_fleet\"\n"
+                        << "query = \"SELECT $1 AS value, octet_length($1) AS bytes\"\n"
+                        << "params = [ { name = \"value\", type = \"text\", required = true } ]\n";
+  ServerProcess runner({}, config);
+  simdjson::dom::parser parser;
+  auto status = parse(parser, statuses_until_final(runner, id).back());
+  INFO(status);
+  CHECK(text_of(status, "status") == "COMPLETED");
+  CHECK(text_of(status["params"], "value") == hostile);
+  CHECK_THAT(text_of(status, "runner"), Catch::EndsWith(":" + std::to_string(runner.pid())));
+  CHECK(object_text("exports/" + id + ".csv") ==
+        test::psql("COPY (SELECT $v$" + hostile + "$v$::text AS value, octet_length($v$" + hostile +
+                   "$v$::text) AS bytes) TO STDOUT WITH (FORMAT csv, HEADER)"));
+  CHECK(test::psql("SELECT count(*) FROM users") == "100000\n");
+}

@@ -210,3 +210,42 @@ TEST_CASE("a second SIGTERM during the drain hands running exports back at once,
   ServerProcess restarted({}, slow_config());  // runs it again, to its end
   CHECK(text_of(parse(parser, statuses_until_final(restarted, id).back()), "status") == "COMPLETED");
 }
+
+TEST_CASE("hostile cursors, query strings and parameter values are 400s that change nothing", "[api][limits][params]") {
+  const std::string config = test::scratch_file("hostile.toml");
+  std::ofstream(config) << "[[datasets]]\nname = \"by_id\"\nquery = \"SELECT id, name FROM users WHERE id = $1\"\n"
+                        << "params = [ { name = \"id\", type = \"int8\", required = true } ]\n";
+  ServerProcess server({}, config);
+  const std::string jobs = "SELECT count(*) FROM export_jobs", users = "SELECT count(*) FROM users";
+  const auto jobs_before = test::psql(jobs);
+
+  std::string long_cursor(10000, 'A');
+  for (const std::string& cursor : {std::string("%27%20OR%201%3D1%20--"), std::string("%00"), long_cursor,
+                                    std::string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%3D"),
+                                    std::string("%FF%FE%FD"), std::string("..%2F..%2Fetc%2Fpasswd"),
+                                    std::string("eyJjcmVhdGVkIjogMX0")})
+    check_error(request("GET", server.url("/exports?cursor=" + cursor)), 400, "bad_cursor");
+  for (const std::string& query : {std::string("limit=1e3"), std::string("limit=%2B5"), std::string("status=PENDING%00"),
+                                   std::string("since=2026-01-01T00:00:00Z%27"), std::string("until=%"),
+                                   std::string("limit=99999999999999999999"), std::string("limit=1&limit=1"),
+                                   std::string("since=9999-12-31T23:59:59Z")})
+    check_error(request("GET", server.url("/exports?" + query)), 400, "bad_request");
+  // A dataset name is data too: nothing of that name, so no job.
+  auto named = request("GET", server.url("/exports?dataset=%27%3B%20DROP%20TABLE%20export_jobs%3B%20--"));
+  CHECK(named.status == 200);
+  CHECK_THAT(named.body, Catch::StartsWith(R"({"jobs":[],)"));
+
+  for (const std::string& value : {std::string(R"(1'); DROP TABLE users; --)"), std::string(R"(1\u0000)"),
+                                   std::string(R"(\\x31)"), std::string("1 OR 1=1"), std::string("$1"),
+                                   std::string(60000, '9')}) {
+    INFO(value.substr(0, 40));
+    auto reply = request("POST", server.url("/exports/by_id"), R"({"params":{"id":")" + value + R"("}})");
+    check_error(reply, 400, "bad_request");
+    CHECK_THAT(reply.body, Catch::Contains("'id'"));
+  }
+  check_error(request("POST", server.url("/exports/by_id"), R"({"params":{"id":")" + std::string(70000, '1') + R"("}})"),
+              413, "payload_too_large");
+  CHECK(test::psql(jobs) == jobs_before);
+  CHECK(test::psql(users) == "100000\n");
+  CHECK(request("GET", server.url("/healthz")).status == 200);
+}
