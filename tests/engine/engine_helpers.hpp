@@ -34,6 +34,26 @@ inline engine::EngineConfig engine_config() {
   return config;
 }
 
+// A dataset of a users-shaped table (id, email, name, created_at), which an export may split into ranges.
+inline engine::Dataset users_table_dataset(std::string name, std::string table, std::string where = {}) {
+  engine::Dataset dataset;
+  dataset.name = std::move(name);
+  dataset.table = std::move(table);
+  dataset.columns = {"id", "email", "name", "created_at"};
+  dataset.where = std::move(where);
+  dataset.query = engine::table_query(dataset);
+  return dataset;
+}
+
+// Ranges of a few pages, so that even the 100,000 users make a hundred of them, many smaller than a
+// piece; budget enough for four readers.
+inline engine::EngineConfig ranged_engine_config() {
+  auto config = engine_config();
+  config.range_size = 64 * 1024;
+  config.buffer_budget = 128 * 1024 * 1024;
+  return config;
+}
+
 inline std::unique_ptr<engine::Engine> start_engine(asio::io_context& io, engine::EngineConfig config = engine_config()) {
   return test::run(io, engine::Engine::start(io.get_executor(), std::move(config))).value();
 }

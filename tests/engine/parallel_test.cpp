@@ -20,27 +20,14 @@ namespace {
 
 const std::string users_columns = "SELECT id, email, name, created_at FROM ";
 
-engine::Dataset table_dataset(std::string name, std::string table, std::string where = {}) {
-  engine::Dataset dataset;
-  dataset.name = std::move(name);
-  dataset.table = std::move(table);
-  dataset.columns = {"id", "email", "name", "created_at"};
-  dataset.where = std::move(where);
-  dataset.query = engine::table_query(dataset);
-  return dataset;
-}
-
-// Ranges of a few pages, so that even the 100,000 users make a hundred of them, many smaller than a piece.
 engine::EngineConfig parallel_config() {
-  auto config = engine_config();
-  config.range_size = 64 * 1024;
-  config.buffer_budget = 128 * 1024 * 1024;
-  config.datasets.push_back(table_dataset("par_users", "users"));
-  config.datasets.push_back(table_dataset("par_holes", "parallel_holes"));
-  config.datasets.push_back(table_dataset("par_empty", "parallel_empty"));
-  config.datasets.push_back(table_dataset("par_late", "parallel_late"));
+  auto config = ranged_engine_config();
+  config.datasets.push_back(users_table_dataset("par_users", "users"));
+  config.datasets.push_back(users_table_dataset("par_holes", "parallel_holes"));
+  config.datasets.push_back(users_table_dataset("par_empty", "parallel_empty"));
+  config.datasets.push_back(users_table_dataset("par_late", "parallel_late"));
   // About 4 s of pg_sleep spread over the table: long enough to be caught mid-export.
-  config.datasets.push_back(table_dataset("par_slow", "users", "id % 500 <> 0 OR pg_sleep(0.02) IS NOT NULL"));
+  config.datasets.push_back(users_table_dataset("par_slow", "users", "id % 500 <> 0 OR pg_sleep(0.02) IS NOT NULL"));
   engine::Dataset accounts;
   accounts.name = "par_accounts";
   accounts.table = "parallel_accounts";

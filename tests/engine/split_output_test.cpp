@@ -23,22 +23,10 @@ namespace {
 const std::string users_copy = "SELECT id, email, name, created_at FROM users";
 const std::string header = "id,email,name,created_at\n";
 
-engine::Dataset users_table(std::string name, std::string where = {}) {
-  engine::Dataset dataset;
-  dataset.name = std::move(name);
-  dataset.table = "users";
-  dataset.columns = {"id", "email", "name", "created_at"};
-  dataset.where = std::move(where);
-  dataset.query = engine::table_query(dataset);
-  return dataset;
-}
-
 engine::EngineConfig split_config() {
-  auto config = engine_config();
-  config.range_size = 64 * 1024;
-  config.buffer_budget = 128 * 1024 * 1024;
-  config.datasets.push_back(users_table("split_users"));
-  config.datasets.push_back(users_table("split_slow", "id % 500 <> 0 OR pg_sleep(0.02) IS NOT NULL"));
+  auto config = ranged_engine_config();
+  config.datasets.push_back(users_table_dataset("split_users", "users"));
+  config.datasets.push_back(users_table_dataset("split_slow", "users", "id % 500 <> 0 OR pg_sleep(0.02) IS NOT NULL"));
   config.datasets.push_back({"wide_row", "SELECT repeat('x', 5000) AS wide", false});
   return config;
 }
