@@ -4,8 +4,7 @@
 #include "pg/connection.hpp"
 #include "tests/engine/engine_helpers.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -53,17 +52,21 @@ std::string decompressed(engine::Engine& engine, const engine::JobRecord& job) {
   return command_output("curl -sf '" + url + "'" + tool);
 }
 
-// Runs `work` beside the export of `request`, until the export ends; returns the export's final record.
+// Runs `work` beside the export of `request` (told through its flag when the export has ended), and
+// returns the export's final record once both have ended.
 template <class Work>
 engine::JobRecord export_beside(asio::io_context& io, engine::Engine& engine, engine::ExportRequest request, Work work) {
+  using namespace asio::experimental::awaitable_operators;
   return test::run(io, [&]() -> asio::awaitable<engine::JobRecord> {
     auto started = co_await engine.start_export(request);
     const std::string id = started.value().id;
     bool ended = false;
-    asio::co_spawn(co_await asio::this_coro::executor, work(id, ended), asio::detached);
-    auto job = co_await engine.wait(id);
-    ended = true;
-    co_return job.value();
+    auto export_to_its_end = [&]() -> asio::awaitable<engine::JobRecord> {
+      auto job = co_await engine.wait(id);
+      ended = true;
+      co_return job.value();
+    };
+    co_return co_await (export_to_its_end() && work(id, ended));
   }());
 }
 
