@@ -142,11 +142,13 @@ asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& par
                                             const Flow& flow, ExportProgress& progress) {
   Window window(flow, progress);
   for (;;) {
+    // Room first, then the part: a part taken with no room to send it would be one more buffer held while
+    // the reader fills the next.
+    co_await uploads.wait_below(static_cast<std::size_t>(limit.current()));
+    if (uploads.failure()) co_return *uploads.failure();
     auto [ec, part] = co_await parts.async_receive(use_tuple);
     if (ec) co_return Error{ec, "the row reader stopped"};
     if (!part) co_return Result<void>{};  // the end of the data
-    co_await uploads.wait_below(static_cast<std::size_t>(limit.current()));
-    if (uploads.failure()) co_return *uploads.failure();
     const auto state = co_await asio::this_coro::cancellation_state;  // named: GCC 12 miscompiles it inline
     if (state.cancelled() != asio::cancellation_type::none) co_return cancelled;
     uploads.start(upload_part(writer, std::move(*part), progress));

@@ -269,6 +269,21 @@ TEST_CASE("a slow link: several parts in flight, in the right order, within the 
   CHECK(engine->metrics().buffer_bytes_peak <= config.buffer_budget);
 }
 
+TEST_CASE("one part in flight holds two buffers: the one uploading and the one filled next", "[faults][inflight]") {
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  proxy.delay_parts(300ms);  // the reader fills each next part long before the upload ahead of it ends
+  asio::io_context io;
+  auto config = fault_config(proxy.endpoint());
+  config.max_parts_in_flight = 1;
+  auto engine = start_engine(io, config);
+  auto job = export_and_wait(io, *engine, {"four_parts", "", engine::Compression::none, ""});
+  INFO(job.error_message);
+  CHECK(job.status == JobStatus::completed);
+  CHECK(proxy.parts_at_once() == 1);
+  CHECK(object_bytes(io, job.s3_key) == psql_csv(four_parts_query));
+  CHECK(engine->metrics().buffer_bytes_peak <= 2 * (s3::min_part_size + engine::Compressor::max_overshoot));
+}
+
 TEST_CASE("a part that fails while others are in flight is retried alone", "[faults][inflight]") {
   S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
   proxy.delay_parts(200ms);
