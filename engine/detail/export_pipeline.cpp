@@ -118,29 +118,12 @@ asio::awaitable<Result<void>> send_parts(const PartPlan& plan, PartSource& sourc
   }
 }
 
-// One window of parts as InFlightLimit measures it: its time, the reader's waiting, the bytes uploaded.
-struct Window {
-  Window(const Flow& flow, const ExportProgress& progress)
-      : start(Clock::now()), reader_waiting(flow.reader_waiting), bytes(progress.bytes_uploaded) {}
-  void end(InFlightLimit& limit, const Flow& flow, const ExportProgress& progress, bool budget_has_room) const {
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    if (seconds <= 0) return;
-    const double waiting = std::chrono::duration<double>(flow.reader_waiting - reader_waiting).count();
-    limit.window_ended(waiting / seconds, static_cast<double>(progress.bytes_uploaded - bytes) / seconds, budget_has_room);
-  }
-  Clock::time_point start;
-  Clock::duration reader_waiting;
-  std::uint64_t bytes;
-  int parts = 0;
-};
-
 // Uploads the parts the reader hands over, as many at once as the link needs, until the end of the data.
 // Parts take their numbers as their uploads start, so the object keeps the reader's order whatever order
 // the uploads end in.
 asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& parts, TaskGroup& uploads,
                                             InFlightLimit& limit, const BufferPool& pool, std::size_t part_size,
                                             const Flow& flow, ExportProgress& progress) {
-  Window window(flow, progress);
   for (;;) {
     // Room first, then the part: a part taken with no room to send it would be one more buffer held while
     // the reader fills the next.
@@ -152,10 +135,7 @@ asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& par
     const auto state = co_await asio::this_coro::cancellation_state;  // named: GCC 12 miscompiles it inline
     if (state.cancelled() != asio::cancellation_type::none) co_return cancelled;
     uploads.start(upload_part(writer, std::move(*part), progress));
-    if (++window.parts >= limit.window()) {
-      window.end(limit, flow, progress, pool.has_room_for(part_size));
-      window = Window(flow, progress);
-    }
+    limit.part_started(Clock::now(), flow.reader_waiting, progress.bytes_uploaded, pool.has_room_for(part_size));
   }
 }
 
@@ -275,7 +255,7 @@ asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client&
     const ParallelRead read{std::move(*snapshot), std::move(*ranges)};
     co_return co_await write_output(config, client, target, *connection, progress,
                                     [&](PartWriter& writer) -> asio::awaitable<Result<void>> {
-                                      auto parts = object_parts(executor, writer, pool, *plan, progress);
+                                      auto parts = object_parts(executor, writer, pool, *plan, config.max_parts_in_flight, progress);
                                       co_return co_await transfer_in_parallel(config, target, read, *parts, pool, progress);
                                     });
   }

@@ -8,6 +8,20 @@ constexpr double worth_it = 1.1;       // a step up must bring 10% more
 constexpr int hold_after_no_gain = 8;  // windows to stay put after a step that bought nothing
 }  // namespace
 
+void InFlightLimit::part_started(Clock::time_point now, Clock::duration reader_waited, std::uint64_t bytes_uploaded,
+                                 bool budget_has_room) {
+  const bool first = window_.parts < 0;
+  if (!first && ++window_.parts < window()) return;
+  if (!first) {
+    const double seconds = std::chrono::duration<double>(now - window_.start).count();
+    const double waited = std::chrono::duration<double>(reader_waited - window_.reader_waited).count();
+    if (seconds > 0)
+      window_ended(waited / seconds, static_cast<double>(bytes_uploaded - window_.bytes_uploaded) / seconds,
+                   budget_has_room);
+  }
+  window_ = {now, reader_waited, bytes_uploaded, 0};
+}
+
 void InFlightLimit::window_ended(double reader_waiting_share, double upload_rate, bool budget_has_room) {
   if (trying_step_) {
     trying_step_ = false;

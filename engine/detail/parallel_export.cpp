@@ -3,6 +3,7 @@
 #include "engine/compressor.hpp"
 #include "engine/sync.hpp"
 
+#include "engine/detail/in_flight_limit.hpp"
 #include "engine/detail/part_source.hpp"
 #include "engine/detail/task_group.hpp"
 
@@ -23,8 +24,11 @@ namespace {
 // waits on the socket. A range of the default size makes about two pieces, so a reader reads a whole one
 // ahead of its turn.
 constexpr int pieces_ahead = 3;
-constexpr std::size_t uploads_at_once = 2;
+// Parts a parallel export must be able to hold beside its pieces: the one filled and one uploading. More
+// go up at once only while the budget has room (InFlightLimit).
+constexpr std::size_t least_parts = 2;
 constexpr auto until_woken = std::chrono::hours(24);  // a wait that a ring or a cancel ends
+using Clock = InFlightLimit::Clock;
 
 std::size_t piece_capacity() { return largest_piece + Compressor::max_overshoot; }
 
@@ -107,9 +111,9 @@ class RangeSequencer {
 class ObjectParts final : public PieceSink {
  public:
   ObjectParts(asio::any_io_executor executor, PartWriter& writer, BufferPool& pool, const PartPlan& plan,
-              ExportProgress& progress)
+              int max_parts_in_flight, ExportProgress& progress)
       : writer_(writer), pool_(pool), plan_(plan), progress_(progress), uploads_(executor),
-        uploads_at_once_(writer.writes_in_parallel() ? uploads_at_once : 1) {}
+        limit_(writer.writes_in_parallel() ? max_parts_in_flight : 1) {}
 
   asio::awaitable<Result<void>> take(std::string_view bytes, std::int64_t) override {
     while (!bytes.empty()) {
@@ -156,7 +160,9 @@ class ObjectParts final : public PieceSink {
   }
 
   asio::awaitable<Result<void>> send_part() {
-    co_await uploads_.wait_below(uploads_at_once_);
+    const auto start = Clock::now();
+    co_await uploads_.wait_below(static_cast<std::size_t>(limit_.current()));
+    waited_ += Clock::now() - start;
     if (uploads_.failure()) co_return *uploads_.failure();
     const bool stopped = co_await is_cancelled();  // named: GCC 12 mishandles a co_await in a condition
     if (stopped) co_return cancelled;
@@ -164,6 +170,7 @@ class ObjectParts final : public PieceSink {
     ++number_;
     uploads_.start(upload_part(writer_, std::move(*part_), progress_));
     part_.reset();
+    limit_.part_started(Clock::now(), waited_, progress_.bytes_uploaded, pool_.has_room_for(plan_.size_of(number_)));
     co_return Result<void>{};
   }
 
@@ -172,7 +179,8 @@ class ObjectParts final : public PieceSink {
   const PartPlan& plan_;
   ExportProgress& progress_;
   TaskGroup uploads_;
-  std::size_t uploads_at_once_;
+  InFlightLimit limit_;
+  Clock::duration waited_{};  // for room to upload the part filled: what InFlightLimit measures
   std::optional<BufferPool::Lease> part_;  // being filled
   std::size_t number_ = 1;                 // of that part
   std::uint64_t filled_ = 0;               // bytes in the parts before it
@@ -267,14 +275,14 @@ asio::awaitable<Result<std::vector<std::string>>> range_queries(pg::Connection& 
 }
 
 std::unique_ptr<PieceSink> object_parts(asio::any_io_executor executor, PartWriter& writer, BufferPool& pool,
-                                        const PartPlan& plan, ExportProgress& progress) {
-  return std::make_unique<ObjectParts>(std::move(executor), writer, pool, plan, progress);
+                                        const PartPlan& plan, int max_parts_in_flight, ExportProgress& progress) {
+  return std::make_unique<ObjectParts>(std::move(executor), writer, pool, plan, max_parts_in_flight, progress);
 }
 
 std::size_t parallel_buffer_need(int parallelism, std::size_t part_size) {
   const std::size_t part = part_size + Compressor::max_overshoot;
   // Each reader's waiting pieces, the one the writer is copying, the part it fills, the parts uploading.
-  return static_cast<std::size_t>(parallelism * pieces_ahead + 1) * piece_capacity() + (1 + uploads_at_once) * part;
+  return static_cast<std::size_t>(parallelism * pieces_ahead + 1) * piece_capacity() + least_parts * part;
 }
 
 std::optional<Error> refuse_parallel_budget(int parallelism, std::size_t part_size, std::size_t budget) {

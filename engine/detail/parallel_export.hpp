@@ -55,12 +55,13 @@ class PieceSink {
   virtual boost::asio::awaitable<Result<void>> settle() = 0;
 };
 
-// The pieces cut into the parts of one object, of the plan's sizes.
+// The pieces cut into the parts of one object, of the plan's sizes, up to `max_parts_in_flight` of them
+// uploading at once as InFlightLimit finds they pay.
 std::unique_ptr<PieceSink> object_parts(boost::asio::any_io_executor executor, PartWriter& writer, BufferPool& pool,
-                                        const PartPlan& plan, ExportProgress& progress);
+                                        const PartPlan& plan, int max_parts_in_flight, ExportProgress& progress);
 
-// The most buffer bytes an export of `parallelism` readers holds: each reader's pieces waiting for their
-// turn, the part being filled, and the parts uploading.
+// The buffer bytes an export of `parallelism` readers must be able to hold: each reader's pieces waiting
+// for their turn, the part being filled, and one uploading (more go up only while the budget has room).
 std::size_t parallel_buffer_need(int parallelism, std::size_t part_size);
 
 // Why a parallel export of `parallelism` readers with parts of `part_size` does not fit the budget, if it

@@ -130,7 +130,7 @@ class FileSplitter final : public PieceSink {
     auto writer = co_await open_writer(file_.key);
     if (!writer) co_return writer.error();
     writer_ = std::move(*writer);
-    parts_ = object_parts(executor_, *writer_, pool_, plan_, progress_);
+    parts_ = object_parts(executor_, *writer_, pool_, plan_, config_.max_parts_in_flight, progress_);
     co_return co_await parts_->take(header_, 0);
   }
 

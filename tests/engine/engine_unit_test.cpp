@@ -518,3 +518,27 @@ TEST_CASE("parts in flight grow while the uploads are the limit and each step pa
     CHECK(limit.current() == 1);
   }
 }
+
+TEST_CASE("parts in flight are decided once a window of parts has started, from what it measured", "[inflight]") {
+  using detail::InFlightLimit;
+  using namespace std::chrono_literals;
+  InFlightLimit limit(8);
+  auto now = InFlightLimit::Clock::time_point{};
+  InFlightLimit::Clock::duration waited{};
+  std::uint64_t uploaded = 0;
+  limit.part_started(now, waited, uploaded, true);  // the first part starts the first window
+  for (int part = 0; part < 2; ++part) {
+    CHECK(limit.current() == 1);
+    now += 1s;
+    waited += 500ms;  // the reader waits half of each second on the upload
+    uploaded += 40'000'000;
+    limit.part_started(now, waited, uploaded, true);
+  }
+  CHECK(limit.current() == 2);  // two parts at 40 MB/s, the reader waiting half the time: one more
+  for (int part = 0; part < 4; ++part) {
+    now += 1s;  // the window of four parts: the reader never waits, and the rate did not grow
+    uploaded += 40'000'000;
+    limit.part_started(now, waited, uploaded, true);
+  }
+  CHECK(limit.current() == 1);
+}

@@ -284,6 +284,30 @@ TEST_CASE("one part in flight holds two buffers: the one uploading and the one f
   CHECK(engine->metrics().buffer_bytes_peak <= 2 * (s3::min_part_size + engine::Compressor::max_overshoot));
 }
 
+TEST_CASE("a parallel export over a slow link: several parts in flight, in the right order", "[faults][inflight]") {
+  psql("DROP TABLE IF EXISTS inflight_rows; "
+       "CREATE TABLE inflight_rows AS SELECT g AS id, md5(g::text) AS hash FROM generate_series(1, 1200000) AS g");
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  proxy.delay_parts(1000ms);  // far below what two readers bring
+  asio::io_context io;
+  auto config = fault_config(proxy.endpoint());
+  config.range_size = 1024 * 1024;
+  config.buffer_budget = 64 * 1024 * 1024;
+  engine::Dataset rows;
+  rows.name = "inflight_rows";
+  rows.table = "inflight_rows";
+  rows.query = engine::table_query(rows);
+  config.datasets.push_back(rows);
+  auto engine = start_engine(io, config);
+  auto job = export_and_wait(io, *engine, {"inflight_rows", "", engine::Compression::none, "", std::nullopt, 2});
+  INFO(job.error_message);
+  CHECK(job.status == JobStatus::completed);
+  CHECK(proxy.parts_at_once() > 2);  // grown while the uploads were the limit
+  CHECK(object_bytes(io, job.s3_key) == psql_csv("SELECT * FROM inflight_rows"));
+  CHECK(engine->metrics().buffer_bytes_peak <= config.buffer_budget);
+  psql("DROP TABLE inflight_rows");
+}
+
 TEST_CASE("a part that fails while others are in flight is retried alone", "[faults][inflight]") {
   S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
   proxy.delay_parts(200ms);
