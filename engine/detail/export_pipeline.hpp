@@ -9,6 +9,8 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <memory>
+#include <string>
 
 namespace pg2s3::engine::detail {
 
@@ -46,6 +48,13 @@ struct ExportTarget {
 };
 
 class PartWriter;
+
+// Opens where one output's bytes go: the local file `destination` when the target writes locally, else a
+// multipart upload to the S3 key `destination`, with the dataset's upload options.
+boost::asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_part_writer(const EngineConfig& config,
+                                                                             s3::Client& client,
+                                                                             const ExportTarget& target,
+                                                                             std::string destination);
 
 // Sends one part to the writer, and counts it.
 boost::asio::awaitable<Result<void>> upload_part(PartWriter& writer, BufferPool::Lease part, ExportProgress& progress);

@@ -7,7 +7,6 @@
 #include "engine/detail/parallel_export.hpp"
 #include "engine/detail/part_source.hpp"
 #include "engine/detail/part_writer.hpp"
-#include "s3/multipart_upload.hpp"
 
 #include <boost/asio/this_coro.hpp>
 
@@ -127,24 +126,12 @@ class FileSplitter final : public PieceSink {
 
   asio::awaitable<Result<void>> open_file() {
     file_ = {split_file_key(prefix(), files_.size(), target_.format, target_.compression), header_.size(), 0};
-    auto writer = co_await open_writer(file_.key);
+    auto opening = open_part_writer(config_, client_, target_, file_.key);
+    auto writer = co_await uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
     if (!writer) co_return writer.error();
     writer_ = std::move(*writer);
     parts_ = object_parts(executor_, *writer_, pool_, plan_, progress_);
     co_return co_await parts_->take(header_, 0);
-  }
-
-  asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_writer(const std::string& key) {
-    if (local()) {
-      auto file = FilePartWriter::open(executor_, key);
-      if (!file) co_return file.error();
-      co_return std::unique_ptr<PartWriter>(std::move(*file));
-    }
-    auto opening = s3::MultipartUpload::create(client_, config_.bucket, key, content_type(target_.format, target_.compression),
-                                               upload_options(config_, target_.dataset->name));
-    auto upload = co_await uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
-    if (!upload) co_return Error{upload.error().code, upload.error().message()};
-    co_return std::unique_ptr<PartWriter>(std::make_unique<S3PartWriter>(std::move(*upload)));
   }
 
   asio::awaitable<Result<void>> close_file() {
