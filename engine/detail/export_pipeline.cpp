@@ -209,12 +209,7 @@ asio::awaitable<Result<void>> transfer(const EngineConfig& config, const PartPla
 
 // After the data: the snapshot's transaction ends, and the output appears unless the export was stopped.
 asio::awaitable<Result<void>> commit(pg::Connection& connection, PartWriter& writer, ExportProgress& progress) {
-  if (auto committed = co_await connection.execute("COMMIT"); !committed)
-    co_return failure("committing the snapshot", committed.error());
-  if (progress.cancel_requested) co_return cancelled;  // the last word before the object appears
-  if (progress.before_complete) {
-    if (auto confirmed = co_await progress.before_complete(); !confirmed) co_return confirmed;
-  }
+  if (auto ended = co_await end_snapshot(connection, progress); !ended) co_return ended;
   // Uninterrupted: a CompleteMultipartUpload cut short may still take effect at S3, leaving an object of a
   // job that says CANCELLED. A cancel that comes meanwhile is seen afterwards, through cancel_requested.
   auto completing = writer.complete();
@@ -250,6 +245,16 @@ asio::awaitable<Result<void>> write_output(const EngineConfig& config, s3::Clien
 }  // namespace
 
 const Error cancelled{asio::error::operation_aborted, "cancelled"};
+
+asio::awaitable<Result<void>> end_snapshot(pg::Connection& connection, ExportProgress& progress) {
+  if (auto committed = co_await connection.execute("COMMIT"); !committed)
+    co_return failure("committing the snapshot", committed.error());
+  if (progress.cancel_requested) co_return cancelled;  // the last word before the output appears
+  if (progress.before_complete) {
+    if (auto confirmed = co_await progress.before_complete(); !confirmed) co_return confirmed;
+  }
+  co_return Result<void>{};
+}
 
 asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client& client, BufferPool& pool,
                                          const ExportTarget& target, ExportProgress& progress) {

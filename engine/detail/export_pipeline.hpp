@@ -12,6 +12,10 @@
 #include <memory>
 #include <string>
 
+namespace pg2s3::pg {
+class Connection;
+}
+
 namespace pg2s3::engine::detail {
 
 // What the pipeline reports as it goes; `changed` runs after every update.
@@ -58,6 +62,10 @@ boost::asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_part_writer(con
 
 // Sends one part to the writer, and counts it.
 boost::asio::awaitable<Result<void>> upload_part(PartWriter& writer, BufferPool::Lease part, ExportProgress& progress);
+
+// After the data: the snapshot's transaction ends, then the last word before the output appears. A cancel,
+// or a failure of progress.before_complete, stops it there.
+boost::asio::awaitable<Result<void>> end_snapshot(pg::Connection& connection, ExportProgress& progress);
 
 // Runs the export in one REPEATABLE READ READ ONLY snapshot, on one backend or, with parallelism, on
 // several that share it. The output appears only when every COPY ended cleanly and the snapshot's

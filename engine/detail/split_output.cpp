@@ -196,12 +196,7 @@ asio::awaitable<Result<void>> write_manifest(const EngineConfig& config, s3::Cli
 asio::awaitable<Result<void>> commit_files(const EngineConfig& config, s3::Client& client, const ExportTarget& target,
                                            pg::Connection& coordinator, FileSplitter& files, Manifest manifest,
                                            ExportProgress& progress) {
-  if (auto committed = co_await coordinator.execute("COMMIT"); !committed)
-    co_return failure("committing the snapshot", committed.error());
-  if (progress.cancel_requested) co_return cancelled;
-  if (progress.before_complete) {
-    if (auto confirmed = co_await progress.before_complete(); !confirmed) co_return confirmed;
-  }
+  if (auto ended = co_await end_snapshot(coordinator, progress); !ended) co_return ended;
   auto completing = files.complete();
   if (auto completed = co_await uninterrupted(std::move(completing)); !completed) co_return completed;
   manifest.files = files.files();
