@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace pg2s3::engine::detail {
 
@@ -34,17 +35,24 @@ asio::awaitable<Result<std::string>> copy_header(pg::Connection& coordinator, co
   }
 }
 
-// The dataset's columns and PostgreSQL's names of their types.
+// The dataset's columns and PostgreSQL's names of their types, all named by one query.
 asio::awaitable<Result<std::vector<ManifestColumn>>> manifest_columns(pg::Connection& coordinator, const std::string& query) {
   const std::string describe = "SELECT * FROM (" + query + ") AS q LIMIT 0";
   auto described = co_await coordinator.query(describe);
   if (!described) co_return failure("describing the columns", described.error());
+  std::string oids = "{";
+  for (int column = 0; column < described->columns(); ++column)
+    oids += (column ? "," : "") + std::to_string(described->column_type(column));
+  const std::vector<pg::Parameter> types{oids + "}"};
+  auto named = co_await coordinator.query("SELECT oid, typname FROM pg_type WHERE oid = ANY($1::oid[])", types);
+  if (!named) co_return failure("naming the column types", named.error());
+  std::map<std::int64_t, std::string> type_names;  // by OID
+  for (int row = 0; row < named->rows(); ++row)
+    type_names.emplace(named->int64(row, "oid").value_or(0), named->text(row, "typname").value_or(""));
   std::vector<ManifestColumn> columns;
   for (int column = 0; column < described->columns(); ++column) {
-    const std::vector<pg::Parameter> type{std::to_string(described->column_type(column))};
-    auto named = co_await coordinator.query("SELECT typname FROM pg_type WHERE oid = $1::oid", type);
-    if (!named) co_return failure("naming the column types", named.error());
-    columns.push_back({std::string(described->column_name(column)), std::string(named->text(0, "typname").value_or(""))});
+    const auto type = type_names.find(described->column_type(column));
+    columns.push_back({std::string(described->column_name(column)), type == type_names.end() ? std::string() : type->second});
   }
   co_return columns;
 }
