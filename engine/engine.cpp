@@ -3,10 +3,12 @@
 #include "engine/buffer_pool.hpp"
 #include "engine/compressor.hpp"
 #include "engine/detail/export_pipeline.hpp"
+#include "engine/detail/log.hpp"
 #include "engine/detail/page_ranges.hpp"
 #include "engine/detail/parallel_export.hpp"
 #include "engine/detail/part_plan.hpp"
 #include "engine/detail/split_output.hpp"
+#include "engine/detail/sweep.hpp"
 #include "engine/detail/manifest.hpp"
 #include "engine/job_store.hpp"
 #include "engine/sync.hpp"
@@ -26,7 +28,6 @@
 
 #include <cstdio>
 #include <deque>
-#include <iostream>
 
 namespace pg2s3::engine {
 
@@ -41,9 +42,9 @@ bool has_control_character(std::string_view text) {
   return std::ranges::any_of(text, [](unsigned char c) { return c < 0x20 || c == 0x7F; });
 }
 
-void log(std::string_view line) { std::clog << "pg2s3: " << line << std::endl; }
-
 }  // namespace
+
+using detail::log;
 
 Result<std::string> object_key(std::string_view requested, std::string_view prefix, std::string_view job_id,
                                Format format, Compression compression) {
@@ -169,8 +170,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     while (!draining && room() > 0 && !waiting.empty()) {
       auto job = std::move(waiting.front());
       waiting.pop_front();
-      ++running;
-      job->holds_place = true;
+      take_place(*job);
       spawn_job([self = shared_from_this(), job]() -> asio::awaitable<void> {
         co_await asio::this_coro::throw_if_cancelled(false);  // a cancel while claiming is seen by run_job
         auto claimed = co_await self->store->claim_held(job->claim.job.id);
@@ -204,8 +204,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     job->target = {job->dataset.get(), record.format, record.compression, record.s3_key, {}, record.parallelism,
                    record.max_file_size, record.id};
     watch(job);
-    ++running;
-    job->holds_place = true;
+    take_place(*job);
     spawn_job([self = shared_from_this(), job] { return self->run_job(job); }, *job);
   }
 
@@ -337,6 +336,12 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     retire(*job);
   }
 
+  // The job counts toward max_running_exports until retire() gives its place back.
+  void take_place(ActiveJob& job) {
+    ++running;
+    job.holds_place = true;
+  }
+
   // The job is no longer this process's: its place goes to the next one.
   void retire(ActiveJob& job) {
     active.erase(job.claim.job.id);  // callers hold the job until this returns
@@ -424,79 +429,10 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     }
   }
 
+  // Stops deleting expired jobs once this process stops accepting work.
   asio::awaitable<void> sweep() {
-    co_await rescue();
-    co_await abort_left_uploads();
-    co_await delete_expired();
-  }
-
-  // Jobs whose lease expired run again elsewhere, or fail when their attempts are spent.
-  asio::awaitable<void> rescue() {
-    auto rescued = co_await store->rescue();
-    if (!rescued) {
-      log(rescued.error().message);
-      co_return;
-    }
-    for (const auto& job : *rescued) {
-      log("job " + job.id + ": " + (job.errors.empty() ? std::string("its lease expired") : job.errors.back()) + ": " +
-          (job.status == JobStatus::failed ? "FAILED, its attempts spent" : "PENDING again"));
-      co_await abort_uploads_of(job);
-    }
-  }
-
-  // The rescued job's upload, or the uploads at its key (under its prefix, for a split output) for an
-  // attempt that died before it recorded its own.
-  asio::awaitable<void> abort_uploads_of(const JobRecord& job) {
-    std::vector<s3::MultipartUploadListing> uploads;
-    if (!job.upload_id.empty()) uploads.push_back({job.s3_key, job.upload_id, {}});
-    else uploads = co_await uploads_at_key(job);
-    for (const auto& upload : uploads) {
-      auto aborted = co_await client.abort_multipart_upload(config.bucket, upload.key, upload.upload_id);
-      if (!aborted && aborted.error().s3_code != "NoSuchUpload") {
-        log("aborting the upload of job " + job.id + ": " + aborted.error().message());
-        continue;
-      }
-      if (auto forgotten = co_await store->forget_upload(job.id, upload.upload_id); !forgotten) log(forgotten.error().message);
-    }
-  }
-
-  // An upload is forgotten once aborted, or once S3 no longer knows it (another process aborted it first).
-  asio::awaitable<void> abort_left_uploads() {
-    auto jobs = co_await store->with_open_uploads();
-    if (!jobs) {
-      log(jobs.error().message);
-      co_return;
-    }
-    for (const auto& job : *jobs) co_await abort_uploads_of(job);
-  }
-
-  // The uploads open at a rescued job's key, or under its prefix for a split output, for an attempt that
-  // died before it recorded its own.
-  asio::awaitable<std::vector<s3::MultipartUploadListing>> uploads_at_key(const JobRecord& job) {
-    std::vector<s3::MultipartUploadListing> found;
-    if (job.s3_key.empty() || !job.started_at || job.status == JobStatus::running) co_return found;
-    auto listed = co_await client.list_multipart_uploads(config.bucket, job.s3_key);
-    if (!listed) {
-      log("listing the uploads of job " + job.id + ": " + listed.error().message());
-      co_return found;
-    }
-    const std::string files = job.s3_key + "/";
-    for (auto& upload : *listed)
-      if (upload.key == job.s3_key || (job.max_file_size && upload.key.starts_with(files))) found.push_back(std::move(upload));
-    co_return found;
-  }
-
-  // Ended jobs past the retention, in small batches so that no statement holds many rows.
-  asio::awaitable<void> delete_expired() {
-    constexpr int batch = 500;
-    for (int deleted = batch; deleted == batch && accepting();) {
-      auto done = co_await store->delete_expired(batch);
-      if (!done) {
-        log(done.error().message);
-        co_return;
-      }
-      deleted = *done;
-    }
+    auto sweeping = detail::sweep(*store, client, config.bucket, [this] { return accepting(); });
+    co_await std::move(sweeping);
   }
 };
 

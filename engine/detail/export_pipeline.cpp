@@ -31,6 +31,21 @@ asio::awaitable<Result<void>> upload_part(PartWriter& writer, BufferPool::Lease 
   co_return Result<void>{};
 }
 
+asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_part_writer(const EngineConfig& config, s3::Client& client,
+                                                                      const ExportTarget& target,
+                                                                      std::string destination) {
+  if (!target.output_path.empty()) {
+    auto file = FilePartWriter::open(co_await asio::this_coro::executor, std::move(destination));
+    if (!file) co_return file.error();
+    co_return std::unique_ptr<PartWriter>(std::move(*file));
+  }
+  auto upload = co_await s3::MultipartUpload::create(client, config.bucket, destination,
+                                                     content_type(target.format, target.compression),
+                                                     upload_options(config, target.dataset->name));
+  if (!upload) co_return Error{upload.error().code, upload.error().message()};
+  co_return std::unique_ptr<PartWriter>(std::make_unique<S3PartWriter>(std::move(*upload)));
+}
+
 namespace {
 
 // The planner's estimate of the rows and bytes, with the rows counted in the snapshot when the dataset asks.
@@ -45,22 +60,6 @@ asio::awaitable<Result<PlanEstimate>> estimate_output(pg::Connection& connection
   if (!counted) co_return failure("counting rows", counted.error());
   estimate.rows = counted->int64(0, "n");
   co_return estimate;
-}
-
-asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_writer(const EngineConfig& config, s3::Client& client,
-                                                                 const ExportTarget& target, ExportProgress& progress) {
-  if (!target.output_path.empty()) {
-    auto file = FilePartWriter::open(co_await asio::this_coro::executor, target.output_path);
-    if (!file) co_return file.error();
-    co_return std::unique_ptr<PartWriter>(std::move(*file));
-  }
-  auto upload = co_await s3::MultipartUpload::create(client, config.bucket, target.s3_key,
-                                                     content_type(target.format, target.compression),
-                                                     upload_options(config, target.dataset->name));
-  if (!upload) co_return Error{upload.error().code, upload.error().message()};
-  progress.upload_id = upload->upload_id();
-  progress.changed();
-  co_return std::unique_ptr<PartWriter>(std::make_unique<S3PartWriter>(std::move(*upload)));
 }
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -192,12 +191,7 @@ asio::awaitable<Result<void>> transfer(const EngineConfig& config, const PartPla
 
 // After the data: the snapshot's transaction ends, and the output appears unless the export was stopped.
 asio::awaitable<Result<void>> commit(pg::Connection& connection, PartWriter& writer, ExportProgress& progress) {
-  if (auto committed = co_await connection.execute("COMMIT"); !committed)
-    co_return failure("committing the snapshot", committed.error());
-  if (progress.cancel_requested) co_return cancelled;  // the last word before the object appears
-  if (progress.before_complete) {
-    if (auto confirmed = co_await progress.before_complete(); !confirmed) co_return confirmed;
-  }
+  if (auto ended = co_await end_snapshot(connection, progress); !ended) co_return ended;
   // Uninterrupted: a CompleteMultipartUpload cut short may still take effect at S3, leaving an object of a
   // job that says CANCELLED. A cancel that comes meanwhile is seen afterwards, through cancel_requested.
   auto completing = writer.complete();
@@ -208,9 +202,14 @@ asio::awaitable<Result<void>> commit(pg::Connection& connection, PartWriter& wri
 template <class Transfer>
 asio::awaitable<Result<void>> write_output(const EngineConfig& config, s3::Client& client, const ExportTarget& target,
                                            pg::Connection& connection, ExportProgress& progress, Transfer transfer) {
-  auto opening = open_writer(config, client, target, progress);
+  const bool local = !target.output_path.empty();
+  auto opening = open_part_writer(config, client, target, local ? target.output_path : target.s3_key);
   auto writer = co_await uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
   if (!writer) co_return writer.error();
+  if (const auto upload_id = (*writer)->upload_id(); !upload_id.empty()) {
+    progress.upload_id = upload_id;
+    progress.changed();
+  }
 
   Result<void> finished = cancelled;
   if (!progress.cancel_requested) finished = co_await transfer(**writer);
@@ -228,6 +227,16 @@ asio::awaitable<Result<void>> write_output(const EngineConfig& config, s3::Clien
 }  // namespace
 
 const Error cancelled{asio::error::operation_aborted, "cancelled"};
+
+asio::awaitable<Result<void>> end_snapshot(pg::Connection& connection, ExportProgress& progress) {
+  if (auto committed = co_await connection.execute("COMMIT"); !committed)
+    co_return failure("committing the snapshot", committed.error());
+  if (progress.cancel_requested) co_return cancelled;  // the last word before the output appears
+  if (progress.before_complete) {
+    if (auto confirmed = co_await progress.before_complete(); !confirmed) co_return confirmed;
+  }
+  co_return Result<void>{};
+}
 
 asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client& client, BufferPool& pool,
                                          const ExportTarget& target, ExportProgress& progress) {

@@ -9,6 +9,12 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <memory>
+#include <string>
+
+namespace pg2s3::pg {
+class Connection;
+}
 
 namespace pg2s3::engine::detail {
 
@@ -47,8 +53,19 @@ struct ExportTarget {
 
 class PartWriter;
 
+// Opens where one output's bytes go: the local file `destination` when the target writes locally, else a
+// multipart upload to the S3 key `destination`, with the dataset's upload options.
+boost::asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_part_writer(const EngineConfig& config,
+                                                                             s3::Client& client,
+                                                                             const ExportTarget& target,
+                                                                             std::string destination);
+
 // Sends one part to the writer, and counts it.
 boost::asio::awaitable<Result<void>> upload_part(PartWriter& writer, BufferPool::Lease part, ExportProgress& progress);
+
+// After the data: the snapshot's transaction ends, then the last word before the output appears. A cancel,
+// or a failure of progress.before_complete, stops it there.
+boost::asio::awaitable<Result<void>> end_snapshot(pg::Connection& connection, ExportProgress& progress);
 
 // Runs the export in one REPEATABLE READ READ ONLY snapshot, on one backend or, with parallelism, on
 // several that share it. The output appears only when every COPY ended cleanly and the snapshot's

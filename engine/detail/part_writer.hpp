@@ -23,6 +23,8 @@ class PartWriter {
   virtual boost::asio::awaitable<Result<void>> complete() = 0;
   // Leaves nothing behind: no object, no open upload, no partial file; or says why it could not.
   virtual boost::asio::awaitable<Result<void>> abort() = 0;
+  // The S3 upload being filled, by which a later sweep can abort it; empty for a local file.
+  virtual std::string_view upload_id() const { return {}; }
 };
 
 class S3PartWriter final : public PartWriter {
@@ -32,6 +34,7 @@ class S3PartWriter final : public PartWriter {
   bool writes_in_parallel() const override { return true; }  // parts are numbered when their upload starts
   boost::asio::awaitable<Result<void>> complete() override;
   boost::asio::awaitable<Result<void>> abort() override;
+  std::string_view upload_id() const override { return upload_.upload_id(); }
 
  private:
   s3::MultipartUpload upload_;

@@ -7,7 +7,6 @@
 #include "engine/detail/parallel_export.hpp"
 #include "engine/detail/part_source.hpp"
 #include "engine/detail/part_writer.hpp"
-#include "s3/multipart_upload.hpp"
 
 #include <boost/asio/this_coro.hpp>
 
@@ -15,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace pg2s3::engine::detail {
 
@@ -35,17 +35,24 @@ asio::awaitable<Result<std::string>> copy_header(pg::Connection& coordinator, co
   }
 }
 
-// The dataset's columns and PostgreSQL's names of their types.
+// The dataset's columns and PostgreSQL's names of their types, all named by one query.
 asio::awaitable<Result<std::vector<ManifestColumn>>> manifest_columns(pg::Connection& coordinator, const std::string& query) {
   const std::string describe = "SELECT * FROM (" + query + ") AS q LIMIT 0";
   auto described = co_await coordinator.query(describe);
   if (!described) co_return failure("describing the columns", described.error());
+  std::string oids = "{";
+  for (int column = 0; column < described->columns(); ++column)
+    oids += (column ? "," : "") + std::to_string(described->column_type(column));
+  const std::vector<pg::Parameter> types{oids + "}"};
+  auto named = co_await coordinator.query("SELECT oid, typname FROM pg_type WHERE oid = ANY($1::oid[])", types);
+  if (!named) co_return failure("naming the column types", named.error());
+  std::map<std::int64_t, std::string> type_names;  // by OID
+  for (int row = 0; row < named->rows(); ++row)
+    type_names.emplace(named->int64(row, "oid").value_or(0), named->text(row, "typname").value_or(""));
   std::vector<ManifestColumn> columns;
   for (int column = 0; column < described->columns(); ++column) {
-    const std::vector<pg::Parameter> type{std::to_string(described->column_type(column))};
-    auto named = co_await coordinator.query("SELECT typname FROM pg_type WHERE oid = $1::oid", type);
-    if (!named) co_return failure("naming the column types", named.error());
-    columns.push_back({std::string(described->column_name(column)), std::string(named->text(0, "typname").value_or(""))});
+    const auto type = type_names.find(described->column_type(column));
+    columns.push_back({std::string(described->column_name(column)), type == type_names.end() ? std::string() : type->second});
   }
   co_return columns;
 }
@@ -127,24 +134,12 @@ class FileSplitter final : public PieceSink {
 
   asio::awaitable<Result<void>> open_file() {
     file_ = {split_file_key(prefix(), files_.size(), target_.format, target_.compression), header_.size(), 0};
-    auto writer = co_await open_writer(file_.key);
+    auto opening = open_part_writer(config_, client_, target_, file_.key);
+    auto writer = co_await uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
     if (!writer) co_return writer.error();
     writer_ = std::move(*writer);
     parts_ = object_parts(executor_, *writer_, pool_, plan_, config_.max_parts_in_flight, progress_);
     co_return co_await parts_->take(header_, 0);
-  }
-
-  asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_writer(const std::string& key) {
-    if (local()) {
-      auto file = FilePartWriter::open(executor_, key);
-      if (!file) co_return file.error();
-      co_return std::unique_ptr<PartWriter>(std::move(*file));
-    }
-    auto opening = s3::MultipartUpload::create(client_, config_.bucket, key, content_type(target_.format, target_.compression),
-                                               upload_options(config_, target_.dataset->name));
-    auto upload = co_await uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
-    if (!upload) co_return Error{upload.error().code, upload.error().message()};
-    co_return std::unique_ptr<PartWriter>(std::make_unique<S3PartWriter>(std::move(*upload)));
   }
 
   asio::awaitable<Result<void>> close_file() {
@@ -209,12 +204,7 @@ asio::awaitable<Result<void>> write_manifest(const EngineConfig& config, s3::Cli
 asio::awaitable<Result<void>> commit_files(const EngineConfig& config, s3::Client& client, const ExportTarget& target,
                                            pg::Connection& coordinator, FileSplitter& files, Manifest manifest,
                                            ExportProgress& progress) {
-  if (auto committed = co_await coordinator.execute("COMMIT"); !committed)
-    co_return failure("committing the snapshot", committed.error());
-  if (progress.cancel_requested) co_return cancelled;
-  if (progress.before_complete) {
-    if (auto confirmed = co_await progress.before_complete(); !confirmed) co_return confirmed;
-  }
+  if (auto ended = co_await end_snapshot(coordinator, progress); !ended) co_return ended;
   auto completing = files.complete();
   if (auto completed = co_await uninterrupted(std::move(completing)); !completed) co_return completed;
   manifest.files = files.files();

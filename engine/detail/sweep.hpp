@@ -1,0 +1,25 @@
+// The sweep of export_jobs any process runs at start and then periodically: what dead attempts left behind.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <string>
+
+namespace pg2s3::s3 {
+class Client;
+}
+
+namespace pg2s3::engine {
+class JobStore;
+}
+
+namespace pg2s3::engine::detail {
+
+// Jobs whose lease expired go back to PENDING, or FAILED when their attempts are spent, and the uploads
+// their attempts left in `bucket` are aborted, as are those that ended jobs could not abort; then ended
+// jobs past the retention are deleted while `accepting` holds. A failure is logged, for the next sweep.
+boost::asio::awaitable<void> sweep(JobStore& store, s3::Client& client, const std::string& bucket,
+                                   std::function<bool()> accepting);
+
+}  // namespace pg2s3::engine::detail
