@@ -533,6 +533,29 @@ Client::Task<std::vector<MultipartUploadListing>> Client::list_multipart_uploads
   }
 }
 
+Client::Task<std::vector<ListedObject>> Client::list_objects(std::string_view bucket, std::string_view prefix,
+                                                            int page_size) {
+  std::vector<ListedObject> objects;
+  std::string continuation_token;
+  for (;;) {
+    Operation operation{"ListObjectsV2", http::verb::get, bucket, {}, {{"list-type", "2"}}, {}, {}, {}};
+    if (!prefix.empty()) operation.query.emplace_back("prefix", std::string(prefix));
+    if (page_size > 0) operation.query.emplace_back("max-keys", std::to_string(page_size));
+    if (!continuation_token.empty()) operation.query.emplace_back("continuation-token", continuation_token);
+    auto response = co_await impl_->execute(operation);
+    if (!response) co_return response.error();
+
+    auto parsed = detail::parse_list_objects_page(response->body());
+    if (auto* problem = std::get_if<std::string>(&parsed)) co_return malformed(operation, std::move(*problem));
+    auto& page = std::get<detail::ObjectListingPage>(parsed);
+    std::ranges::move(page.objects, std::back_inserter(objects));
+    if (page.continuation_token.empty()) co_return objects;
+    // A server that hands back the token it was given would keep this loop asking forever.
+    if (page.continuation_token == continuation_token) co_return malformed(operation, "the listing does not advance");
+    continuation_token = std::move(page.continuation_token);
+  }
+}
+
 Result<PresignedUrl> Client::presign_get(std::string_view bucket, std::string_view key,
                                          std::chrono::seconds expires) const {
   auto credentials = impl_->credentials->current();
