@@ -2,12 +2,11 @@
 
 #include "s3/credentials/cache.hpp"
 #include "s3/credentials/chain.hpp"
+#include "s3/detail/connection_pool.hpp"
 #include "s3/detail/crypto.hpp"
-#include "s3/detail/http_connection.hpp"
 #include "s3/detail/xml.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -21,7 +20,7 @@ namespace pg2s3::s3 {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
-using detail::HttpConnection;
+using detail::ConnectionPool;
 using detail::HttpRequest;
 using detail::HttpResponse;
 using detail::TransportFailure;
@@ -180,13 +179,8 @@ struct Client::Impl {
   bool aws_public_endpoint = false;
   std::map<std::string, std::string, std::less<>> bucket_regions;  // learnt from wrong-region answers
   std::shared_ptr<CredentialsCache> credentials;
-  std::optional<asio::ssl::context> tls_context;
-  struct FreeSession {
-    void operator()(SSL_SESSION* session) const { SSL_SESSION_free(session); }
-  };
-  std::map<std::string, std::unique_ptr<SSL_SESSION, FreeSession>, std::less<>> tls_sessions;  // by authority
-  std::vector<std::pair<std::string, std::unique_ptr<HttpConnection>>> idle;  // by authority
-  ClientStats stats;
+  std::optional<ConnectionPool> connections;
+  ClientStats stats;  // requests and retries; the pool counts the connections
   RetryObserver retry_observer;
   std::minstd_rand random{std::random_device{}()};
 
@@ -262,46 +256,7 @@ struct Client::Impl {
     return request;
   }
 
-  std::unique_ptr<HttpConnection> take_idle(const std::string& authority) {
-    for (auto it = idle.rbegin(); it != idle.rend(); ++it) {
-      if (it->first != authority) continue;
-      auto connection = std::move(it->second);
-      idle.erase(std::next(it).base());
-      return connection;
-    }
-    return nullptr;
-  }
-
-  // A connection after a whole response: its TLS session is kept for the next connection to the host.
-  void give_back(std::string authority, std::unique_ptr<HttpConnection> connection) {
-    if (SSL_SESSION* session = connection->session_to_resume()) tls_sessions[authority].reset(session);
-    if (config.max_idle_connections == 0) return;
-    if (idle.size() >= config.max_idle_connections) idle.erase(idle.begin());
-    idle.emplace_back(std::move(authority), std::move(connection));
-  }
-
-  asio::awaitable<std::pair<std::unique_ptr<HttpConnection>, TransportFailure>> open_connection(
-      const Endpoint& target) {
-    using namespace asio::experimental::awaitable_operators;
-    asio::ip::tcp::resolver resolver(executor);
-    asio::steady_timer deadline(executor, config.connect_timeout);
-    auto resolved = co_await (resolver.async_resolve(target.host, target.port, use_tuple) ||
-                              deadline.async_wait(use_tuple));
-    if (resolved.index() == 1)
-      co_return std::pair{nullptr, TransportFailure{asio::error::timed_out, "resolving " + target.host}};
-    auto [ec, addresses] = std::get<0>(resolved);
-    if (ec) co_return std::pair{nullptr, TransportFailure{ec, "resolving " + target.host}};
-
-    auto connection = std::make_unique<HttpConnection>(executor, tls_context ? &*tls_context : nullptr);
-    const auto known = tls_sessions.find(target.authority());
-    SSL_SESSION* resume = known == tls_sessions.end() ? nullptr : known->second.get();
-    auto failure = co_await connection->connect(target, addresses, config.connect_timeout, resume);
-    ++stats.connections_opened;
-    if (!failure && connection->resumed()) ++stats.tls_sessions_resumed;
-    co_return std::pair{std::move(connection), std::move(failure)};
-  }
-
-  asio::awaitable<TransportFailure> exchange(HttpConnection& connection, HttpRequest& request,
+  asio::awaitable<TransportFailure> exchange(detail::HttpConnection& connection, HttpRequest& request,
                                              HttpResponse& response, const BodySink* sink) {
     if (sink) co_return co_await connection.round_trip_streaming(request, response, *sink, config.io_timeout);
     co_return co_await connection.round_trip(request, response, max_response_body, config.io_timeout);
@@ -314,12 +269,12 @@ struct Client::Impl {
     if (!signing) co_return signing.error();
     const Address target = address(endpoint, aws_endpoint, operation.bucket, operation.key);
     const std::string authority = target.endpoint.authority();
-    auto connection = take_idle(authority);
+    auto connection = connections->take_idle(authority);
     bool fresh = connection == nullptr;
     HttpResponse response;
     for (;;) {
       if (!connection) {
-        auto [opened, failure] = co_await open_connection(target.endpoint);
+        auto [opened, failure] = co_await connections->open(target.endpoint);
         if (failure) co_return transport_error(operation, failure);
         connection = std::move(opened);
       }
@@ -330,7 +285,7 @@ struct Client::Impl {
       connection.reset();
       fresh = true;
     }
-    if (connection->reusable()) give_back(authority, std::move(connection));
+    if (connection->reusable()) connections->give_back(authority, std::move(connection));
     co_return check_response(operation, std::move(response));
   }
 
@@ -388,8 +343,9 @@ Result<Client> Client::create(asio::any_io_executor executor, ClientConfig confi
     error.detail = "public endpoint '" + config.public_endpoint + "' is not http(s)://host[:port]";
     return error;
   }
+  std::optional<asio::ssl::context> tls_context;
   if (endpoint->tls) {
-    auto& tls = impl->tls_context.emplace(asio::ssl::context::tls_client);
+    auto& tls = tls_context.emplace(asio::ssl::context::tls_client);
     boost::system::error_code ec;
     tls.set_default_verify_paths();
     if (!config.ca_file.empty()) tls.load_verify_file(config.ca_file, ec);
@@ -408,6 +364,7 @@ Result<Client> Client::create(asio::any_io_executor executor, ClientConfig confi
   impl->credentials = std::make_shared<CredentialsCache>(executor, std::move(provider),
                                                          [raw = impl.get()](std::string_view line) { raw->log(line); });
   impl->credentials->warm_up();
+  impl->connections.emplace(executor, std::move(tls_context), config.connect_timeout, config.max_idle_connections);
   impl->executor = std::move(executor);
   impl->endpoint = *endpoint;
   impl->public_endpoint = *public_endpoint;
@@ -423,7 +380,12 @@ Client::~Client() = default;
 void Client::on_retry(RetryObserver observer) { impl_->retry_observer = std::move(observer); }
 
 const ClientConfig& Client::config() const { return impl_->config; }
-ClientStats Client::stats() const { return impl_->stats; }
+ClientStats Client::stats() const {
+  ClientStats stats = impl_->stats;
+  stats.connections_opened = impl_->connections->connections_opened();
+  stats.tls_sessions_resumed = impl_->connections->tls_sessions_resumed();
+  return stats;
+}
 
 // ------------------------------------------------------------------ objects
 
@@ -530,6 +492,29 @@ Client::Task<std::vector<MultipartUploadListing>> Client::list_multipart_uploads
     key_marker = detail::xml_text(xml, "NextKeyMarker").value_or("");
     upload_id_marker = detail::xml_text(xml, "NextUploadIdMarker").value_or("");
     if (key_marker.empty() && upload_id_marker.empty()) co_return malformed(operation, "truncated listing without a marker");
+  }
+}
+
+Client::Task<std::vector<ListedObject>> Client::list_objects(std::string_view bucket, std::string_view prefix,
+                                                            int page_size) {
+  std::vector<ListedObject> objects;
+  std::string continuation_token;
+  for (;;) {
+    Operation operation{"ListObjectsV2", http::verb::get, bucket, {}, {{"list-type", "2"}}, {}, {}, {}};
+    if (!prefix.empty()) operation.query.emplace_back("prefix", std::string(prefix));
+    if (page_size > 0) operation.query.emplace_back("max-keys", std::to_string(page_size));
+    if (!continuation_token.empty()) operation.query.emplace_back("continuation-token", continuation_token);
+    auto response = co_await impl_->execute(operation);
+    if (!response) co_return response.error();
+
+    auto parsed = detail::parse_list_objects_page(response->body());
+    if (auto* problem = std::get_if<std::string>(&parsed)) co_return malformed(operation, std::move(*problem));
+    auto& page = std::get<detail::ObjectListingPage>(parsed);
+    std::ranges::move(page.objects, std::back_inserter(objects));
+    if (page.continuation_token.empty()) co_return objects;
+    // A server that hands back the token it was given would keep this loop asking forever.
+    if (page.continuation_token == continuation_token) co_return malformed(operation, "the listing does not advance");
+    continuation_token = std::move(page.continuation_token);
   }
 }
 

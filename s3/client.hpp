@@ -78,6 +78,12 @@ struct MultipartUploadListing {
   std::string initiated;
 };
 
+struct ListedObject {
+  std::string key;
+  std::uint64_t size = 0;
+  std::string etag;
+};
+
 struct PresignedUrl {
   std::string url;
   std::chrono::system_clock::time_point expires_at;
@@ -134,6 +140,9 @@ class Client {
                                     const UploadOptions* options = nullptr);
   Task<std::vector<MultipartUploadListing>> list_multipart_uploads(std::string_view bucket,
                                                                    std::string_view prefix = {});
+  // Every object whose key starts with `prefix`, in key order, fetched `page_size` keys a request (0: the
+  // server's default, 1000 on S3).
+  Task<std::vector<ListedObject>> list_objects(std::string_view bucket, std::string_view prefix, int page_size = 0);
 
   // A GET URL for the object, addressed to the public endpoint, valid for `expires` or until the credentials
   // that sign it expire, whichever comes first (and never past S3's limit of 7 days). Fails without usable

@@ -1,6 +1,7 @@
 #include "s3/detail/xml.hpp"
 
 #include <charconv>
+#include <cstdint>
 
 namespace pg2s3::s3::detail {
 namespace {
@@ -86,6 +87,13 @@ std::string decode_text(std::string_view text) {
   return out;
 }
 
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  std::uint64_t size = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), size);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return size;
+}
+
 }  // namespace
 
 std::string_view xml_root_name(std::string_view xml) {
@@ -132,6 +140,22 @@ std::string xml_escape(std::string_view text) {
     }
   }
   return out;
+}
+
+std::variant<ObjectListingPage, std::string> parse_list_objects_page(std::string_view xml) {
+  if (xml_root_name(xml) != "ListBucketResult") return "the answer is not a ListBucketResult";
+  ObjectListingPage page;
+  for (auto contents : xml_elements(xml, "Contents")) {
+    auto key = xml_text(contents, "Key");
+    if (!key || key->empty()) return "an object without a Key";
+    const auto size = parse_size(xml_text(contents, "Size").value_or(""));
+    if (!size) return "the Size of " + *key + " is not a number";
+    page.objects.push_back({std::move(*key), *size, xml_text(contents, "ETag").value_or("")});
+  }
+  if (xml_text(xml, "IsTruncated").value_or("false") != "true") return page;
+  page.continuation_token = xml_text(xml, "NextContinuationToken").value_or("");
+  if (page.continuation_token.empty()) return "a truncated page without a NextContinuationToken";
+  return page;
 }
 
 }  // namespace pg2s3::s3::detail

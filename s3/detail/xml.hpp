@@ -1,9 +1,12 @@
-// Just enough XML for S3's responses and request bodies: find elements, decode and escape text.
+// Just enough XML for S3's answers and request bodies: elements, text, escaping, a ListObjectsV2 page.
 #pragma once
+
+#include "s3/client.hpp"
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace pg2s3::s3::detail {
@@ -18,5 +21,15 @@ std::optional<std::string> xml_text(std::string_view xml, std::string_view tag);
 std::vector<std::string_view> xml_elements(std::string_view xml, std::string_view tag);
 
 std::string xml_escape(std::string_view text);
+
+// One page of a ListObjectsV2 answer.
+struct ObjectListingPage {
+  std::vector<ListedObject> objects;
+  std::string continuation_token;  // where the next page starts; empty on the last page
+};
+
+// The page, or what makes the answer unusable: not a ListBucketResult, an object without a key or with a
+// size that is not a number, or a truncated page without a NextContinuationToken.
+std::variant<ObjectListingPage, std::string> parse_list_objects_page(std::string_view xml);
 
 }  // namespace pg2s3::s3::detail

@@ -37,6 +37,92 @@ TEST_CASE("repeated elements are listed in order", "[xml]") {
         "InitiateMultipartUploadResult");
 }
 
+namespace {
+
+ObjectListingPage listing_page(std::string_view xml) {
+  auto parsed = parse_list_objects_page(xml);
+  if (auto* problem = std::get_if<std::string>(&parsed)) FAIL("unexpected problem: " << *problem);
+  return std::get<ObjectListingPage>(parsed);
+}
+
+std::string listing_problem(std::string_view xml) {
+  auto parsed = parse_list_objects_page(xml);
+  REQUIRE(std::holds_alternative<std::string>(parsed));
+  return std::get<std::string>(parsed);
+}
+
+}  // namespace
+
+TEST_CASE("a ListObjectsV2 page gives its objects' keys, sizes and ETags in order", "[xml][list]") {
+  const auto page = listing_page(
+      R"(<?xml version="1.0" encoding="UTF-8"?>)"
+      R"(<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>run/</Prefix>)"
+      R"(<KeyCount>3</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>)"
+      R"(<Contents><Key>run/part-0001.csv</Key><LastModified>2026-01-13T10:00:00.000Z</LastModified>)"
+      R"(<ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag><Size>8388608</Size>)"
+      R"(<StorageClass>STANDARD</StorageClass></Contents>)"
+      R"(<Contents><Key>run/part-0002.csv</Key><ETag>&quot;e1&quot;</ETag><Size>0</Size></Contents>)"
+      R"(<Contents><Key>run/manifest.json</Key><Size>18446744073709551615</Size><Owner><ID>test</ID>)"
+      R"(<DisplayName>Key</DisplayName></Owner></Contents></ListBucketResult>)");
+  REQUIRE(page.objects.size() == 3);
+  CHECK(page.objects[0].key == "run/part-0001.csv");
+  CHECK(page.objects[0].size == 8388608);
+  CHECK(page.objects[0].etag == "\"9b2cf535f27731c974343645a3985328\"");
+  CHECK(page.objects[1].key == "run/part-0002.csv");
+  CHECK(page.objects[1].size == 0);
+  CHECK(page.objects[2].key == "run/manifest.json");
+  CHECK(page.objects[2].size == 18446744073709551615u);
+  CHECK(page.objects[2].etag.empty());
+  CHECK(page.continuation_token.empty());
+}
+
+TEST_CASE("a truncated ListObjectsV2 page gives the token of the next one", "[xml][list]") {
+  const auto page = listing_page(
+      "<ListBucketResult><Prefix>run/</Prefix><MaxKeys>2</MaxKeys><IsTruncated>true</IsTruncated>"
+      "<ContinuationToken>1/abc=</ContinuationToken>"
+      "<Contents><Key>run/a</Key><Size>1</Size></Contents><Contents><Key>run/b</Key><Size>2</Size></Contents>"
+      "<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>"
+      "</ListBucketResult>");
+  REQUIRE(page.objects.size() == 2);
+  CHECK(page.objects[1].key == "run/b");
+  CHECK(page.continuation_token == "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
+}
+
+TEST_CASE("listed keys keep spaces and decode XML entities exactly", "[xml][list]") {
+  const auto page = listing_page(
+      "<ListBucketResult><IsTruncated>false</IsTruncated>"
+      "<Contents><Key>run/a b+c &amp; d&lt;e&gt;&quot;f&apos;.csv</Key><Size>5</Size></Contents>"
+      "<Contents><Key>run/  two  spaces </Key><Size>6</Size></Contents>"
+      "<Contents><Key>run/&#233;t&#xE9;&#x1F600;</Key><Size>7</Size></Contents></ListBucketResult>");
+  REQUIRE(page.objects.size() == 3);
+  CHECK(page.objects[0].key == "run/a b+c & d<e>\"f'.csv");
+  CHECK(page.objects[1].key == "run/  two  spaces ");
+  CHECK(page.objects[2].key == "run/\xC3\xA9t\xC3\xA9\xF0\x9F\x98\x80");
+}
+
+TEST_CASE("an empty ListObjectsV2 listing has no objects and no next page", "[xml][list]") {
+  for (std::string_view xml :
+       {"<ListBucketResult><Name>b</Name><Prefix>none/</Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>"
+        "<IsTruncated>false</IsTruncated></ListBucketResult>",
+        "<ListBucketResult><Name>b</Name><Prefix/><KeyCount>0</KeyCount></ListBucketResult>"}) {
+    const auto page = listing_page(xml);
+    CHECK(page.objects.empty());
+    CHECK(page.continuation_token.empty());
+  }
+}
+
+TEST_CASE("a ListObjectsV2 answer it cannot use is a problem, not a short listing", "[xml][list]") {
+  CHECK(listing_problem("<Error><Code>NoSuchBucket</Code></Error>") == "the answer is not a ListBucketResult");
+  CHECK(listing_problem("<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>") ==
+        "an object without a Key");
+  CHECK(listing_problem("<ListBucketResult><Contents><Key>k</Key><Size>1x</Size></Contents></ListBucketResult>") ==
+        "the Size of k is not a number");
+  CHECK(listing_problem("<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>") ==
+        "the Size of k is not a number");
+  CHECK(listing_problem("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>") ==
+        "a truncated page without a NextContinuationToken");
+}
+
 TEST_CASE("endpoints are http(s)://host[:port]", "[endpoint]") {
   auto plain = parse_endpoint("http://127.0.0.1:57480");
   REQUIRE(plain);

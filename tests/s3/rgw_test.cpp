@@ -139,6 +139,45 @@ TEST_CASE("an upload someone else aborted first counts as aborted", "[rgw]") {
   CHECK_FALSE(upload_listed(io, client, key, upload.upload_id()));
 }
 
+TEST_CASE("ListObjectsV2 pages through a prefix, and its keys delete their objects", "[rgw][list]") {
+  asio::io_context io;
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  const std::string base = unique_key("listing");
+  const std::string prefix = base + "/";
+  // Sorted as S3 lists them; the space and '+' must come back as they went, for the DELETE to find them.
+  const std::vector<std::pair<std::string, std::size_t>> under = {
+      {prefix + "a.csv", 1}, {prefix + "b c+d.csv", 22}, {prefix + "sub/e.csv", 333}, {prefix + "x&y<z>.csv", 4444}};
+  const std::string beside = base + "-beside.csv";  // starts with the prefix's characters but for its '/'
+  for (const auto& [key, size] : under) REQUIRE(test::run(io, client.put_object(bucket(), key, pattern(size, 7))).has_value());
+  REQUIRE(test::run(io, client.put_object(bucket(), beside, "beside")).has_value());
+
+  const auto requests = client.stats().requests;
+  auto listed = test::run(io, client.list_objects(bucket(), prefix, 2)).value();
+  CHECK(client.stats().requests - requests >= 2);  // two keys a page
+  std::vector<std::pair<std::string, std::size_t>> seen;
+  for (const auto& object : listed) seen.emplace_back(object.key, object.size);
+  CHECK(seen == under);
+
+  for (const auto& object : listed) REQUIRE(test::run(io, client.delete_object(bucket(), object.key)).has_value());
+  CHECK(test::run(io, client.list_objects(bucket(), prefix)).value().empty());
+  CHECK(test::run(io, client.head_object(bucket(), beside)).value().size == 6);
+  CHECK(test::run(io, client.list_objects(bucket(), beside)).value().size() == 1);
+  REQUIRE(test::run(io, client.delete_object(bucket(), beside)).has_value());
+  CHECK(test::run(io, client.list_objects(bucket(), base)).value().empty());
+}
+
+TEST_CASE("listing a bucket that does not exist names ListObjectsV2 and NoSuchBucket", "[rgw][list]") {
+  asio::io_context io;
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  const std::string missing = "pg2s3-missing-" + std::to_string(std::random_device{}());
+  auto listed = test::run(io, client.list_objects(missing, "any/"));
+  REQUIRE_FALSE(listed.has_value());
+  CHECK(listed.error().http_status == 404);
+  CHECK(listed.error().s3_code == "NoSuchBucket");
+  CHECK_THAT(listed.error().message(), Catch::StartsWith("ListObjectsV2 s3://" + missing + "/: HTTP 404 NoSuchBucket"));
+  CHECK(client.stats().retries == 0);
+}
+
 TEST_CASE("parts under 5 MiB give EntityTooSmall as an error value", "[rgw]") {
   asio::io_context io;
   auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
