@@ -161,6 +161,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
   // Stops a running job for `why`, the first reason given winning.
   void stop_here(ActiveJob& job, Stop why) {
     if (job.stop == Stop::none) job.stop = why;
+    if (why == Stop::lease_lost) job.progress.output_taken_over = true;
     job.progress.cancel_requested = true;
     job.cancel.emit(asio::cancellation_type::terminal);
   }
@@ -220,7 +221,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     job->renewed_at = Clock::now();
     job->progress.upload_id = job->claim.job.upload_id;  // an earlier attempt's, kept on record until aborted
     asio::co_spawn(executor, [self = shared_from_this(), job] { return self->keep_lease(job); }, asio::detached);
-    co_await abort_earlier_upload(*job);
+    co_await clear_earlier_attempt(*job);
     Result<void> outcome = detail::cancelled;
     if (!job->unrunnable.empty())
       outcome = Error{errc::invalid_request, job->unrunnable};
@@ -233,15 +234,21 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     co_await end_job(job, std::move(outcome));
   }
 
-  // An upload that an earlier attempt of the job left open, when its process died, is aborted first.
-  asio::awaitable<void> abort_earlier_upload(ActiveJob& job) {
+  // What an earlier attempt of the job left when its process died goes first: its open upload, and the
+  // files of a split output, some of which this attempt might not write again.
+  asio::awaitable<void> clear_earlier_attempt(ActiveJob& job) {
     const auto& record = job.claim.job;
-    if (record.upload_id.empty()) co_return;
-    auto aborted = co_await client.abort_multipart_upload(config.bucket, record.s3_key, record.upload_id);
-    if (!aborted && aborted.error().s3_code != "NoSuchUpload")
-      log("job " + record.id + ": aborting the upload of its earlier attempt (left to S3's lifecycle rules): " +
-          aborted.error().message());
-    job.progress.upload_id.clear();
+    if (!record.upload_id.empty()) {
+      auto aborted = co_await client.abort_multipart_upload(config.bucket, record.s3_key, record.upload_id);
+      if (!aborted && aborted.error().s3_code != "NoSuchUpload")
+        log("job " + record.id + ": aborting the upload of its earlier attempt (left to S3's lifecycle rules): " +
+            aborted.error().message());
+      job.progress.upload_id.clear();
+    }
+    if (record.attempt > 1 && record.max_file_size && !record.local_output) {
+      if (auto deleted = co_await detail::delete_split_output(client, config.bucket, record.s3_key); !deleted)
+        log("job " + record.id + ": deleting the files of its earlier attempt: " + deleted.error().message);
+    }
   }
 
   // Renews the job's lease every progress_interval, carrying its progress, until its export has ended.
@@ -538,6 +545,7 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
     if (record.max_file_size && request.key.empty()) record.s3_key = impl_->config.key_prefix + record.id;  // a prefix
   } else {
     record.s3_key = request.output_path;
+    record.local_output = true;
   }
   if (record.max_file_size) record.manifest_key = detail::manifest_key(record.s3_key);
   // A local file is written by this process, whatever the others do.

@@ -56,6 +56,7 @@ struct JobRecord {
   std::uint64_t max_file_size = 0;
   std::optional<int> files;  // of a split output: how many were written
   std::string manifest_key;
+  bool local_output = false;  // s3_key names a local file or directory, written by the process that started it
   std::string upload_id;  // of the multipart upload while one is open, so that it can be aborted later
   std::string error_message;
   std::string retrying;  // the S3 request being retried and why, while it is; kept in memory only

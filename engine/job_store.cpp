@@ -24,7 +24,7 @@ constexpr std::string_view create_table = R"(
   DO $migrate$
   BEGIN
     IF (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('export_jobs') AND NOT attisdropped
-        AND attname IN ('request_fingerprint', 'parallelism', 'max_file_size', 'files', 'manifest_key', 'params')) = 6 THEN
+        AND attname IN ('request_fingerprint', 'parallelism', 'max_file_size', 'files', 'manifest_key', 'params', 'local_output')) = 7 THEN
       RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(1885811315, 0);
@@ -59,6 +59,7 @@ constexpr std::string_view create_table = R"(
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS files integer;
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS manifest_key text;
     ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS params jsonb NOT NULL DEFAULT '{}';
+    ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS local_output boolean NOT NULL DEFAULT false;
     CREATE INDEX IF NOT EXISTS export_jobs_created_at ON export_jobs (created_at DESC);
     CREATE INDEX IF NOT EXISTS export_jobs_pending ON export_jobs (run_after, created_at) WHERE status = 'PENDING';
     CREATE INDEX IF NOT EXISTS export_jobs_running ON export_jobs (owner) WHERE status = 'RUNNING';
@@ -75,7 +76,7 @@ constexpr std::string_view owner_lock_space = "1885811315";
 // them: GCC 12 mishandles an initializer_list temporary across a co_await.)
 constexpr std::string_view columns =
     "id::text AS id, dataset, status, total_records, processed_records, bytes_uploaded, s3_key, format, "
-    "compression, parallelism, max_file_size, files, manifest_key, upload_id, error_message, attempt, max_attempts, "
+    "compression, parallelism, max_file_size, files, manifest_key, local_output, upload_id, error_message, attempt, max_attempts, "
     "runner, errors::text AS errors, params::text AS params, "
     "(extract(epoch FROM created_at) * 1000000)::bigint AS created_us, "
     "(extract(epoch FROM started_at) * 1000)::bigint AS started_ms, "
@@ -155,6 +156,7 @@ JobRecord job_at(const pg::QueryResult& rows, int row) {
   job.max_file_size = static_cast<std::uint64_t>(rows.int64(row, "max_file_size").value_or(0));
   if (auto files = rows.int64(row, "files")) job.files = static_cast<int>(*files);
   job.manifest_key = rows.text(row, "manifest_key").value_or("");
+  job.local_output = rows.text(row, "local_output").value_or("f") == "t";
   job.upload_id = rows.text(row, "upload_id").value_or("");
   job.error_message = rows.text(row, "error_message").value_or("");
   job.attempt = static_cast<int>(rows.int64(row, "attempt").value_or(0));
@@ -247,7 +249,8 @@ JobStore::Task<JobRecord> JobStore::enqueue(const JobRecord& job, bool held_here
       params_json(job.params),
       std::to_string(job.parallelism),
       job.max_file_size ? pg::Parameter(std::to_string(job.max_file_size)) : std::nullopt,
-      job.manifest_key.empty() ? pg::Parameter() : job.manifest_key};
+      job.manifest_key.empty() ? pg::Parameter() : job.manifest_key,
+      job.local_output ? "true" : "false"};
   // A held job waits with run_after at infinity, which no claim of another process reaches. The bound on
   // PENDING jobs is part of the one statement, counting no further than the bound (on the pending index).
   const std::string insert = sql({R"(
@@ -257,10 +260,10 @@ JobStore::Task<JobRecord> JobStore::enqueue(const JobRecord& job, bool held_here
     inserted AS (
       INSERT INTO export_jobs (id, dataset, status, s3_key, compression, format, created_at, max_attempts,
                                run_after, owner, idempotency_key, request_fingerprint, params, parallelism,
-                               max_file_size, manifest_key)
+                               max_file_size, manifest_key, local_output)
       SELECT $1::uuid, $2, 'PENDING', $3, $4, $5, now(), $6::integer,
              CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10, $12::jsonb,
-             $13::integer, $14::bigint, $15
+             $13::integer, $14::bigint, $15, $16::boolean
       FROM room WHERE has_room
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *)

@@ -31,6 +31,9 @@ struct ExportProgress {
   // Set by whoever cancels. The cancellation signal stops a waiting step; this flag is checked after
   // every part and before committing, so a cancelled export never completes even if the signal missed.
   bool cancel_requested = false;
+  // Set when another attempt of the job owns its output now (this one lost its lease): stopping, this
+  // attempt removes what is its own alone, its open upload, and no file under a key the other writes.
+  bool output_taken_over = false;
   // When set, asked right before the output is committed (CompleteMultipartUpload): a failure stops it.
   std::function<boost::asio::awaitable<Result<void>>()> before_complete;
 };

@@ -115,10 +115,12 @@ class FileSplitter final : public PieceSink {
     co_return Result<void>{};
   }
 
-  // Leaves nothing: the open file aborted, every finished one deleted; the first reason it could not.
+  // Leaves nothing: the open file aborted, every finished one deleted unless another attempt has taken
+  // their keys over; the first reason it could not.
   asio::awaitable<Result<void>> remove() {
     Result<void> removed;
     if (writer_) removed = co_await writer_->abort();
+    if (progress_.output_taken_over) co_return removed;
     for (const auto& file : files_) {
       auto deleted = co_await delete_file(file.key);
       if (removed && !deleted) removed = deleted;
@@ -222,6 +224,18 @@ std::string split_file_key(std::string_view prefix, std::size_t index, Format fo
 }
 
 std::string manifest_key(std::string_view prefix) { return std::string(prefix) + "/manifest.json"; }
+
+asio::awaitable<Result<void>> delete_split_output(s3::Client& client, const std::string& bucket, std::string_view prefix) {
+  if (auto deleted = co_await client.delete_object(bucket, manifest_key(prefix)); !deleted)
+    co_return Error{deleted.error().code, deleted.error().message()};
+  auto listed = co_await client.list_objects(bucket, std::string(prefix) + "/part-");
+  if (!listed) co_return Error{listed.error().code, listed.error().message()};
+  for (const auto& file : *listed) {
+    if (auto deleted = co_await client.delete_object(bucket, file.key); !deleted)
+      co_return Error{deleted.error().code, deleted.error().message()};
+  }
+  co_return Result<void>{};
+}
 
 asio::awaitable<Result<void>> export_files(const EngineConfig& config, s3::Client& client, BufferPool& pool,
                                            const ExportTarget& target, pg::Connection& coordinator,

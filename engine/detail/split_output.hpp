@@ -22,6 +22,11 @@ std::string split_file_key(std::string_view prefix, std::size_t index, Format fo
 // "<prefix>/manifest.json"
 std::string manifest_key(std::string_view prefix);
 
+// Deletes a split output in `bucket` that its export did not complete, as a process that died mid-export
+// leaves it: its manifest first, so that no reader finds one naming files about to go, then every file.
+boost::asio::awaitable<Result<void>> delete_split_output(s3::Client& client, const std::string& bucket,
+                                                         std::string_view prefix);
+
 // The export of target (max_file_size set) read in the snapshot of `coordinator`, on target.parallelism
 // backends. The files appear as they fill; on any failure or cancel every one of them is removed and
 // the open upload aborted, and no manifest is written.

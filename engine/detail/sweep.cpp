@@ -1,6 +1,7 @@
 #include "engine/detail/sweep.hpp"
 
 #include "engine/detail/log.hpp"
+#include "engine/detail/split_output.hpp"
 #include "engine/job_store.hpp"
 #include "s3/client.hpp"
 
@@ -57,6 +58,11 @@ asio::awaitable<void> rescue(JobStore& store, s3::Client& client, const std::str
     log("job " + job.id + ": " + (job.errors.empty() ? std::string("its lease expired") : job.errors.back()) + ": " +
         (job.status == JobStatus::failed ? "FAILED, its attempts spent" : "PENDING again"));
     co_await abort_uploads_of(store, client, bucket, job);
+    // A split output that will not run again: the files its attempts wrote go too.
+    if (job.status == JobStatus::failed && job.max_file_size && !job.local_output) {
+      if (auto deleted = co_await delete_split_output(client, bucket, job.s3_key); !deleted)
+        log("job " + job.id + ": deleting the files of its attempts: " + deleted.error().message);
+    }
   }
 }
 

@@ -12,6 +12,7 @@
 #include <simdjson.h>
 
 #include <filesystem>
+#include <set>
 
 using namespace pg2s3;
 using namespace pg2s3::test;
@@ -108,6 +109,29 @@ engine::JobRecord stopped_after_a_file(asio::io_context& io, engine::Engine& eng
     auto ended = co_await engine.wait(id);
     co_return ended.value();
   }());
+}
+
+// The keys of every object under `prefix`/.
+std::set<std::string> keys_under(asio::io_context& io, const std::string& prefix) {
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  std::set<std::string> keys;
+  for (const auto& object : test::run(io, client.list_objects(bucket(), prefix + "/")).value()) keys.insert(object.key);
+  return keys;
+}
+
+// A split export as a killed process leaves it: RUNNING with its lease past, files under its prefix (one
+// numbered past any the next attempt writes) and a manifest it should never have had.
+std::string dead_split_export(asio::io_context& io, int attempt, std::uint64_t max_file_size) {
+  const std::string id = engine::new_job_id(), prefix = "exports/" + id;
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  for (const char* name : {"/part-00000.csv", "/part-00001.csv", "/part-09999.csv", "/manifest.json"})
+    test::run(io, client.put_object(bucket(), prefix + name, "left by a dead attempt\n")).value();
+  test::psql("INSERT INTO export_jobs (id, dataset, status, s3_key, manifest_key, max_file_size, created_at, started_at, "
+             "attempt, max_attempts, runner, lease_token, lease_expires_at) VALUES ('" + id + "', 'split_users', "
+             "'RUNNING', '" + prefix + "', '" + prefix + "/manifest.json', " + std::to_string(max_file_size) +
+             ", now(), now(), " + std::to_string(attempt) + ", 3, 'gone-host:1', gen_random_uuid(), "
+             "now() - interval '1 second')");
+  return id;
 }
 
 }  // namespace
@@ -211,6 +235,63 @@ TEST_CASE("a split export cancelled after files were written leaves none of them
   auto job = stopped_after_a_file(io, *engine, split_request("split_slow", 256 * 1024, 1), cancel);
   CHECK(job.status == JobStatus::cancelled);
   CHECK(nothing_under(io, job));
+}
+
+TEST_CASE("what a dead process's split export left is gone before its next attempt, and once its attempts are spent",
+          "[split]") {
+  asio::io_context io;
+  constexpr std::uint64_t limit = 1024 * 1024;
+  const std::string retried = dead_split_export(io, 1, limit), spent = dead_split_export(io, 3, limit);
+  auto config = split_config();
+  config.jobs.claim_jobs = true;  // so that the rescued job runs here again
+  config.jobs.retry_backoff = std::chrono::milliseconds(0);
+  config.jobs.poll_interval = std::chrono::milliseconds(100);
+  // A claiming engine keeps the loop busy while it lives: it ends inside the task.
+  auto [failed, job] = test::run(io, [&]() -> asio::awaitable<std::pair<engine::JobRecord, engine::JobRecord>> {
+    const auto executor = co_await asio::this_coro::executor;
+    auto started = co_await engine::Engine::start(executor, config);  // rescues at start-up
+    auto engine = std::move(started).value();
+    auto found = co_await engine->find_job(spent);
+    auto ended = co_await engine->wait(retried);
+    co_return std::pair{found.value().value(), ended.value()};
+  }());
+  CHECK(failed.status == JobStatus::failed);
+  CHECK(keys_under(io, "exports/" + spent).empty());
+  INFO(job.error_message);
+  REQUIRE(job.status == JobStatus::completed);
+  CHECK(job.attempt == 2);
+  CHECK(rows_of_files(io, job, limit) == psql_csv(users_copy).substr(header.size()));
+  auto files = engine::detail::manifest_files(object_bytes(io, job.manifest_key), bucket()).value();
+  std::set<std::string> expected{job.manifest_key};
+  for (const auto& file : files) expected.insert(file.key);
+  CHECK(keys_under(io, job.s3_key) == expected);  // nothing of the dead attempt's
+}
+
+TEST_CASE("a split export whose lease another attempt took stops, leaving the files under their keys alone",
+          "[split]") {
+  asio::io_context io;
+  auto engine = start_engine(io, split_config());
+  std::string id;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto started = co_await engine->start_export(split_request("split_slow", 256 * 1024, 1));
+    id = started.value().id;
+    auto a_file_written = [&]() -> asio::awaitable<bool> {
+      auto job = co_await engine->find_job(id);
+      co_return job && *job && (*job)->files.value_or(0) > 0;
+    };
+    const bool written = co_await poll_until(a_file_written);
+    REQUIRE(written);
+    test::psql("UPDATE export_jobs SET lease_token = gen_random_uuid() WHERE id = '" + id + "'");  // taken over
+    auto stopped = [&]() -> asio::awaitable<bool> { co_return engine->metrics().exports_running == 0; };
+    const bool ended = co_await poll_until(stopped);
+    REQUIRE(ended);
+  }());
+  const std::string prefix = "exports/" + id;
+  CHECK(object_exists(io, prefix + "/part-00000.csv"));  // the keys the other attempt writes too
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  CHECK(test::run(io, client.list_multipart_uploads(bucket(), prefix + "/")).value().empty());  // its own: aborted
+  for (const auto& key : keys_under(io, prefix)) test::run(io, client.delete_object(bucket(), key)).value();
+  test::psql("UPDATE export_jobs SET status = 'FAILED', finished_at = now(), lease_token = NULL WHERE id = '" + id + "'");
 }
 
 TEST_CASE("a split output is refused or fails cleanly where it cannot work", "[split]") {
