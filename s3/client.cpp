@@ -483,15 +483,16 @@ Client::Task<std::vector<MultipartUploadListing>> Client::list_multipart_uploads
     auto response = co_await impl_->execute(operation);
     if (!response) co_return response.error();
 
-    const std::string_view xml = response->body();
-    for (auto upload : detail::xml_elements(xml, "Upload")) {
-      uploads.push_back({detail::xml_text(upload, "Key").value_or(""), detail::xml_text(upload, "UploadId").value_or(""),
-                         detail::xml_text(upload, "Initiated").value_or("")});
-    }
-    if (detail::xml_text(xml, "IsTruncated").value_or("false") != "true") co_return uploads;
-    key_marker = detail::xml_text(xml, "NextKeyMarker").value_or("");
-    upload_id_marker = detail::xml_text(xml, "NextUploadIdMarker").value_or("");
-    if (key_marker.empty() && upload_id_marker.empty()) co_return malformed(operation, "truncated listing without a marker");
+    auto parsed = detail::parse_list_uploads_page(response->body());
+    if (auto* problem = std::get_if<std::string>(&parsed)) co_return malformed(operation, std::move(*problem));
+    auto& page = std::get<detail::UploadListingPage>(parsed);
+    std::ranges::move(page.uploads, std::back_inserter(uploads));
+    if (page.next_key_marker.empty() && page.next_upload_id_marker.empty()) co_return uploads;
+    // A server that hands back the markers it was given would keep this loop asking forever.
+    if (page.next_key_marker == key_marker && page.next_upload_id_marker == upload_id_marker)
+      co_return malformed(operation, "the listing does not advance");
+    key_marker = std::move(page.next_key_marker);
+    upload_id_marker = std::move(page.next_upload_id_marker);
   }
 }
 

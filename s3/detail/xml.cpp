@@ -158,4 +158,21 @@ std::variant<ObjectListingPage, std::string> parse_list_objects_page(std::string
   return page;
 }
 
+std::variant<UploadListingPage, std::string> parse_list_uploads_page(std::string_view xml) {
+  if (xml_root_name(xml) != "ListMultipartUploadsResult") return "the answer is not a ListMultipartUploadsResult";
+  UploadListingPage page;
+  for (auto upload : xml_elements(xml, "Upload")) {
+    auto key = xml_text(upload, "Key").value_or("");
+    auto upload_id = xml_text(upload, "UploadId").value_or("");
+    if (key.empty() || upload_id.empty()) return "an upload without a Key or an UploadId";
+    page.uploads.push_back({std::move(key), std::move(upload_id), xml_text(upload, "Initiated").value_or("")});
+  }
+  if (xml_text(xml, "IsTruncated").value_or("false") != "true") return page;
+  page.next_key_marker = xml_text(xml, "NextKeyMarker").value_or("");
+  page.next_upload_id_marker = xml_text(xml, "NextUploadIdMarker").value_or("");
+  if (page.next_key_marker.empty() && page.next_upload_id_marker.empty())
+    return "a truncated page without a NextKeyMarker or NextUploadIdMarker";
+  return page;
+}
+
 }  // namespace pg2s3::s3::detail

@@ -1,4 +1,4 @@
-// Just enough XML for S3's answers and request bodies: elements, text, escaping, a ListObjectsV2 page.
+// Just enough XML for S3's answers and request bodies: elements, text, escaping, pages of the listings.
 #pragma once
 
 #include "s3/client.hpp"
@@ -31,5 +31,16 @@ struct ObjectListingPage {
 // The page, or what makes the answer unusable: not a ListBucketResult, an object without a key or with a
 // size that is not a number, or a truncated page without a NextContinuationToken.
 std::variant<ObjectListingPage, std::string> parse_list_objects_page(std::string_view xml);
+
+// One page of a ListMultipartUploads answer.
+struct UploadListingPage {
+  std::vector<MultipartUploadListing> uploads;
+  std::string next_key_marker;  // where the next page starts; both empty on the last page
+  std::string next_upload_id_marker;
+};
+
+// The page, or what makes the answer unusable: not a ListMultipartUploadsResult, an upload without a key
+// or an upload id, or a truncated page without a marker.
+std::variant<UploadListingPage, std::string> parse_list_uploads_page(std::string_view xml);
 
 }  // namespace pg2s3::s3::detail

@@ -39,17 +39,21 @@ TEST_CASE("repeated elements are listed in order", "[xml]") {
 
 namespace {
 
-ObjectListingPage listing_page(std::string_view xml) {
-  auto parsed = parse_list_objects_page(xml);
+// A listing page parsed, or the problem found in it.
+template <class Page>
+Page page_of(std::variant<Page, std::string> parsed) {
   if (auto* problem = std::get_if<std::string>(&parsed)) FAIL("unexpected problem: " << *problem);
-  return std::get<ObjectListingPage>(parsed);
+  return std::get<Page>(std::move(parsed));
 }
 
-std::string listing_problem(std::string_view xml) {
-  auto parsed = parse_list_objects_page(xml);
+template <class Page>
+std::string problem_of(std::variant<Page, std::string> parsed) {
   REQUIRE(std::holds_alternative<std::string>(parsed));
-  return std::get<std::string>(parsed);
+  return std::get<std::string>(std::move(parsed));
 }
+
+ObjectListingPage listing_page(std::string_view xml) { return page_of(parse_list_objects_page(xml)); }
+std::string listing_problem(std::string_view xml) { return problem_of(parse_list_objects_page(xml)); }
 
 }  // namespace
 
@@ -121,6 +125,41 @@ TEST_CASE("a ListObjectsV2 answer it cannot use is a problem, not a short listin
         "the Size of k is not a number");
   CHECK(listing_problem("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>") ==
         "a truncated page without a NextContinuationToken");
+}
+
+TEST_CASE("a ListMultipartUploads page gives its uploads in order, and the markers of the next one", "[xml][list]") {
+  const auto last = page_of(parse_list_uploads_page(
+      R"(<?xml version="1.0" encoding="UTF-8"?>)"
+      R"(<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>b</Bucket>)"
+      R"(<Prefix>exports/</Prefix><IsTruncated>false</IsTruncated>)"
+      R"(<Upload><Key>exports/a &amp; b.csv</Key><UploadId>2~abc</UploadId>)"
+      R"(<Initiated>2026-11-26T07:00:00.000Z</Initiated></Upload>)"
+      R"(<Upload><Key>exports/c.csv</Key><UploadId>2~def</UploadId></Upload></ListMultipartUploadsResult>)"));
+  REQUIRE(last.uploads.size() == 2);
+  CHECK(last.uploads[0].key == "exports/a & b.csv");
+  CHECK(last.uploads[0].upload_id == "2~abc");
+  CHECK(last.uploads[0].initiated == "2026-11-26T07:00:00.000Z");
+  CHECK(last.uploads[1].initiated.empty());
+  CHECK(last.next_key_marker.empty());
+  CHECK(last.next_upload_id_marker.empty());
+
+  const auto truncated = page_of(parse_list_uploads_page(
+      "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>exports/c.csv</NextKeyMarker>"
+      "<NextUploadIdMarker>2~def</NextUploadIdMarker><Upload><Key>exports/c.csv</Key><UploadId>2~def</UploadId>"
+      "</Upload></ListMultipartUploadsResult>"));
+  CHECK(truncated.next_key_marker == "exports/c.csv");
+  CHECK(truncated.next_upload_id_marker == "2~def");
+}
+
+TEST_CASE("a ListMultipartUploads answer it cannot use is a problem, not a short listing", "[xml][list]") {
+  CHECK(problem_of(parse_list_uploads_page("<Error><Code>AccessDenied</Code></Error>")) ==
+        "the answer is not a ListMultipartUploadsResult");
+  CHECK(problem_of(parse_list_uploads_page(
+            "<ListMultipartUploadsResult><Upload><Key>k</Key></Upload></ListMultipartUploadsResult>")) ==
+        "an upload without a Key or an UploadId");
+  CHECK(problem_of(parse_list_uploads_page(
+            "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated></ListMultipartUploadsResult>")) ==
+        "a truncated page without a NextKeyMarker or NextUploadIdMarker");
 }
 
 TEST_CASE("endpoints are http(s)://host[:port]", "[endpoint]") {
