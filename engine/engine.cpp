@@ -3,6 +3,7 @@
 #include "engine/buffer_pool.hpp"
 #include "engine/compressor.hpp"
 #include "engine/detail/export_pipeline.hpp"
+#include "engine/detail/failure.hpp"
 #include "engine/detail/log.hpp"
 #include "engine/detail/page_ranges.hpp"
 #include "engine/detail/parallel_export.hpp"
@@ -457,7 +458,7 @@ Engine::~Engine() {
 
 Engine::Task<std::unique_ptr<Engine>> Engine::start(asio::any_io_executor executor, EngineConfig config) {
   auto client = s3::Client::create(executor, config.s3);
-  if (!client) co_return Error{client.error().code, client.error().message()};
+  if (!client) co_return detail::failure(client.error());
   std::unique_ptr<Engine> engine(new Engine(std::make_shared<Impl>(executor, std::move(config), std::move(*client))));
   const auto& impl = engine->impl_;
   impl->client.on_retry([weak = std::weak_ptr(impl)](const s3::RetryNotice& notice) {
@@ -624,7 +625,7 @@ Engine::Task<void> Engine::check_health() {
   if (auto answered = co_await impl_->store->ping(); !answered)
     co_return Error{answered.error().code, "the database does not answer: " + answered.error().message};
   if (auto credentials = co_await impl_->client.check_credentials(); !credentials)
-    co_return Error{credentials.error().code, credentials.error().message()};
+    co_return detail::failure(credentials.error());
   co_return Result<void>{};
 }
 
@@ -653,7 +654,7 @@ void Engine::end_drain() {
 Result<s3::PresignedUrl> Engine::download_url(const JobRecord& job) const {
   const std::string& key = job.manifest_key.empty() ? job.s3_key : job.manifest_key;
   auto url = impl_->client.presign_get(impl_->config.bucket, key, impl_->config.download_url_lifetime);
-  if (!url) return Error{url.error().code, url.error().message()};
+  if (!url) return detail::failure(url.error());
   return std::move(*url);
 }
 
@@ -662,13 +663,13 @@ Engine::Task<std::vector<FileDownload>> Engine::file_downloads(const JobRecord& 
   std::string manifest;
   s3::Client::BodySink collect = [&](std::string_view bytes) { manifest.append(bytes); };
   auto read = co_await impl_->client.get_object(config.bucket, job.manifest_key, collect);
-  if (!read) co_return Error{read.error().code, read.error().message()};
+  if (!read) co_return detail::failure(read.error());
   auto files = detail::manifest_files(manifest, config.bucket);
   if (!files) co_return Error{errc::invalid_request, "the manifest " + job.manifest_key + " is not pg2s3's"};
   std::vector<FileDownload> downloads;
   for (const auto& file : *files) {
     auto url = impl_->client.presign_get(config.bucket, file.key, config.download_url_lifetime);
-    if (!url) co_return Error{url.error().code, url.error().message()};
+    if (!url) co_return detail::failure(url.error());
     downloads.push_back({file.key, std::move(*url), file.bytes, file.records});
   }
   co_return downloads;

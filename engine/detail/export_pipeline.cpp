@@ -42,7 +42,7 @@ asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_part_writer(const Engi
   auto upload = co_await s3::MultipartUpload::create(client, config.bucket, destination,
                                                      content_type(target.format, target.compression),
                                                      upload_options(config, target.dataset->name));
-  if (!upload) co_return Error{upload.error().code, upload.error().message()};
+  if (!upload) co_return failure(upload.error());
   co_return std::unique_ptr<PartWriter>(std::make_unique<S3PartWriter>(std::move(*upload)));
 }
 

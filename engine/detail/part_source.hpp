@@ -3,6 +3,7 @@
 
 #include "engine/buffer_pool.hpp"
 #include "engine/error.hpp"
+#include "engine/detail/failure.hpp"
 #include "engine/job.hpp"
 #include "pg/connection.hpp"
 
@@ -15,11 +16,6 @@
 #include <string_view>
 
 namespace pg2s3::engine::detail {
-
-// A PostgreSQL failure as the engine reports it: the step, then the server's words.
-inline Error failure(std::string_view step, const pg::Error& error) {
-  return {error.code, std::string(step) + ": " + error.message()};
-}
 
 // The one thing the CSV and the Parquet export do differently: how the bytes of the next part are made.
 class PartSource {

@@ -166,7 +166,7 @@ class FileSplitter final : public PieceSink {
       co_return Result<void>{};
     }
     auto deleted = co_await client_.delete_object(config_.bucket, key);
-    if (!deleted) co_return Error{deleted.error().code, deleted.error().message()};
+    if (!deleted) co_return failure(deleted.error());
     co_return Result<void>{};
   }
 
@@ -197,7 +197,7 @@ asio::awaitable<Result<void>> write_manifest(const EngineConfig& config, s3::Cli
   const std::string key = manifest_key(target.s3_key);
   auto put = co_await client.put_object(config.bucket, key, body, "application/json",
                                         &upload_options(config, target.dataset->name));
-  if (!put) co_return Error{put.error().code, put.error().message()};
+  if (!put) co_return failure(put.error());
   co_return Result<void>{};
 }
 
@@ -227,12 +227,12 @@ std::string manifest_key(std::string_view prefix) { return std::string(prefix) +
 
 asio::awaitable<Result<void>> delete_split_output(s3::Client& client, const std::string& bucket, std::string_view prefix) {
   if (auto deleted = co_await client.delete_object(bucket, manifest_key(prefix)); !deleted)
-    co_return Error{deleted.error().code, deleted.error().message()};
+    co_return failure(deleted.error());
   auto listed = co_await client.list_objects(bucket, std::string(prefix) + "/part-");
-  if (!listed) co_return Error{listed.error().code, listed.error().message()};
+  if (!listed) co_return failure(listed.error());
   for (const auto& file : *listed) {
     if (auto deleted = co_await client.delete_object(bucket, file.key); !deleted)
-      co_return Error{deleted.error().code, deleted.error().message()};
+      co_return failure(deleted.error());
   }
   co_return Result<void>{};
 }
