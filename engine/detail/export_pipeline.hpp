@@ -34,7 +34,8 @@ struct ExportProgress {
   // Set when another attempt of the job owns its output now (this one lost its lease): stopping, this
   // attempt removes what is its own alone, its open upload, and no file under a key the other writes.
   bool output_taken_over = false;
-  // When set, asked right before the output is committed (CompleteMultipartUpload): a failure stops it.
+  // When set, asked right before each CompleteMultipartUpload of the output (each file of a split output,
+  // the last once the snapshot's transaction has ended): a failure stops the export.
   std::function<boost::asio::awaitable<Result<void>>()> before_complete;
 };
 

@@ -144,9 +144,14 @@ class FileSplitter final : public PieceSink {
     co_return co_await parts_->take(header_, 0);
   }
 
+  // A file completed by an attempt that has lost its lease would replace the one the attempt that took
+  // over wrote under the same key: the lease is confirmed before each file, as before the last.
   asio::awaitable<Result<void>> close_file() {
     if (auto ended = co_await parts_->end(); !ended) co_return ended;
     if (auto settled = co_await parts_->settle(); !settled) co_return settled;
+    if (progress_.before_complete) {
+      if (auto confirmed = co_await progress_.before_complete(); !confirmed) co_return confirmed;
+    }
     co_return co_await complete();
   }
 

@@ -28,6 +28,7 @@ engine::EngineConfig split_config() {
   auto config = ranged_engine_config();
   config.datasets.push_back(users_table_dataset("split_users", "users"));
   config.datasets.push_back(users_table_dataset("split_slow", "users", "id % 500 <> 0 OR pg_sleep(0.02) IS NOT NULL"));
+  config.datasets.push_back(users_table_dataset("split_pause", "users", "id <> 1000 OR pg_sleep(2) IS NOT NULL"));
   config.datasets.push_back({"wide_row", "SELECT repeat('x', 5000) AS wide", false});
   return config;
 }
@@ -291,6 +292,33 @@ TEST_CASE("a split export whose lease another attempt took stops, leaving the fi
   auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
   CHECK(test::run(io, client.list_multipart_uploads(bucket(), prefix + "/")).value().empty());  // its own: aborted
   for (const auto& key : keys_under(io, prefix)) test::run(io, client.delete_object(bucket(), key)).value();
+  test::psql("UPDATE export_jobs SET status = 'FAILED', finished_at = now(), lease_token = NULL WHERE id = '" + id + "'");
+}
+
+TEST_CASE("a split export confirms its lease before each file appears, not only before the last", "[split]") {
+  asio::io_context io;
+  auto config = split_config();
+  config.progress_interval = std::chrono::hours(1);  // no heartbeat between: only that confirmation can see it
+  auto engine = start_engine(io, config);
+  std::string id;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto started = co_await engine->start_export(split_request("split_pause", 256 * 1024, 1));
+    id = started.value().id;
+    auto in_the_first_file = [&]() -> asio::awaitable<bool> {  // its backend sleeps at row 1000
+      co_return test::psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE "
+                           "'COPY%id <> 1000%'") != "0\n";
+    };
+    const bool paused = co_await poll_until(in_the_first_file);
+    REQUIRE(paused);
+    test::psql("UPDATE export_jobs SET lease_token = gen_random_uuid() WHERE id = '" + id + "'");  // taken over
+    auto stopped = [&]() -> asio::awaitable<bool> { co_return engine->metrics().exports_running == 0; };
+    const bool ended = co_await poll_until(stopped);
+    REQUIRE(ended);
+  }());
+  const std::string prefix = "exports/" + id;
+  CHECK(keys_under(io, prefix).empty());  // not even the first file, under a key the other attempt writes
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  CHECK(test::run(io, client.list_multipart_uploads(bucket(), prefix + "/")).value().empty());
   test::psql("UPDATE export_jobs SET status = 'FAILED', finished_at = now(), lease_token = NULL WHERE id = '" + id + "'");
 }
 
