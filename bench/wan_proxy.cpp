@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <iostream>
@@ -29,18 +30,20 @@ struct Link {
   std::chrono::milliseconds connect_delay;
 };
 
-// Copies `from` to `to` until either closes; paced so that the bytes sent never run ahead of the rate.
+// Copies `from` to `to` until either closes; paced so that each chunk takes its time at the rate. An idle
+// connection banks no credit: time it sat unused (a keep-alive connection between requests) does not let
+// the next request through faster.
 asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, double bytes_per_second) {
   std::array<char, 64 * 1024> chunk;
-  const auto start = Clock::now();
-  double sent = 0;
+  auto sent_by = Clock::now();  // when the link is free again
   asio::steady_timer pace(from.get_executor());
   for (;;) {
     auto [read_error, n] = co_await from.async_read_some(asio::buffer(chunk), use_tuple);
     if (read_error) break;
     if (bytes_per_second > 0) {
-      sent += static_cast<double>(n);
-      pace.expires_at(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(sent / bytes_per_second)));
+      const auto takes = std::chrono::duration<double>(static_cast<double>(n) / bytes_per_second);
+      sent_by = std::max(sent_by, Clock::now()) + std::chrono::duration_cast<Clock::duration>(takes);
+      pace.expires_at(sent_by);
       co_await pace.async_wait(use_tuple);
     }
     auto [write_error, written] = co_await asio::async_write(to, asio::buffer(chunk.data(), n), use_tuple);

@@ -47,8 +47,10 @@ class BufferPool {
   // their holders wait for. Waits and fails as acquire() does.
   boost::asio::awaitable<Result<Lease>> reserve(std::size_t size, std::size_t room);
 
-  // Whether a buffer of `size` could be lent now without making anyone wait.
-  bool has_room_for(std::size_t size) const { return waiters_.empty() && in_use_ + size <= budget_; }
+  // How many buffers of `size` could be lent now without making anyone wait.
+  std::size_t room_for(std::size_t size) const {
+    return waiters_.empty() && in_use_ < budget_ && size > 0 ? (budget_ - in_use_) / size : 0;
+  }
 
   std::size_t bytes_in_use() const { return in_use_; }    // lent out
   std::size_t bytes_held() const { return held_; }        // lent out or kept for reuse

@@ -81,8 +81,9 @@ struct EngineConfig {
 
   std::size_t part_size = 8 * 1024 * 1024;     // S3's minimum is 5 MiB
   std::size_t buffer_budget = 64 * 1024 * 1024;  // all part buffers of all exports together
-  // Parts one export may upload at once. It starts at one and grows only while the reader waits on the
-  // uploads, each step brings more throughput, and the budget has room (detail::InFlightLimit).
+  // Parts one export may upload at once. It starts at one; while the reader waits on the uploads it becomes
+  // as many as the reader's rate needs of one upload's, as far as the budget has room, and a step that
+  // brings no more throughput is undone (detail::InFlightLimit).
   int max_parts_in_flight = 8;
   // The output a parallel export's ranges of pages aim at. A reader reads about one range ahead of its
   // turn (its backend then waits), so this is about how much reading overlaps; smaller ranges balance better

@@ -18,17 +18,26 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+
 namespace pg2s3::engine::detail {
 
 namespace asio = boost::asio;
 
-asio::awaitable<Result<void>> upload_part(PartWriter& writer, BufferPool::Lease part, ExportProgress& progress) {
+asio::awaitable<Result<void>> upload_part(PartWriter& writer, BufferPool::Lease part, InFlightLimit& limit,
+                                          ExportProgress& progress) {
+  const auto start = InFlightLimit::Clock::now();
   auto written = co_await writer.write(part.bytes());
   if (!written) co_return written.error();
+  limit.part_uploaded(part.bytes().size(), InFlightLimit::Clock::now() - start);
   progress.bytes_uploaded += part.bytes().size();
   ++progress.parts_uploaded;
   progress.changed();
   co_return Result<void>{};
+}
+
+int parts_with_room(const BufferPool& pool, std::size_t part_size) {
+  return static_cast<int>(std::min<std::size_t>(pool.room_for(part_size), 1024)) - 1;
 }
 
 asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_part_writer(const EngineConfig& config, s3::Client& client,
@@ -133,8 +142,9 @@ asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& par
     if (!part) co_return Result<void>{};  // the end of the data
     const auto state = co_await asio::this_coro::cancellation_state;  // named: GCC 12 miscompiles it inline
     if (state.cancelled() != asio::cancellation_type::none) co_return cancelled;
-    uploads.start(upload_part(writer, std::move(*part), progress));
-    limit.part_started(Clock::now(), flow.reader_waiting, progress.bytes_uploaded, pool.has_room_for(part_size));
+    const std::uint64_t bytes = part->bytes().size();
+    uploads.start(upload_part(writer, std::move(*part), limit, progress));
+    limit.part_started(Clock::now(), bytes, flow.reader_waiting, parts_with_room(pool, part_size));
   }
 }
 

@@ -64,8 +64,14 @@ boost::asio::awaitable<Result<std::unique_ptr<PartWriter>>> open_part_writer(con
                                                                              const ExportTarget& target,
                                                                              std::string destination);
 
-// Sends one part to the writer, and counts it.
-boost::asio::awaitable<Result<void>> upload_part(PartWriter& writer, BufferPool::Lease part, ExportProgress& progress);
+class InFlightLimit;
+
+// Sends one part to the writer, and counts it; the limit learns how long it took.
+boost::asio::awaitable<Result<void>> upload_part(PartWriter& writer, BufferPool::Lease part, InFlightLimit& limit,
+                                                 ExportProgress& progress);
+
+// The parts the budget could still lend beside the one the reader fills next: how far the limit may grow.
+int parts_with_room(const BufferPool& pool, std::size_t part_size);
 
 // After the data: the snapshot's transaction ends, then the last word before the output appears. A cancel,
 // or a failure of progress.before_complete, stops it there.

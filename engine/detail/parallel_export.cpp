@@ -112,8 +112,8 @@ class ObjectParts final : public PieceSink {
  public:
   ObjectParts(asio::any_io_executor executor, PartWriter& writer, BufferPool& pool, const PartPlan& plan,
               int max_parts_in_flight, ExportProgress& progress)
-      : writer_(writer), pool_(pool), plan_(plan), progress_(progress), uploads_(executor),
-        limit_(writer.writes_in_parallel() ? max_parts_in_flight : 1) {}
+      : writer_(writer), pool_(pool), plan_(plan), progress_(progress),
+        limit_(writer.writes_in_parallel() ? max_parts_in_flight : 1), uploads_(executor) {}
 
   asio::awaitable<Result<void>> take(std::string_view bytes, std::int64_t) override {
     while (!bytes.empty()) {
@@ -166,11 +166,12 @@ class ObjectParts final : public PieceSink {
     if (uploads_.failure()) co_return *uploads_.failure();
     const bool stopped = co_await is_cancelled();  // named: GCC 12 mishandles a co_await in a condition
     if (stopped) co_return cancelled;
-    filled_ += part_->bytes().size();
+    const std::uint64_t bytes = part_->bytes().size();
+    filled_ += bytes;
     ++number_;
-    uploads_.start(upload_part(writer_, std::move(*part_), progress_));
+    uploads_.start(upload_part(writer_, std::move(*part_), limit_, progress_));
     part_.reset();
-    limit_.part_started(Clock::now(), waited_, progress_.bytes_uploaded, pool_.has_room_for(plan_.size_of(number_)));
+    limit_.part_started(Clock::now(), bytes, waited_, parts_with_room(pool_, plan_.size_of(number_)));
     co_return Result<void>{};
   }
 
@@ -178,8 +179,8 @@ class ObjectParts final : public PieceSink {
   BufferPool& pool_;
   const PartPlan& plan_;
   ExportProgress& progress_;
+  InFlightLimit limit_;  // before the uploads that tell it their times
   TaskGroup uploads_;
-  InFlightLimit limit_;
   Clock::duration waited_{};  // for room to upload the part filled: what InFlightLimit measures
   std::optional<BufferPool::Lease> part_;  // being filled
   std::size_t number_ = 1;                 // of that part

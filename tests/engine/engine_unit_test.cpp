@@ -483,39 +483,60 @@ TEST_CASE("a dataset's table becomes its query, and a range its ctid condition",
   CHECK(engine::default_datasets().at(0).query == R"(SELECT "id", "email", "name", "created_at" FROM "users")");
 }
 
-TEST_CASE("parts in flight grow while the uploads are the limit and each step pays, and shrink otherwise", "[inflight]") {
+TEST_CASE("parts in flight are what the reader's rate needs of one upload's, within the budget", "[inflight]") {
   using detail::InFlightLimit;
-  SECTION("a slow link: each step up brings more, up to the maximum") {
-    InFlightLimit limit(4);
-    double rate = 40e6;
-    for (int window = 0; window < 10; ++window) {
-      limit.window_ended(0.8, rate, true);
-      rate = 40e6 * limit.current();  // one connection carries 40 MB/s
-    }
-    CHECK(limit.current() == 4);
-  }
-  SECTION("a fast link where a second upload buys nothing: back to one, and it stays there a while") {
+  using Measured = InFlightLimit::Measured;
+  constexpr int room = 16;
+  SECTION("a slow link: at once as many as the reader needs, with headroom") {
     InFlightLimit limit(8);
-    limit.window_ended(0.5, 150e6, true);
-    CHECK(limit.current() == 2);
-    limit.window_ended(0.5, 152e6, true);  // not 10% more
-    CHECK(limit.current() == 1);
-    for (int window = 0; window < 8; ++window) limit.window_ended(0.5, 150e6, true);
-    CHECK(limit.current() == 1);
-    limit.window_ended(0.5, 150e6, true);  // then it tries again
-    CHECK(limit.current() == 2);
-  }
-  SECTION("the reader is the limit: fewer buffers do as well") {
-    InFlightLimit limit(8);
-    for (int window = 0; window < 3; ++window) limit.window_ended(0.9, 40e6 * limit.current(), true);
-    CHECK(limit.current() == 4);
-    limit.window_ended(0.05, 160e6, true);
+    limit.window_ended(Measured{85e6, 0.5, 40e6, 40e6}, room);
+    CHECK(limit.current() == 3);  // 85 / 40 MB/s, a quarter more: 2.7
+    limit.window_ended(Measured{85e6, 0.0, 40e6, 85e6}, room);  // the reader is the limit now
     CHECK(limit.current() == 3);
   }
-  SECTION("no room in the budget: no step up") {
+  SECTION("never more than the maximum") {
+    InFlightLimit limit(4);
+    limit.window_ended(Measured{200e6, 0.8, 10e6, 10e6}, room);
+    CHECK(limit.current() == 4);
+  }
+  SECTION("a fast link: one upload outruns the reader, and no second part is tried") {
     InFlightLimit limit(8);
-    limit.window_ended(0.9, 40e6, false);
+    for (int window = 0; window < 10; ++window) limit.window_ended(Measured{85e6, 0.0, 300e6, 85e6}, room);
     CHECK(limit.current() == 1);
+  }
+  SECTION("uploads that share one bottleneck: a step that bought nothing is undone, and held a while") {
+    InFlightLimit limit(8);
+    limit.window_ended(Measured{85e6, 0.5, 40e6, 40e6}, room);
+    CHECK(limit.current() == 3);
+    limit.window_ended(Measured{85e6, 0.5, 14e6, 41e6}, room);  // three at once carry what one did
+    CHECK(limit.current() == 1);
+    for (int window = 0; window < 8; ++window) limit.window_ended(Measured{85e6, 0.5, 40e6, 40e6}, room);
+    CHECK(limit.current() == 1);
+    limit.window_ended(Measured{85e6, 0.5, 40e6, 40e6}, room);  // then it tries again
+    CHECK(limit.current() == 3);
+  }
+  SECTION("the reader slows down: fewer buffers do as well, one step at a time") {
+    InFlightLimit limit(8);
+    limit.window_ended(Measured{85e6, 0.5, 40e6, 40e6}, room);
+    limit.window_ended(Measured{85e6, 0.0, 40e6, 85e6}, room);
+    limit.window_ended(Measured{20e6, 0.0, 40e6, 20e6}, room);
+    CHECK(limit.current() == 2);
+    limit.window_ended(Measured{20e6, 0.0, 40e6, 20e6}, room);
+    CHECK(limit.current() == 1);
+  }
+  SECTION("a little more than needed is kept: one upload's rate varies") {
+    InFlightLimit limit(8);
+    limit.window_ended(Measured{85e6, 0.5, 40e6, 40e6}, room);
+    limit.window_ended(Measured{85e6, 0.0, 55e6, 85e6}, room);  // 85 / 55 MB/s: 1.5, half again: 2.3
+    CHECK(limit.current() == 3);
+  }
+  SECTION("no further than the budget lends") {
+    InFlightLimit limit(8);
+    limit.window_ended(Measured{85e6, 0.5, 40e6, 40e6}, 1);
+    CHECK(limit.current() == 2);
+    InFlightLimit spent(8);
+    spent.window_ended(Measured{85e6, 0.5, 40e6, 40e6}, 0);
+    CHECK(spent.current() == 1);
   }
 }
 
@@ -525,20 +546,31 @@ TEST_CASE("parts in flight are decided once a window of parts has started, from 
   InFlightLimit limit(8);
   auto now = InFlightLimit::Clock::time_point{};
   InFlightLimit::Clock::duration waited{};
-  std::uint64_t uploaded = 0;
-  limit.part_started(now, waited, uploaded, true);  // the first part starts the first window
-  for (int part = 0; part < 2; ++part) {
-    CHECK(limit.current() == 1);
-    now += 1s;
-    waited += 500ms;  // the reader waits half of each second on the upload
-    uploaded += 40'000'000;
-    limit.part_started(now, waited, uploaded, true);
+  constexpr std::uint64_t part = 40'000'000;
+  constexpr int room = 16;
+  limit.part_started(now, part, waited, room);  // the first part starts the first window, one part long
+  CHECK(limit.current() == 1);
+  limit.part_uploaded(part, 1s);  // 40 MB/s per upload
+  now += 1s;
+  waited += 500ms;  // the reader filled a part in half a second, then waited for the upload
+  limit.part_started(now, part, waited, room);
+  CHECK(limit.current() == 3);  // 80 MB/s over 40, with headroom
+  for (int started = 0; started < 5; ++started) {
+    limit.part_uploaded(part, 1s);
+    now += 500ms;  // three uploads at once keep up: the reader never waits
+    limit.part_started(now, part, waited, room);
   }
-  CHECK(limit.current() == 2);  // two parts at 40 MB/s, the reader waiting half the time: one more
-  for (int part = 0; part < 4; ++part) {
-    now += 1s;  // the window of four parts: the reader never waits, and the rate did not grow
-    uploaded += 40'000'000;
-    limit.part_started(now, waited, uploaded, true);
+  CHECK(limit.current() == 3);
+  for (int started = 0; started < 5; ++started) {
+    limit.part_uploaded(part, 100ms);  // the link got fast
+    now += 500ms;
+    limit.part_started(now, part, waited, room);
+  }
+  CHECK(limit.current() == 2);
+  for (int started = 0; started < 3; ++started) {
+    limit.part_uploaded(part, 100ms);
+    now += 500ms;
+    limit.part_started(now, part, waited, room);
   }
   CHECK(limit.current() == 1);
 }
