@@ -268,31 +268,53 @@ TEST_CASE("what a dead process's split export left is gone before its next attem
   CHECK(keys_under(io, job.s3_key) == expected);  // nothing of the dead attempt's
 }
 
+namespace {
+
+// Starts the export and, once `co_await ready(id)` holds, takes its lease as another process's attempt
+// would; returns the job's id once its export has stopped.
+template <class Ready>
+std::string taken_over_when(asio::io_context& io, engine::Engine& engine, engine::ExportRequest request, Ready ready) {
+  return test::run(io, [&]() -> asio::awaitable<std::string> {
+    auto started = co_await engine.start_export(request);
+    const std::string id = started.value().id;
+    auto is_ready = [&]() { return ready(id); };
+    const bool readied = co_await poll_until(is_ready);
+    REQUIRE(readied);
+    test::psql("UPDATE export_jobs SET lease_token = gen_random_uuid() WHERE id = '" + id + "'");
+    auto stopped = [&]() -> asio::awaitable<bool> { co_return engine.metrics().exports_running == 0; };
+    const bool ended = co_await poll_until(stopped);
+    REQUIRE(ended);
+    co_return id;
+  }());
+}
+
+// What the attempt that took the job over would do at last: its files deleted, the job ended.
+void end_taken_over(asio::io_context& io, const std::string& id) {
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  for (const auto& key : keys_under(io, "exports/" + id)) test::run(io, client.delete_object(bucket(), key)).value();
+  test::psql("UPDATE export_jobs SET status = 'FAILED', finished_at = now(), lease_token = NULL WHERE id = '" + id + "'");
+}
+
+bool no_upload_under(asio::io_context& io, const std::string& prefix) {
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  return test::run(io, client.list_multipart_uploads(bucket(), prefix)).value().empty();
+}
+
+}  // namespace
+
 TEST_CASE("a split export whose lease another attempt took stops, leaving the files under their keys alone",
           "[split]") {
   asio::io_context io;
   auto engine = start_engine(io, split_config());
-  std::string id;
-  test::run(io, [&]() -> asio::awaitable<void> {
-    auto started = co_await engine->start_export(split_request("split_slow", 256 * 1024, 1));
-    id = started.value().id;
-    auto a_file_written = [&]() -> asio::awaitable<bool> {
-      auto job = co_await engine->find_job(id);
-      co_return job && *job && (*job)->files.value_or(0) > 0;
-    };
-    const bool written = co_await poll_until(a_file_written);
-    REQUIRE(written);
-    test::psql("UPDATE export_jobs SET lease_token = gen_random_uuid() WHERE id = '" + id + "'");  // taken over
-    auto stopped = [&]() -> asio::awaitable<bool> { co_return engine->metrics().exports_running == 0; };
-    const bool ended = co_await poll_until(stopped);
-    REQUIRE(ended);
-  }());
+  auto a_file_written = [&](const std::string& id) -> asio::awaitable<bool> {
+    auto job = co_await engine->find_job(id);
+    co_return job && *job && (*job)->files.value_or(0) > 0;
+  };
+  const auto id = taken_over_when(io, *engine, split_request("split_slow", 256 * 1024, 1), a_file_written);
   const std::string prefix = "exports/" + id;
   CHECK(object_exists(io, prefix + "/part-00000.csv"));  // the keys the other attempt writes too
-  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
-  CHECK(test::run(io, client.list_multipart_uploads(bucket(), prefix + "/")).value().empty());  // its own: aborted
-  for (const auto& key : keys_under(io, prefix)) test::run(io, client.delete_object(bucket(), key)).value();
-  test::psql("UPDATE export_jobs SET status = 'FAILED', finished_at = now(), lease_token = NULL WHERE id = '" + id + "'");
+  CHECK(no_upload_under(io, prefix + "/"));  // its own: aborted
+  end_taken_over(io, id);
 }
 
 TEST_CASE("a split export confirms its lease before each file appears, not only before the last", "[split]") {
@@ -300,26 +322,15 @@ TEST_CASE("a split export confirms its lease before each file appears, not only 
   auto config = split_config();
   config.progress_interval = std::chrono::hours(1);  // no heartbeat between: only that confirmation can see it
   auto engine = start_engine(io, config);
-  std::string id;
-  test::run(io, [&]() -> asio::awaitable<void> {
-    auto started = co_await engine->start_export(split_request("split_pause", 256 * 1024, 1));
-    id = started.value().id;
-    auto in_the_first_file = [&]() -> asio::awaitable<bool> {  // its backend sleeps at row 1000
-      co_return test::psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE "
-                           "'COPY%id <> 1000%'") != "0\n";
-    };
-    const bool paused = co_await poll_until(in_the_first_file);
-    REQUIRE(paused);
-    test::psql("UPDATE export_jobs SET lease_token = gen_random_uuid() WHERE id = '" + id + "'");  // taken over
-    auto stopped = [&]() -> asio::awaitable<bool> { co_return engine->metrics().exports_running == 0; };
-    const bool ended = co_await poll_until(stopped);
-    REQUIRE(ended);
-  }());
+  auto in_the_first_file = [](const std::string&) -> asio::awaitable<bool> {  // its backend sleeps at row 1000
+    co_return test::psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE "
+                         "'COPY%id <> 1000%'") != "0\n";
+  };
+  const auto id = taken_over_when(io, *engine, split_request("split_pause", 256 * 1024, 1), in_the_first_file);
   const std::string prefix = "exports/" + id;
   CHECK(keys_under(io, prefix).empty());  // not even the first file, under a key the other attempt writes
-  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
-  CHECK(test::run(io, client.list_multipart_uploads(bucket(), prefix + "/")).value().empty());
-  test::psql("UPDATE export_jobs SET status = 'FAILED', finished_at = now(), lease_token = NULL WHERE id = '" + id + "'");
+  CHECK(no_upload_under(io, prefix + "/"));
+  end_taken_over(io, id);
 }
 
 TEST_CASE("a split output is refused or fails cleanly where it cannot work", "[split]") {
