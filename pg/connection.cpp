@@ -274,12 +274,17 @@ int Connection::backend_pid() const { return state_ && state_->conn ? PQbackendP
 void Connection::close() { state_->close(); }
 
 namespace {
-constexpr std::string_view no_timeouts =
-    "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0";
+// An export waits on nothing but its own reading, and reads a large table from its first page as pg_dump
+// does: with synchronized scans a sequential scan starts wherever another scan of the table is, so the same
+// snapshot would give its rows in another order each time, and not the order a parallel export's page
+// ranges give.
+constexpr std::string_view export_settings =
+    "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0; "
+    "SET LOCAL synchronize_seqscans = off";
 }
 
 Connection::Task<void> begin_read_only_snapshot(Connection& connection) {
-  const std::string sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " + std::string(no_timeouts);
+  const std::string sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " + std::string(export_settings);
   co_return co_await connection.execute(sql);
 }
 
@@ -290,7 +295,7 @@ Connection::Task<void> join_snapshot(Connection& connection, std::string_view sn
   });
   const std::string name = well_formed ? std::string(snapshot) : std::string("not a snapshot name");
   const std::string sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '" + name + "'; " +
-                          std::string(no_timeouts);
+                          std::string(export_settings);
   co_return co_await connection.execute(sql);
 }
 

@@ -79,7 +79,8 @@ class Connection {
 };
 
 // BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY, with statement_timeout, lock_timeout and
-// idle_in_transaction_session_timeout off for this transaction, as pg_dump does for long reads.
+// idle_in_transaction_session_timeout off for this transaction, as pg_dump does for long reads, and
+// synchronize_seqscans off, so that a scan's rows come in the same order whatever other scans run.
 Connection::Task<void> begin_read_only_snapshot(Connection& connection);
 // The same transaction, in the snapshot another session exported with pg_export_snapshot(), which it
 // must keep open meanwhile: both then see exactly the same rows.

@@ -272,3 +272,32 @@ TEST_CASE("the engine embeds in another Asio server", "[engine][embedding]") {
   const std::string reply = test::run(io, ask());
   CHECK_THAT(reply, Catch::Contains(R"("status":"COMPLETED")") && Catch::Contains(R"("dataset":"users")"));
 }
+
+TEST_CASE("an export's bytes depend on its snapshot alone, not on where another scan of the table stopped",
+          "[engine][sync-scans]") {
+  // Over a quarter of shared_buffers (256 MB in scripts/services): the size from which PostgreSQL starts a
+  // sequential scan where the last one of the table is, unless synchronize_seqscans is off.
+  test::psql("CREATE TABLE IF NOT EXISTS sync_scan_rows AS "
+             "SELECT g AS id, repeat(md5(g::text), 6) AS pad FROM generate_series(1, 330000) AS g");
+  REQUIRE(test::psql("SELECT pg_relation_size('sync_scan_rows') > "
+                     "pg_size_bytes(current_setting('shared_buffers')) / 4") == "t\n");
+  auto config = ranged_engine_config();
+  engine::Dataset table;
+  table.name = "sync_scan_rows";
+  table.table = "sync_scan_rows";
+  table.columns = {"id", "pad"};
+  table.query = engine::table_query(table);
+  config.datasets.push_back(table);
+  asio::io_context io;
+  auto engine = start_engine(io, config);
+  const std::string from_the_first_page =
+      test::psql("SET synchronize_seqscans = off; COPY (" + table.query + ") TO STDOUT WITH (FORMAT csv, HEADER)");
+  for (int parallelism : {1, 2}) {
+    // A scan that stops two thirds of the way through leaves the table's synchronized scan position there.
+    test::psql("SET synchronize_seqscans = on; SELECT id FROM sync_scan_rows OFFSET 220000 LIMIT 1");
+    auto job = export_and_wait(io, *engine, {"sync_scan_rows", "", engine::Compression::none, "", std::nullopt, parallelism});
+    INFO("parallelism " << parallelism << ": " << job.error_message);
+    REQUIRE(job.status == JobStatus::completed);
+    CHECK(object_bytes(io, job.s3_key) == from_the_first_page);
+  }
+}
