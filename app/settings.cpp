@@ -211,6 +211,8 @@ const std::vector<Key<Settings>>& jobs_keys() {
       whole<S>("max_attempts", 1, [](S& s, std::int64_t v) { s.engine.jobs.max_attempts = static_cast<int>(v); }),
       whole<S>("retention_days", 1, [](S& s, std::int64_t v) { s.engine.jobs.retention_days = static_cast<int>(v); }),
       text<S>("listen_url", [](S& s) -> std::string& { return s.engine.jobs.listen_url; }),
+      whole<S>("statement_timeout_ms", 100,
+               [](S& s, std::int64_t v) { s.engine.jobs.statement_timeout = milliseconds(v); }),
   };
   return keys;
 }

@@ -33,6 +33,13 @@ BufferPool::Lease::~Lease() {
   if (pool_) pool_->give_back(std::move(bytes_), counted_);
 }
 
+BufferPool::Admission::Admission(Admission&& other) noexcept
+    : pool_(std::exchange(other.pool_, nullptr)), bytes_(other.bytes_) {}
+
+BufferPool::Admission::~Admission() {
+  if (pool_) pool_->end_admission(bytes_);
+}
+
 BufferPool::BufferPool(boost::asio::any_io_executor executor, std::size_t budget, std::size_t reusable_size)
     : executor_(std::move(executor)), budget_(budget), reusable_size_(reusable_size) {}
 
@@ -49,6 +56,34 @@ boost::asio::awaitable<Result<BufferPool::Lease>> BufferPool::reserve(std::size_
                                            " do not fit the buffer budget of " + in_mib(budget_) +
                                            ": raise [export] buffer_budget_mib"};
   co_return co_await lease({size, room, true});
+}
+
+boost::asio::awaitable<Result<BufferPool::Admission>> BufferPool::admit(std::size_t bytes) {
+  if (bytes > budget_)
+    co_return Error{errc::over_budget, "an export that may hold " + in_mib(bytes) + " does not fit the buffer budget of " +
+                                           in_mib(budget_) + ": raise [export] buffer_budget_mib"};
+  if (admission_waiters_.empty() && admitted_ + bytes <= budget_) {
+    admitted_ += bytes;
+    co_return Admission(this, bytes);
+  }
+  AdmissionWaiter waiter{boost::asio::steady_timer(executor_, boost::asio::steady_timer::time_point::max()), bytes};
+  admission_waiters_.push_back(&waiter);
+  co_await waiter.wakeup.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (waiter.granted) co_return Admission(this, bytes);
+  admission_waiters_.erase(std::ranges::find(admission_waiters_, &waiter));
+  end_admission(0);  // those behind it may fit now
+  co_return Error{boost::asio::error::operation_aborted, "waiting for room in the buffer budget: cancelled"};
+}
+
+void BufferPool::end_admission(std::size_t bytes) {
+  admitted_ -= bytes;
+  while (!admission_waiters_.empty() && admitted_ + admission_waiters_.front()->bytes <= budget_) {
+    AdmissionWaiter* next = admission_waiters_.front();
+    admission_waiters_.pop_front();
+    admitted_ += next->bytes;
+    next->granted = true;
+    next->wakeup.cancel();
+  }
 }
 
 boost::asio::awaitable<Result<BufferPool::Lease>> BufferPool::lease(Request request) {

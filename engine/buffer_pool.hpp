@@ -35,8 +35,30 @@ class BufferPool {
     std::size_t counted_;  // the capacity the budget counts for it
   };
 
+  // A share of the budget an export holds for its whole run: as much as it may hold while it waits for a
+  // buffer (a parallel export's pieces, beside the part its writer needs to take them). Shares granted never
+  // add up past the budget, so whatever those exports hold, each can get what it waits for once uploads,
+  // which need nothing from the pool, give their parts back: no export waits on another's pieces forever.
+  // A share lends nothing itself; leases are taken as before.
+  class Admission {
+   public:
+    Admission(Admission&& other) noexcept;
+    Admission& operator=(Admission&&) = delete;
+    ~Admission();
+
+   private:
+    friend class BufferPool;
+    Admission(BufferPool* pool, std::size_t bytes) : pool_(pool), bytes_(bytes) {}
+    BufferPool* pool_;
+    std::size_t bytes_;
+  };
+
   // Returned buffers of up to `reusable_size` are kept for the next lease; larger ones are freed.
   BufferPool(boost::asio::any_io_executor executor, std::size_t budget, std::size_t reusable_size);
+
+  // A share of `bytes`. Waits, first come first served, while the shares granted leave too little; fails at
+  // once when `bytes` alone is over the budget, and when the wait is cancelled.
+  boost::asio::awaitable<Result<Admission>> admit(std::size_t bytes);
 
   // A buffer that holds `size` bytes without growing. Waits, first come first served, while the budget is
   // spent; fails at once when `size` alone is over the budget, and when the wait is cancelled.
@@ -58,6 +80,8 @@ class BufferPool {
   std::size_t leases_overgrown() const { return overgrown_; }  // returned larger than lent: a bug
   std::size_t budget() const { return budget_; }
   std::size_t waiting() const { return waiters_.size(); }
+  std::size_t bytes_admitted() const { return admitted_; }
+  std::size_t waiting_for_admission() const { return admission_waiters_.size(); }
 
  private:
   struct Request {
@@ -71,7 +95,14 @@ class BufferPool {
     std::optional<Lease> handed;
   };
 
+  struct AdmissionWaiter {
+    boost::asio::steady_timer wakeup;
+    std::size_t bytes;
+    bool granted = false;
+  };
+
   boost::asio::awaitable<Result<Lease>> lease(Request request);
+  void end_admission(std::size_t bytes);
   std::optional<Lease> try_lease(Request request);
   void give_back(std::string bytes, std::size_t counted);
   void count_held(std::size_t capacity);
@@ -85,6 +116,8 @@ class BufferPool {
   std::size_t overgrown_ = 0;
   std::vector<std::string> free_;
   std::deque<Waiter*> waiters_;
+  std::size_t admitted_ = 0;
+  std::deque<AdmissionWaiter*> admission_waiters_;
 };
 
 }  // namespace pg2s3::engine

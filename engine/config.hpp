@@ -68,6 +68,9 @@ struct JobQueueConfig {
   int max_pending = 1000;
   // LISTEN needs a session of its own: set this when database_url goes through a transaction-mode pooler.
   std::string listen_url;  // empty: database_url
+  // How long one statement on export_jobs (connecting included) may go unanswered before its connection is
+  // closed and the statement fails: a silent database must not hold heartbeats and the API behind it.
+  std::chrono::milliseconds statement_timeout{5'000};
 };
 
 struct EngineConfig {

@@ -4,6 +4,7 @@
 #include "engine/compressor.hpp"
 #include "engine/detail/export_pipeline.hpp"
 #include "engine/detail/failure.hpp"
+#include "engine/detail/job_ending.hpp"
 #include "engine/detail/log.hpp"
 #include "engine/detail/page_ranges.hpp"
 #include "engine/detail/parallel_export.hpp"
@@ -20,6 +21,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -61,13 +63,7 @@ Result<std::string> object_key(std::string_view requested, std::string_view pref
   return key;
 }
 
-// Why a running job is being stopped before its export ends.
-enum class Stop {
-  none,
-  cancel,      // asked to: it ends CANCELLED
-  hand_back,   // this process is leaving: it goes back to PENDING for another
-  lease_lost,  // another process holds it now: this one writes nothing more to it
-};
+using detail::Stop;
 
 // A job of this process that has not ended: held here waiting for room, or running under a lease.
 struct ActiveJob {
@@ -84,6 +80,7 @@ struct ActiveJob {
   Doorbell heartbeat;  // rung for a heartbeat now: a new upload id to record, or the export's end
   bool exported = false;  // run_export returned: the heartbeat stops
   bool holds_place = false;  // counts toward max_running_exports
+  bool from_queue = false;  // claimed from the fleet's queue, not held for this process: another may retry it
   Stop stop = Stop::none;
   Clock::time_point renewed_at{};  // when the last heartbeat that renewed the lease was sent
 };
@@ -116,7 +113,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         sweep_timer(executor),
         drain_timer(executor),
         claim_bell(executor),
-        listen_retry(executor) {}
+        listen_retry(executor),
+        held_timer(executor) {}
 
   asio::any_io_executor executor;
   EngineConfig config;
@@ -134,6 +132,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
   bool drain_ended = false;
   Doorbell claim_bell;  // a job was queued, or room was made
   asio::steady_timer listen_retry;
+  asio::steady_timer held_timer;  // paces renew_held_leases(), which runs while jobs wait here
+  bool renewing_held = false;
   asio::cancellation_signal stop_listening;  // whatever the listener waits on: connect, LISTEN, a notification
   std::string listen_failure;  // why LISTEN is down, while it is
 
@@ -167,6 +167,27 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     job.cancel.emit(asio::cancellation_type::terminal);
   }
 
+  // Jobs held here wait under a lease of their own, renewed as a running job's is, so that a rescue fails
+  // them only once this process is gone. Runs while any wait, and ends with the last one.
+  void hold(std::shared_ptr<ActiveJob> job) {
+    waiting.push_back(std::move(job));
+    schedule();
+    if (waiting.empty() || std::exchange(renewing_held, true)) return;
+    asio::co_spawn(executor, [self = shared_from_this()] { return self->renew_held_leases(); }, asio::detached);
+  }
+
+  asio::awaitable<void> renew_held_leases() {
+    while (!waiting.empty() && !closed) {
+      held_timer.expires_after(config.progress_interval);
+      co_await held_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      std::vector<std::string> ids;
+      for (const auto& job : waiting) ids.push_back(job->claim.job.id);
+      if (ids.empty()) break;
+      if (auto renewed = co_await store->renew_held(ids); !renewed) log("renewing held jobs: " + renewed.error().message);
+    }
+    renewing_held = false;
+  }
+
   // Claims the held jobs in arrival order while there is room.
   void schedule() {
     while (!draining && room() > 0 && !waiting.empty()) {
@@ -184,15 +205,24 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         if (!claimed) job->claim.job.error_message = claimed.error().message;
         job->claim.job.status = claimed ? JobStatus::cancelled : JobStatus::failed;
         self->retire(*job);
-      }, *job);
+      }, job);
     }
   }
 
+  // An exception that escapes a job's work (run_job catches the export's own) ends that job here, never the
+  // process: it stops, and its row is left to the rescue once its lease lapses.
   template <class Work>
-  void spawn_job(Work work, ActiveJob& job) {
-    asio::co_spawn(executor, std::move(work), asio::bind_cancellation_slot(job.cancel.slot(), [](std::exception_ptr failure) {
-      if (failure) std::rethrow_exception(failure);  // a bug: let it be seen
-    }));
+  void spawn_job(Work work, const std::shared_ptr<ActiveJob>& job) {
+    auto ended = [self = shared_from_this(), job](std::exception_ptr thrown) {
+      if (!thrown || job->finished.is_set()) return;
+      const auto error = internal_error(thrown);
+      log("job " + job->claim.job.id + ": " + error.message);
+      job->exported = true;  // its heartbeat stops
+      job->heartbeat.ring();
+      job->claim.job.error_message = error.message;  // not a final status: none was stored
+      self->retire(*job);
+    };
+    asio::co_spawn(executor, std::move(work), asio::bind_cancellation_slot(job->cancel.slot(), std::move(ended)));
   }
 
   // A claimed job of the fleet's: runs here as any job started here would, with the parameters recorded.
@@ -205,15 +235,17 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     const auto& record = job->claim.job;
     job->target = {job->dataset.get(), record.format, record.compression, record.s3_key, {}, record.parallelism,
                    record.max_file_size, record.id};
+    job->from_queue = true;
     watch(job);
     take_place(*job);
-    spawn_job([self = shared_from_this(), job] { return self->run_job(job); }, *job);
+    spawn_job([self = shared_from_this(), job] { return self->run_job(job); }, job);
   }
 
   void watch(const std::shared_ptr<ActiveJob>& job) {
     job->progress.changed = [this, raw = job.get()] { on_progress(*raw); };
     // Plain pointers: the job must not own the Impl that owns it (run_job holds both while these run).
     job->progress.before_complete = [this, raw = job.get()] { return confirm_lease(*raw); };
+    job->progress.output_still_ours = [this, raw = job.get()] { return holds_lease(*raw); };
     active.emplace(job->claim.job.id, job);
   }
 
@@ -227,12 +259,22 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     if (!job->unrunnable.empty())
       outcome = Error{errc::invalid_request, job->unrunnable};
     else if (!job->progress.cancel_requested)  // cancelled between being claimed and starting
-      outcome = co_await detail::run_export(config, client, pool, job->target, job->progress);
+      outcome = co_await export_guarded(*job);
     co_await asio::this_coro::reset_cancellation_state();  // the ending is recorded even after a cancel
     job->exported = true;
     job->heartbeat.ring();
     take_progress(*job);
     co_await end_job(job, std::move(outcome));
+  }
+
+  // The export, with an exception in it (a bug, memory exhausted) as this job's failure alone. Its upload,
+  // which the unwinding did not abort, stays on record for the sweep to abort once the job has ended.
+  asio::awaitable<Result<void>> export_guarded(ActiveJob& job) {
+    try {
+      co_return co_await detail::run_export(config, client, pool, job.target, job.progress);
+    } catch (...) {
+      co_return internal_error(std::current_exception());
+    }
   }
 
   // What an earlier attempt of the job left when its process died goes first: its open upload, and the
@@ -284,13 +326,32 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
   }
 
   // Asked right before CompleteMultipartUpload: it is sent only after a heartbeat that leaves at least half
-  // the lease, measured on this machine's monotonic clock from before the heartbeat was sent.
+  // the lease, measured on this machine's monotonic clock from before the heartbeat was sent. A slow
+  // heartbeat (the database stalled) is tried again: while nobody took the job its token still renews it.
   asio::awaitable<Result<void>> confirm_lease(ActiveJob& job) {
-    if (auto renewed = co_await renew_lease(job); !renewed) co_return renewed.error();
-    if (job.progress.cancel_requested) co_return detail::cancelled;
-    if (Clock::now() - job.renewed_at > config.jobs.lease / 2)
-      co_return Error{errc::lease_lost, "the lease was renewed too slowly to complete the upload safely"};
-    co_return Result<void>{};
+    constexpr int tries = 3;
+    for (int attempt = 1;; ++attempt) {
+      const auto sent = Clock::now();
+      if (auto renewed = co_await renew_lease(job); !renewed) {
+        if (!job.progress.cancel_requested && attempt < tries) continue;  // not lost: the database blinked
+        co_return renewed.error();
+      }
+      if (job.progress.cancel_requested) co_return detail::cancelled;
+      if (Clock::now() - sent <= config.jobs.lease / 2) co_return Result<void>{};
+      if (attempt == tries)
+        co_return Error{errc::lease_lost, "the lease was renewed too slowly to complete the upload safely", true};
+    }
+  }
+
+  // Whether this attempt still holds its job, by a heartbeat: false when another holds it, and when the
+  // database cannot say so after a few tries (what is left then goes with the job's next attempt or the sweep).
+  asio::awaitable<bool> holds_lease(ActiveJob& job) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto renewed = co_await renew_lease(job);
+      if (renewed) co_return true;
+      if (renewed.error().code == errc::lease_lost) co_return false;
+    }
+    co_return false;
   }
 
   // Shows the retry in the status of the job whose object it is for, and logs it once.
@@ -315,33 +376,71 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     if (!job->progress.abort_failure.empty())
       log("job " + record.id + " could not clean up its output (an upload left open is aborted by a later "
           "sweep): " + job->progress.abort_failure);
-    if (!outcome && job->stop == Stop::lease_lost) {
-      retire(*job);
-      co_return;
+    const auto ending = detail::ending_of(outcome, {job->stop, job->progress.cancel_requested, job->from_queue,
+                                                    record.attempt, record.max_attempts});
+    switch (ending) {
+      case detail::Ending::walk_away:
+        break;
+      case detail::Ending::hand_back:
+        if (auto handed = co_await store->hand_back(job->claim); !handed) log(handed.error().message);
+        record.status = JobStatus::pending;
+        break;
+      case detail::Ending::retry_later:
+        co_await retry_later(*job, outcome.error());
+        break;
+      default:
+        co_await save_ending(*job, ending, outcome);
     }
-    if (!outcome && job->stop == Stop::hand_back) {
-      if (auto handed = co_await store->hand_back(job->claim); !handed) log(handed.error().message);
-      record.status = JobStatus::pending;
-      retire(*job);
-      co_return;
+    retire(*job);
+  }
+
+  // A transient failure: the job goes back PENDING for another attempt (here or elsewhere). Should that not
+  // be stored, its lease lapses and the rescue does the same.
+  asio::awaitable<void> retry_later(ActiveJob& job, const Error& error) {
+    auto& record = job.claim.job;
+    const std::string reason = "attempt " + std::to_string(record.attempt) + ": " + error.message;
+    log("job " + record.id + ": " + reason + ": it runs again later");
+    auto retried = co_await store->retry_later(job.claim, reason);
+    if (!retried) log("job " + record.id + ": handing it back for a retry: " + retried.error().message);
+    record = retried ? std::move(*retried) : record;
+    record.status = JobStatus::pending;
+  }
+
+  // Records the final status. The status changes in memory only once it is stored, with its time: never
+  // final without it. A database that fails meanwhile is tried again for as long as the lease, renewed last
+  // at renewed_at, keeps the job this attempt's; past that it stays RUNNING, and the rescue decides.
+  asio::awaitable<void> save_ending(ActiveJob& job, detail::Ending ending, const Result<void>& outcome) {
+    auto& record = job.claim.job;
+    Claim final_claim = job.claim;
+    final_claim.job.status = ending == detail::Ending::completed ? JobStatus::completed
+                             : ending == detail::Ending::cancelled ? JobStatus::cancelled
+                                                                   : JobStatus::failed;
+    final_claim.job.error_message = outcome ? std::string()
+                                    : ending == detail::Ending::cancelled ? "cancelled"
+                                                                          : outcome.error().message;
+    auto finished = co_await store->finish(final_claim);
+    asio::steady_timer pause(executor);
+    for (auto wait = std::chrono::milliseconds(100); !finished && finished.error().code != errc::lease_lost &&
+                                                     Clock::now() + wait < job.renewed_at + config.jobs.lease;
+         wait = std::min(wait * 2, std::chrono::milliseconds(2000))) {
+      log("job " + record.id + ": recording its ending: " + finished.error().message + ": trying again");
+      pause.expires_after(wait);
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      finished = co_await store->finish(final_claim);
     }
-    // The status changes in memory once the ending is stored, with its time: never final without it.
-    Claim ending = job->claim;
-    ending.job.status = outcome ? JobStatus::completed : job->progress.cancel_requested ? JobStatus::cancelled : JobStatus::failed;
-    ending.job.error_message = outcome ? std::string() : ending.job.status == JobStatus::cancelled ? "cancelled" : outcome.error().message;
-    auto finished = co_await store->finish(ending);
     if (!finished) {
-      log("job " + record.id + ": recording its ending: " + finished.error().message);
-      ending.job.finished_at = std::chrono::system_clock::now();
+      log("job " + record.id + ": its ending (" + std::string(to_string(final_claim.job.status)) +
+          ") could not be recorded: " + finished.error().message);
+      record.error_message = "its ending could not be recorded: " + finished.error().message;
+      co_return;  // RUNNING in memory too: whoever waits learns it did not end as far as anyone can know
     }
-    record = finished ? std::move(*finished) : std::move(ending.job);
+    record = std::move(*finished);
     ++counters.jobs_ended[record.status];
     if (record.status == JobStatus::completed) {
       counters.rows_exported += static_cast<std::uint64_t>(record.processed_records);
       counters.bytes_exported += record.bytes_uploaded;
     }
-    counters.parts_uploaded += job->progress.parts_uploaded;
-    retire(*job);
+    counters.parts_uploaded += job.progress.parts_uploaded;
   }
 
   // The job counts toward max_running_exports until retire() gives its place back.
@@ -449,6 +548,7 @@ Engine::Engine(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() {
   impl_->closed = true;
   impl_->sweep_timer.cancel();
+  impl_->held_timer.cancel();
   impl_->claim_bell.ring();
   impl_->stop_listening.emit(asio::cancellation_type::terminal);
   for (const auto& job : impl_->waiting) impl_->active.erase(job->claim.job.id);  // never started: left PENDING
@@ -565,8 +665,7 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
                  request.output_path.empty() ? record.s3_key : std::string(), request.output_path, record.parallelism,
                  record.max_file_size, record.id};
   impl_->watch(job);
-  impl_->waiting.push_back(job);
-  impl_->schedule();
+  impl_->hold(std::move(job));
   co_return std::move(*queued);
 }
 
@@ -622,7 +721,16 @@ Engine::Task<bool> Engine::cancel(std::string_view id) {
 }
 
 Engine::Task<void> Engine::check_health() {
-  if (auto answered = co_await impl_->store->ping(); !answered)
+  using namespace asio::experimental::awaitable_operators;
+  // An answer within seconds whatever the store is doing: the wait for its connection, which a statement on a
+  // silent database holds until that statement's own deadline, is cut short here.
+  constexpr std::chrono::milliseconds deadline{2'000};
+  asio::steady_timer timer(impl_->executor, deadline);
+  auto raced = co_await (impl_->store->ping(deadline) || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (raced.index() == 1)
+    co_return Error{asio::error::timed_out, "the database does not answer: export_jobs is busy with a statement "
+                                            "that has had no answer for a while"};
+  if (auto answered = std::get<0>(std::move(raced)); !answered)
     co_return Error{answered.error().code, "the database does not answer: " + answered.error().message};
   if (auto credentials = co_await impl_->client.check_credentials(); !credentials)
     co_return detail::failure(credentials.error());

@@ -19,6 +19,7 @@ class EngineCategory final : public boost::system::error_category {
       case errc::conflict: return "conflicts with an earlier request";
       case errc::lease_lost: return "the job's lease was lost";
       case errc::at_capacity: return "too many jobs pending";
+      case errc::internal_error: return "internal error";
     }
     return "unknown engine error";
   }
@@ -32,6 +33,17 @@ const boost::system::error_category& engine_category() noexcept {
 }
 
 boost::system::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), engine_category()}; }
+
+Error internal_error(std::exception_ptr thrown) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(thrown);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  return {errc::internal_error, "internal error: " + what};
+}
 
 void throw_exception_from_error(const Error& error, const boost::source_location&) {
   throw std::runtime_error(error.message);

@@ -2,7 +2,11 @@
 
 #include "engine/dataset_params.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -69,7 +73,7 @@ constexpr std::string_view create_table = R"(
   $migrate$;
   RESET client_min_messages)";
 
-// The first key of the advisory locks that mark a live owner ("pg2s").
+// The first key of the advisory locks older versions read as a live owner ("pg2s").
 constexpr std::string_view owner_lock_space = "1885811315";
 
 // Times travel as milliseconds since the epoch. (Statements are built before any co_await that uses
@@ -177,7 +181,7 @@ std::vector<JobRecord> jobs_in(const pg::QueryResult& rows) {
   return jobs;
 }
 
-Error store_error(const pg::Error& error) { return {error.code, "export_jobs: " + error.message()}; }
+Error store_error(const pg::Error& error) { return {error.code, "export_jobs: " + error.message(), pg::is_transient(error)}; }
 
 }  // namespace
 
@@ -198,32 +202,55 @@ JobStore::Task<void> JobStore::reconnect() {
   connection_.reset();
   auto connected = co_await pg::Connection::connect(executor_, database_url_);
   if (!connected) co_return store_error(connected.error());
-  const std::string claim = sql({"SELECT pg_advisory_lock(", owner_lock_space, ", ", std::to_string(owner_), ")"});
-  if (auto claimed = co_await connected->execute(claim); !claimed) co_return store_error(claimed.error());
+  // Earlier versions take a job whose owner's advisory lock is free as abandoned: while one of them shares
+  // the table (a rolling upgrade), the lock keeps this process's jobs from it. Nothing here reads the lock,
+  // and it is only tried, never waited for (a dropped session of this process may hold it a while yet).
+  const std::string lock = sql({"SELECT pg_try_advisory_lock(", owner_lock_space, ", ", std::to_string(owner_), ")"});
+  if (auto locked = co_await connected->execute(lock); !locked) co_return store_error(locked.error());
   if (auto created = co_await connected->execute(create_table); !created) co_return store_error(created.error());
   connection_.emplace(std::move(*connected));
   co_return Result<void>{};
 }
 
 JobStore::Task<pg::QueryResult> JobStore::run(std::string_view sql, std::span<const pg::Parameter> parameters) {
+  return run(sql, parameters, queue_.statement_timeout);
+}
+
+JobStore::Task<pg::QueryResult> JobStore::run(std::string_view sql, std::span<const pg::Parameter> parameters,
+                                              std::chrono::milliseconds deadline) {
   const auto turn = co_await turn_.take();
   if (!turn) co_return Error{asio::error::operation_aborted, "export_jobs: cancelled while waiting for the connection"};
-  // A statement runs to its end even when its caller is cancelled: cancelling it would close the connection
-  // that holds this process's owner lock, and let other processes take its running jobs for abandoned.
-  auto running = run_with_retry(sql, parameters);
+  // A statement runs to its end (or its deadline) even when its caller is cancelled: cancelling it would
+  // close the connection that every other statement of this process waits its turn on.
+  auto running = run_with_retry(sql, parameters, deadline);
   co_return co_await uninterrupted(std::move(running));
 }
 
-JobStore::Task<pg::QueryResult> JobStore::run_with_retry(std::string_view sql, std::span<const pg::Parameter> parameters) {
+JobStore::Task<pg::QueryResult> JobStore::run_with_retry(std::string_view sql, std::span<const pg::Parameter> parameters,
+                                                         std::chrono::milliseconds deadline) {
   const bool reused = connection_ && connection_->is_open();
-  auto outcome = co_await run_once(sql, parameters);
+  auto outcome = co_await run_once(sql, parameters, deadline);
   // A connection that went idle before the database restarted fails at its next use: try once on a new one.
   // Every statement here may run twice.
-  if (!outcome && reused && !(connection_ && connection_->is_open())) outcome = co_await run_once(sql, parameters);
+  if (!outcome && reused && !(connection_ && connection_->is_open())) outcome = co_await run_once(sql, parameters, deadline);
   co_return outcome;
 }
 
-JobStore::Task<pg::QueryResult> JobStore::run_once(std::string_view sql, std::span<const pg::Parameter> parameters) {
+// A database that stops answering (its host gone without a reset) would hold this statement, and every
+// heartbeat, claim and API call queued behind it, for the kernel's retransmission time: past its deadline
+// the statement is given up and its connection closed, and the next statement connects afresh.
+JobStore::Task<pg::QueryResult> JobStore::run_once(std::string_view sql, std::span<const pg::Parameter> parameters,
+                                                   std::chrono::milliseconds deadline) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(executor_, deadline);
+  auto raced = co_await (answer(sql, parameters) || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (raced.index() == 0) co_return std::move(std::get<0>(raced));
+  connection_.reset();
+  co_return Error{pg::errc::timed_out,
+                  "export_jobs: the database did not answer within " + std::to_string(deadline.count()) + " ms", true};
+}
+
+JobStore::Task<pg::QueryResult> JobStore::answer(std::string_view sql, std::span<const pg::Parameter> parameters) {
   if (!connection_ || !connection_->is_open()) {
     if (auto connected = co_await reconnect(); !connected) co_return connected.error();
   }
@@ -250,8 +277,10 @@ JobStore::Task<JobRecord> JobStore::enqueue(const JobRecord& job, bool held_here
       std::to_string(job.parallelism),
       job.max_file_size ? pg::Parameter(std::to_string(job.max_file_size)) : std::nullopt,
       job.manifest_key.empty() ? pg::Parameter() : job.manifest_key,
-      job.local_output ? "true" : "false"};
-  // A held job waits with run_after at infinity, which no claim of another process reaches. The bound on
+      job.local_output ? "true" : "false",
+      milliseconds(queue_.lease)};
+  // A held job waits with run_after at infinity, which no claim of another process reaches, under a lease
+  // that renew_held() extends while it waits. The bound on
   // PENDING jobs is part of the one statement, counting no further than the bound (on the pending index).
   const std::string insert = sql({R"(
     WITH room AS (
@@ -260,10 +289,11 @@ JobStore::Task<JobRecord> JobStore::enqueue(const JobRecord& job, bool held_here
     inserted AS (
       INSERT INTO export_jobs (id, dataset, status, s3_key, compression, format, created_at, max_attempts,
                                run_after, owner, idempotency_key, request_fingerprint, params, parallelism,
-                               max_file_size, manifest_key, local_output)
+                               max_file_size, manifest_key, local_output, lease_expires_at)
       SELECT $1::uuid, $2, 'PENDING', $3, $4, $5, now(), $6::integer,
              CASE WHEN $7::boolean THEN 'infinity'::timestamptz ELSE now() END, $8::integer, $9, $10, $12::jsonb,
-             $13::integer, $14::bigint, $15, $16::boolean
+             $13::integer, $14::bigint, $15, $16::boolean,
+             CASE WHEN $7::boolean THEN now() + $17::bigint * interval '1 millisecond' END
       FROM room WHERE has_room
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *)
@@ -396,24 +426,19 @@ JobStore::Task<void> JobStore::hand_back(const Claim& claim) {
   co_return Result<void>{};
 }
 
-namespace {
-
-// The owner of the row has no session any more: its advisory lock can be had (for this transaction only).
-// $1 is this store's owner.
-const std::string owner_gone = sql({"owner IS DISTINCT FROM $1::integer AND owner IS NOT NULL AND "
-                                    "pg_try_advisory_xact_lock(", owner_lock_space, ", owner)"});
-
-}  // namespace
-
 JobStore::Task<std::vector<JobRecord>> JobStore::rescue() {
-  const pg::Parameter parameters[] = {std::to_string(owner_), milliseconds(queue_.retry_backoff)};
-  // A held job (run_after at infinity) is its process's alone: it fails with it. An attempt that ends here
-  // keeps its upload id in the row: the sweep aborts it, or whoever runs the job next does first.
+  const pg::Parameter parameters[] = {milliseconds(queue_.retry_backoff)};
+  // The lease, timed by the database, is the only authority: nothing about sessions or connections (which a
+  // pooler shares and a dropped connection loses while its process lives) takes a job from its runner. A
+  // held job (run_after at infinity) is its process's alone: it fails with it, once its lease lapses (a
+  // held row of a version without held leases, after a day). An attempt that ends here keeps its upload id
+  // in the row: the sweep aborts it, or whoever runs the job next does first.
   const std::string statement = sql({R"(
     WITH expired AS MATERIALIZED (
       SELECT id AS expired_id FROM export_jobs
-      WHERE (status = 'RUNNING' AND (lease_expires_at IS NULL OR lease_expires_at < now() OR )", owner_gone, R"())
-         OR (status = 'PENDING' AND run_after = 'infinity' AND )", owner_gone, R"()
+      WHERE (status = 'RUNNING' AND (lease_expires_at IS NULL OR lease_expires_at < now()))
+         OR (status = 'PENDING' AND run_after = 'infinity' AND
+             coalesce(lease_expires_at, created_at + interval '1 day') < now())
       LIMIT 100 FOR UPDATE SKIP LOCKED),
     reasoned AS (
       SELECT expired_id,
@@ -429,7 +454,7 @@ JobStore::Task<std::vector<JobRecord>> JobStore::rescue() {
       error_message = CASE WHEN ends THEN 'interrupted: ' || reason END,
       finished_at = CASE WHEN ends THEN now() END,
       run_after = CASE WHEN ends THEN run_after ELSE now() +
-        least($2::bigint * power(2, greatest(attempt - 1, 0)), 3600000) * interval '1 millisecond' END,
+        least($1::bigint * power(2, greatest(attempt - 1, 0)), 3600000) * interval '1 millisecond' END,
       lease_token = NULL, lease_expires_at = NULL
     FROM reasoned WHERE id = expired_id
     RETURNING )", columns});
@@ -462,6 +487,32 @@ JobStore::Task<std::optional<JobRecord>> JobStore::find(std::string_view id) {
   if (!rows) co_return rows.error();
   if (rows->rows() == 0) co_return std::optional<JobRecord>{};
   co_return job_at(*rows, 0);
+}
+
+JobStore::Task<JobRecord> JobStore::retry_later(const Claim& claim, std::string_view reason) {
+  const pg::Parameter parameters[] = {claim.job.id, claim.lease_token, std::string(reason),
+                                      milliseconds(queue_.retry_backoff),
+                                      claim.job.upload_id.empty() ? pg::Parameter() : claim.job.upload_id};
+  // The attempt stays spent; the wait doubles per attempt as a rescue's does.
+  const std::string statement = sql({R"(
+    UPDATE export_jobs SET status = 'PENDING', errors = errors || jsonb_build_array($3::text), upload_id = $5,
+      run_after = now() + least($4::bigint * power(2, greatest(attempt - 1, 0)), 3600000) * interval '1 millisecond',
+      lease_token = NULL, lease_expires_at = NULL, started_at = NULL, processed_records = 0, bytes_uploaded = 0
+    WHERE id = $1::uuid AND lease_token = $2::uuid AND status = 'RUNNING'
+    RETURNING )", columns});
+  auto retried = co_await run(statement, parameters);
+  if (!retried) co_return retried.error();
+  if (retried->rows() == 0) co_return Error{errc::lease_lost, "job " + claim.job.id + ": its lease is held by another attempt"};
+  co_return job_at(*retried, 0);
+}
+
+JobStore::Task<void> JobStore::renew_held(std::span<const std::string> ids) {
+  const pg::Parameter parameters[] = {text_array(ids), milliseconds(queue_.lease)};
+  auto renewed = co_await run(R"(
+    UPDATE export_jobs SET lease_expires_at = now() + $2::bigint * interval '1 millisecond'
+    WHERE id = ANY($1::uuid[]) AND status = 'PENDING' AND run_after = 'infinity')", parameters);
+  if (!renewed) co_return renewed.error();
+  co_return Result<void>{};
 }
 
 namespace {
@@ -546,8 +597,8 @@ JobStore::Task<std::optional<std::string>> JobStore::refuse_value(std::string_vi
   co_return std::optional<std::string>(std::move(words));
 }
 
-JobStore::Task<void> JobStore::ping() {
-  auto answered = co_await run("SELECT 1", {});
+JobStore::Task<void> JobStore::ping(std::chrono::milliseconds deadline) {
+  auto answered = co_await run("SELECT 1", {}, deadline);
   if (!answered) co_return answered.error();
   co_return Result<void>{};
 }

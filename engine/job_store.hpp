@@ -3,9 +3,9 @@
 // A job is claimed with FOR UPDATE SKIP LOCKED; the claim gives its attempt a fresh lease token and an
 // expiry that the runner's heartbeat extends. Every write of a runner names its token, so a runner whose
 // lease expired (its process froze or lost the database) and was rescued by another process changes
-// nothing. Times come from the database's now(), never from the machines' clocks. Each store also holds a
-// session-level advisory lock on an owner id of its own, written into the jobs it runs: a lock that can
-// be had belongs to a session that is gone, which lets a rescue take a dead process's jobs at once.
+// nothing. Times come from the database's now(), never from the machines' clocks, and the lease is the only
+// thing that decides a job is abandoned: no session state, which a transaction-mode pooler shares between
+// processes and a dropped connection loses while its process lives.
 #pragma once
 
 #include "engine/config.hpp"
@@ -70,10 +70,14 @@ class JobStore {
   Task<JobRecord> finish(const Claim& claim);
   // Makes the job PENDING again without spending its attempt, for another process (this process stops).
   Task<void> hand_back(const Claim& claim);
-  // Jobs whose lease expired (or whose owner's session is gone) go back to PENDING after a backoff, or to
-  // FAILED when their attempts are spent, each attempt's reason kept. Jobs held for a process that is
-  // gone fail with it (its local file, its waiting caller, are gone too). Returns them, with the uploads
-  // their dead attempts left open.
+  // Makes the job PENDING again after a backoff with its attempt spent and `reason` kept in its errors, for
+  // an attempt that met trouble another attempt may not (see Error::transient). Returns the job as stored.
+  Task<JobRecord> retry_later(const Claim& claim, std::string_view reason);
+  // Extends the leases of jobs held for this process while they wait for room.
+  Task<void> renew_held(std::span<const std::string> ids);
+  // Jobs whose lease expired go back to PENDING after a backoff, or to FAILED when their attempts are spent,
+  // each attempt's reason kept. Jobs held for a process whose held lease lapsed fail with it (its local
+  // file, its waiting caller, are gone too). Returns them, with the uploads their dead attempts left open.
   Task<std::vector<JobRecord>> rescue();
   // Asks a PENDING or RUNNING job to stop: a PENDING one is CANCELLED at once, a RUNNING one's runner is
   // notified (and its next heartbeat says so). Returns the job as it is then; none when it is not active.
@@ -90,15 +94,22 @@ class JobStore {
   // Why PostgreSQL does not take `value` as `type` (its own words), or nothing when it does: checked with
   // the value bound, never as SQL text, on this store's connection.
   Task<std::optional<std::string>> refuse_value(std::string_view value, std::string_view type);
-  // Whether the database answers (reconnecting when needed).
-  Task<void> ping();
+  // Whether the database answers (reconnecting when needed) within `deadline`, once this store's
+  // connection is free.
+  Task<void> ping(std::chrono::milliseconds deadline);
 
  private:
   JobStore(boost::asio::any_io_executor executor, std::string database_url, JobQueueConfig queue, std::string runner);
-  // One statement at a time on the one connection, reconnecting when it was lost.
+  // One statement at a time on the one connection, reconnecting when it was lost, each given up past its
+  // deadline (JobQueueConfig::statement_timeout unless said).
   Task<pg::QueryResult> run(std::string_view sql, std::span<const pg::Parameter> parameters);
-  Task<pg::QueryResult> run_with_retry(std::string_view sql, std::span<const pg::Parameter> parameters);
-  Task<pg::QueryResult> run_once(std::string_view sql, std::span<const pg::Parameter> parameters);
+  Task<pg::QueryResult> run(std::string_view sql, std::span<const pg::Parameter> parameters,
+                            std::chrono::milliseconds deadline);
+  Task<pg::QueryResult> run_with_retry(std::string_view sql, std::span<const pg::Parameter> parameters,
+                                       std::chrono::milliseconds deadline);
+  Task<pg::QueryResult> run_once(std::string_view sql, std::span<const pg::Parameter> parameters,
+                                 std::chrono::milliseconds deadline);
+  Task<pg::QueryResult> answer(std::string_view sql, std::span<const pg::Parameter> parameters);
   Task<void> reconnect();
 
   boost::asio::any_io_executor executor_;
@@ -106,7 +117,7 @@ class JobStore {
   JobQueueConfig queue_;
   std::string runner_;
   std::optional<pg::Connection> connection_;
-  std::int32_t owner_;  // this store's advisory lock key, written into its jobs
+  std::int32_t owner_;  // written into the jobs it runs; the key of the advisory lock older versions read
   Turn turn_;  // one statement at a time on the one connection
 };
 

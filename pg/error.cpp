@@ -41,6 +41,22 @@ std::string Error::message() const {
   return text;
 }
 
+bool is_transient(const Error& error) {
+  if (error.code.category() != pg_category()) return error.code != boost::system::errc::operation_canceled;
+  switch (static_cast<errc>(error.code.value())) {
+    case errc::connection_failed:
+    case errc::connection_lost:
+    case errc::timed_out:
+      return true;
+    case errc::server_error: {
+      const std::string_view state = error.sqlstate;
+      return state.starts_with("08") || state.starts_with("53") || state.starts_with("57P0");
+    }
+    default:
+      return false;
+  }
+}
+
 void throw_exception_from_error(const Error& error, const boost::source_location&) {
   throw std::runtime_error(error.message());
 }

@@ -37,6 +37,11 @@ struct Error {
   std::string message() const;
 };
 
+// Whether the same statement may succeed on another connection a little later: the connection failed, broke
+// or timed out, or the server was shutting down, out of connections or ending the session (SQLSTATE classes 08,
+// 53 and 57P0x). A statement the server refused (syntax, permissions, a bad value) is not.
+bool is_transient(const Error& error);
+
 template <class T>
 using Result = boost::system::result<T, Error>;
 

@@ -14,16 +14,12 @@ constexpr std::size_t staging_size = 256 * 1024;  // CSV read at a time before c
 class CsvPartSource final : public PartSource {
  public:
   CsvPartSource(pg::CopyOutStream stream, Compression compression, CsvLayout layout)
-      : stream_(std::move(stream)),
-        compression_(compression),
-        layout_(layout),
-        compressor_(compression == Compression::none ? nullptr : Compressor::create(compression)) {}
+      : stream_(std::move(stream)), compression_(compression), layout_(layout) {}
 
   asio::awaitable<Result<bool>> fill(std::string& part, std::size_t size) override {
     auto more = co_await read(part, size);
-    if (!more) co_return failure("reading rows", more.error());
-    ended_ = !*more;
-    co_return *more;
+    if (more) ended_ = !*more;
+    co_return more;
   }
 
   // While the COPY runs, the stream's rows begun include the CSV header line; once it has ended, its
@@ -36,26 +32,35 @@ class CsvPartSource final : public PartSource {
 
   // A piece of its own frame also ends it, which may flush what the codec held back.
   std::size_t overshoot() const override {
-    return compressor_ ? (layout_.whole_rows ? 2 : 1) * Compressor::max_overshoot : 0;
+    return compression_ != Compression::none ? (layout_.whole_rows ? 2 : 1) * Compressor::max_overshoot : 0;
   }
 
  private:
-  asio::awaitable<pg::Result<bool>> read_some(std::string& buffer, std::size_t size) {
-    if (layout_.whole_rows) co_return co_await stream_.read_rows(buffer, size);
-    co_return co_await stream_.read(buffer, size);
+  asio::awaitable<Result<bool>> read_some(std::string& buffer, std::size_t size) {
+    pg::Result<bool> more = false;
+    if (layout_.whole_rows) more = co_await stream_.read_rows(buffer, size);
+    else more = co_await stream_.read(buffer, size);
+    if (!more) co_return failure("reading rows", more.error());
+    co_return *more;
   }
 
-  asio::awaitable<pg::Result<bool>> read(std::string& part, std::size_t size) {
-    if (!compressor_) co_return co_await read_some(part, size);
-    if (layout_.whole_rows) compressor_ = Compressor::create(compression_);  // each piece a stream of its own
+  asio::awaitable<Result<bool>> read(std::string& part, std::size_t size) {
+    if (compression_ == Compression::none) co_return co_await read_some(part, size);
+    if (!compressor_ || layout_.whole_rows) {  // each piece of whole rows a stream of its own
+      auto created = Compressor::create(compression_);
+      if (!created) co_return created.error();
+      compressor_ = std::move(*created);
+    }
     while (part.size() < size) {
       staging_.clear();
       auto more = co_await read_some(staging_, staging_size);
       if (!more) co_return more;
-      compressor_->write(staging_, part, !*more);
+      if (auto written = compressor_->write(staging_, part, !*more); !written) co_return written.error();
       if (!*more) co_return false;
     }
-    if (layout_.whole_rows) compressor_->write({}, part, true);
+    if (layout_.whole_rows) {
+      if (auto ended = compressor_->write({}, part, true); !ended) co_return ended.error();
+    }
     co_return true;
   }
 

@@ -264,6 +264,14 @@ asio::awaitable<Result<void>> run_export(const EngineConfig& config, s3::Client&
   if (!plan) co_return plan.error();
 
   if (auto refused = refuse_parallel_budget(target.parallelism, plan->first_size(), pool.budget())) co_return *refused;
+  // Readers' pieces wait in the budget while the writer waits for a part: such an export runs only once its
+  // share fits beside the others' (BufferPool::admit), or they could hold the whole budget in pieces.
+  std::optional<BufferPool::Admission> admitted;
+  if (target.parallelism > 1 || target.max_file_size > 0) {
+    auto admission = co_await pool.admit(parallel_budget_share(target.parallelism, plan->first_size()));
+    if (!admission) co_return admission.error();
+    admitted.emplace(std::move(*admission));
+  }
   if (target.max_file_size > 0)
     co_return co_await export_files(config, client, pool, target, *connection, estimate->bytes(), *plan, progress);
   if (target.parallelism > 1) {

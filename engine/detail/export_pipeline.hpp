@@ -37,6 +37,11 @@ struct ExportProgress {
   // When set, asked right before each CompleteMultipartUpload of the output (each file of a split output,
   // the last once the snapshot's transaction has ended): a failure stops the export.
   std::function<boost::asio::awaitable<Result<void>>()> before_complete;
+  // When set, asked before a failed split output deletes the files it completed: true only when this
+  // attempt is known to hold its job still. An attempt that learns of a takeover from S3 (its upload
+  // aborted by the attempt that took over) has not been told by any heartbeat, and those keys are the
+  // other attempt's now.
+  std::function<boost::asio::awaitable<bool>()> output_still_ours;
 };
 
 // The outcome of an export stopped on request.

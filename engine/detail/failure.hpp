@@ -4,6 +4,7 @@
 #include "engine/error.hpp"
 #include "pg/error.hpp"
 #include "s3/error.hpp"
+#include "s3/retry.hpp"
 
 #include <string>
 #include <string_view>
@@ -12,10 +13,11 @@ namespace pg2s3::engine::detail {
 
 // The step, then the server's words.
 inline Error failure(std::string_view step, const pg::Error& error) {
-  return {error.code, std::string(step) + ": " + error.message()};
+  return {error.code, std::string(step) + ": " + error.message(), pg::is_transient(error)};
 }
 
-// An S3 error names its operation and object already.
-inline Error failure(const s3::Error& error) { return {error.code, error.message()}; }
+// An S3 error names its operation and object already. One the client retries is transient: when it reaches
+// here, the client's own attempts were spent on it, and a later attempt of the job may find S3 back.
+inline Error failure(const s3::Error& error) { return {error.code, error.message(), s3::is_retryable(error)}; }
 
 }  // namespace pg2s3::engine::detail

@@ -280,10 +280,13 @@ std::unique_ptr<PieceSink> object_parts(asio::any_io_executor executor, PartWrit
   return std::make_unique<ObjectParts>(std::move(executor), writer, pool, plan, max_parts_in_flight, progress);
 }
 
+std::size_t parallel_budget_share(int parallelism, std::size_t part_size) {
+  // Each reader's waiting pieces, the one the writer is copying, the part it fills.
+  return static_cast<std::size_t>(parallelism * pieces_ahead + 1) * piece_capacity() + part_size + Compressor::max_overshoot;
+}
+
 std::size_t parallel_buffer_need(int parallelism, std::size_t part_size) {
-  const std::size_t part = part_size + Compressor::max_overshoot;
-  // Each reader's waiting pieces, the one the writer is copying, the part it fills, the parts uploading.
-  return static_cast<std::size_t>(parallelism * pieces_ahead + 1) * piece_capacity() + least_parts * part;
+  return parallel_budget_share(parallelism, part_size) + (least_parts - 1) * (part_size + Compressor::max_overshoot);
 }
 
 std::optional<Error> refuse_parallel_budget(int parallelism, std::size_t part_size, std::size_t budget) {

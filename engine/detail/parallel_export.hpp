@@ -63,6 +63,9 @@ std::unique_ptr<PieceSink> object_parts(boost::asio::any_io_executor executor, P
 // The buffer bytes an export of `parallelism` readers must be able to hold: each reader's pieces waiting
 // for their turn, the part being filled, and one uploading (more go up only while the budget has room).
 std::size_t parallel_buffer_need(int parallelism, std::size_t part_size);
+// What of that it may hold while it waits on the pool, its share in BufferPool::admit: the pieces and the
+// part being filled. Parts uploading are not counted: they come back whatever the pool does.
+std::size_t parallel_budget_share(int parallelism, std::size_t part_size);
 
 // Why a parallel export of `parallelism` readers with parts of `part_size` does not fit the budget, if it
 // does not.

@@ -1,5 +1,7 @@
 #include "engine/detail/part_writer.hpp"
 
+#include "engine/detail/failure.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,7 +19,6 @@ namespace pg2s3::engine::detail {
 namespace asio = boost::asio;
 
 namespace {
-Error s3_failure(const s3::Error& error) { return {error.code, error.message()}; }
 Error file_failure(std::string_view what, const std::string& path, int error_number) {
   boost::system::error_code ec(error_number, boost::system::system_category());
   return {ec, std::string(what) + " " + path + ": " + ec.message()};
@@ -26,19 +27,19 @@ Error file_failure(std::string_view what, const std::string& path, int error_num
 
 asio::awaitable<Result<void>> S3PartWriter::write(std::string_view part) {
   auto sent = co_await upload_.upload_part(part);
-  if (!sent) co_return s3_failure(sent.error());
+  if (!sent) co_return failure(sent.error());
   co_return Result<void>{};
 }
 
 asio::awaitable<Result<void>> S3PartWriter::complete() {
   auto completed = co_await upload_.complete();
-  if (!completed) co_return s3_failure(completed.error());
+  if (!completed) co_return failure(completed.error());
   co_return Result<void>{};
 }
 
 asio::awaitable<Result<void>> S3PartWriter::abort() {
   auto aborted = co_await upload_.abort();
-  if (!aborted) co_return s3_failure(aborted.error());
+  if (!aborted) co_return failure(aborted.error());
   co_return Result<void>{};
 }
 

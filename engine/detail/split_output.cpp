@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 namespace pg2s3::engine::detail {
@@ -57,10 +56,11 @@ asio::awaitable<Result<std::vector<ManifestColumn>>> manifest_columns(pg::Connec
   co_return columns;
 }
 
-std::string compressed(std::string_view text, Compression compression) {
-  if (compression == Compression::none) return std::string(text);
+Result<std::string> compressed(std::string_view text, Compression compression) {
+  auto compressor = Compressor::create(compression);
+  if (!compressor) return compressor.error();
   std::string out;
-  Compressor::create(compression)->write(text, out, true);
+  if (auto written = (*compressor)->write(text, out, true); !written) return written.error();
   return out;
 }
 
@@ -115,12 +115,16 @@ class FileSplitter final : public PieceSink {
     co_return Result<void>{};
   }
 
-  // Leaves nothing: the open file aborted, every finished one deleted unless another attempt has taken
+  // Leaves nothing: the open file aborted, every finished one deleted unless another attempt may have taken
   // their keys over; the first reason it could not.
   asio::awaitable<Result<void>> remove() {
     Result<void> removed;
     if (writer_) removed = co_await writer_->abort();
-    if (progress_.output_taken_over) co_return removed;
+    if (progress_.output_taken_over || files_.empty()) co_return removed;
+    if (progress_.output_still_ours) {
+      const bool ours = co_await progress_.output_still_ours();
+      if (!ours) co_return removed;
+    }
     for (const auto& file : files_) {
       auto deleted = co_await delete_file(file.key);
       if (removed && !deleted) removed = deleted;
@@ -191,13 +195,14 @@ class FileSplitter final : public PieceSink {
 
 asio::awaitable<Result<void>> write_manifest(const EngineConfig& config, s3::Client& client, const ExportTarget& target,
                                              const std::string& body) {
-  if (!target.output_path.empty()) {
-    const std::string path = manifest_key(target.output_path), partial = path + ".partial";
-    std::ofstream(partial, std::ios::binary) << body;
-    std::error_code ec;
-    std::filesystem::rename(partial, path, ec);
-    if (ec) co_return Error{ec, "writing " + path + ": " + ec.message()};
-    co_return Result<void>{};
+  if (!target.output_path.empty()) {  // as a file of the output is: written whole and synced, then renamed
+    auto file = FilePartWriter::open(co_await asio::this_coro::executor, manifest_key(target.output_path));
+    if (!file) co_return file.error();
+    if (auto written = co_await (*file)->write(body); !written) {
+      co_await (*file)->abort();
+      co_return written;
+    }
+    co_return co_await (*file)->complete();
   }
   const std::string key = manifest_key(target.s3_key);
   auto put = co_await client.put_object(config.bucket, key, body, "application/json",
@@ -259,7 +264,9 @@ asio::awaitable<Result<void>> export_files(const EngineConfig& config, s3::Clien
     if (!ranges) co_return ranges.error();
     read.range_queries = std::move(*ranges);
   }
-  const std::string file_header = compressed(*header, target.compression);
+  auto compressed_header = compressed(*header, target.compression);
+  if (!compressed_header) co_return compressed_header.error();
+  const std::string& file_header = *compressed_header;
   // A file ends between pieces: small ones, against a small limit, keep files near it.
   const std::uint64_t room = target.max_file_size > file_header.size() ? target.max_file_size - file_header.size() : 1;
   read.piece_size = static_cast<std::size_t>(std::clamp<std::uint64_t>(room / 4, 1, largest_piece));

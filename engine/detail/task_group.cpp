@@ -21,7 +21,8 @@ void TaskGroup::start(asio::awaitable<Result<void>> task) {
   auto ended = [this, &started](std::exception_ptr thrown, Result<void> outcome) {
     started.running = false;
     --running_;
-    if (thrown) std::rethrow_exception(thrown);  // a bug: let it be seen
+    // An exception fails the group as an error would: it ends this one piece of work, never the process.
+    if (thrown) outcome = internal_error(thrown);
     if (!outcome && !failure_) {
       failure_ = outcome.error();
       cancel();

@@ -45,6 +45,15 @@ inline engine::Dataset users_table_dataset(std::string name, std::string table, 
   return dataset;
 }
 
+// A dataset of all of `table`'s columns, named as the table, which an export may split into ranges.
+inline engine::Dataset table_dataset(std::string table) {
+  engine::Dataset dataset;
+  dataset.name = table;
+  dataset.table = std::move(table);
+  dataset.query = engine::table_query(dataset);
+  return dataset;
+}
+
 // Ranges of a few pages, so that even the 100,000 users make a hundred of them, many smaller than a
 // piece; budget enough for four readers.
 inline engine::EngineConfig ranged_engine_config() {

@@ -282,11 +282,7 @@ TEST_CASE("an export's bytes depend on its snapshot alone, not on where another 
   REQUIRE(test::psql("SELECT pg_relation_size('sync_scan_rows') > "
                      "pg_size_bytes(current_setting('shared_buffers')) / 4") == "t\n");
   auto config = ranged_engine_config();
-  engine::Dataset table;
-  table.name = "sync_scan_rows";
-  table.table = "sync_scan_rows";
-  table.columns = {"id", "pad"};
-  table.query = engine::table_query(table);
+  const auto table = table_dataset("sync_scan_rows");
   config.datasets.push_back(table);
   asio::io_context io;
   auto engine = start_engine(io, config);
@@ -300,4 +296,33 @@ TEST_CASE("an export's bytes depend on its snapshot alone, not on where another 
     REQUIRE(job.status == JobStatus::completed);
     CHECK(object_bytes(io, job.s3_key) == from_the_first_page);
   }
+}
+
+TEST_CASE("an ending the database refuses once is saved on the next try, and only then shown", "[engine][finish]") {
+  // The first COMPLETED written for this dataset's jobs fails, as a database blinking right after the object
+  // appeared would make it (a sequence, which no rollback takes back, counts the tries).
+  test::psql(R"(
+    CREATE SEQUENCE IF NOT EXISTS finish_tries;
+    SELECT setval('finish_tries', 1, false);
+    CREATE OR REPLACE FUNCTION refuse_first_finish() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.status = 'COMPLETED' THEN
+        IF nextval('finish_tries') = 1 THEN RAISE EXCEPTION 'the database blinked'; END IF;
+      END IF;
+      RETURN NEW;
+    END $$;
+    DROP TRIGGER IF EXISTS refuse_first_finish ON export_jobs;
+    CREATE TRIGGER refuse_first_finish BEFORE UPDATE ON export_jobs FOR EACH ROW
+      WHEN (NEW.dataset = 'finish_blinks') EXECUTE FUNCTION refuse_first_finish();)");
+  auto config = engine_config();
+  config.datasets.push_back({"finish_blinks", users_query, false});
+  asio::io_context io;
+  auto engine = start_engine(io, config);
+  auto job = export_and_wait(io, *engine, {"finish_blinks", "", engine::Compression::none, ""});
+  test::psql("DROP TRIGGER refuse_first_finish ON export_jobs");
+  INFO(job.error_message);
+  CHECK(job.status == JobStatus::completed);
+  CHECK(test::psql("SELECT status FROM export_jobs WHERE id = '" + job.id + "'") == "COMPLETED\n");
+  CHECK(test::psql("SELECT nextval('finish_tries')") == "3\n");  // refused once, stored at the second try
+  CHECK(object_bytes(io, job.s3_key) == test::psql_csv(users_query));
 }

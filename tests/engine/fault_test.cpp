@@ -34,6 +34,15 @@ engine::EngineConfig fault_config(const std::string& s3_endpoint) {
   return config;
 }
 
+// The same, with a dataset of the whole table, ranges of 1 MiB and the default budget of 64 MiB.
+engine::EngineConfig ranged_fault_config(const std::string& s3_endpoint, const std::string& table) {
+  auto config = fault_config(s3_endpoint);
+  config.range_size = 1024 * 1024;
+  config.buffer_budget = 64 * 1024 * 1024;
+  config.datasets.push_back(table_dataset(table));
+  return config;
+}
+
 void check_clean(asio::io_context& io, const engine::JobRecord& job) {
   CHECK_FALSE(object_exists(io, job.s3_key));
   CHECK_FALSE(upload_open_for(io, job.s3_key));
@@ -290,14 +299,7 @@ TEST_CASE("a parallel export over a slow link: several parts in flight, in the r
   S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
   proxy.delay_parts(1000ms);  // far below what two readers bring
   asio::io_context io;
-  auto config = fault_config(proxy.endpoint());
-  config.range_size = 1024 * 1024;
-  config.buffer_budget = 64 * 1024 * 1024;
-  engine::Dataset rows;
-  rows.name = "inflight_rows";
-  rows.table = "inflight_rows";
-  rows.query = engine::table_query(rows);
-  config.datasets.push_back(rows);
+  auto config = ranged_fault_config(proxy.endpoint(), "inflight_rows");
   auto engine = start_engine(io, config);
   auto job = export_and_wait(io, *engine, {"inflight_rows", "", engine::Compression::none, "", std::nullopt, 2});
   INFO(job.error_message);
@@ -373,4 +375,77 @@ TEST_CASE("many exports over a slow link with a tiny budget: all complete, the b
   }
   CHECK(engine->metrics().buffer_bytes_peak <= config.buffer_budget);
   CHECK(engine->metrics().buffer_bytes_in_use == 0);
+}
+
+TEST_CASE("parallel and split exports at once over a slow link share the budget without waiting on each other "
+          "forever", "[faults][inflight][admission]") {
+  psql("CREATE TABLE IF NOT EXISTS admission_rows AS SELECT g AS id, md5(g::text) AS hash FROM generate_series(1, 600000) AS g");
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  proxy.delay_parts(300ms);  // the readers fill their pieces long before the writers can hand parts on
+  asio::io_context io;
+  auto config = ranged_fault_config(proxy.endpoint(), "admission_rows");
+  auto engine = start_engine(io, config);
+  std::vector<engine::ExportRequest> requests;
+  // Alone, each fits the budget; together, their readers could fill it several times over with pieces.
+  for (int i = 0; i < 3; ++i) requests.push_back({"admission_rows", "", engine::Compression::none, "", std::nullopt, 3});
+  for (int i = 0; i < 3; ++i)
+    requests.push_back({"admission_rows", "", engine::Compression::none, "", std::nullopt, 1, 16 * 1024 * 1024});
+  std::vector<engine::JobRecord> jobs;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    std::vector<std::string> ids;
+    for (const auto& request : requests) ids.push_back((co_await engine->start_export(request)).value().id);
+    // Stuck exports would wait forever: past this, the ones still running are cancelled and fail the test.
+    asio::steady_timer deadline(co_await asio::this_coro::executor, 120s);
+    deadline.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      FAIL_CHECK("the exports had not ended after 120 s");
+      for (const auto& id : ids) asio::co_spawn(io, [&, id]() -> asio::awaitable<void> { co_await engine->cancel(id); }, asio::detached);
+    });
+    for (const auto& id : ids) jobs.push_back((co_await engine->wait(id)).value());
+    deadline.cancel();
+  }());
+  const std::string expected = psql_csv("SELECT * FROM admission_rows");
+  for (const auto& job : jobs) {
+    INFO(job.error_message);
+    REQUIRE(job.status == JobStatus::completed);
+    if (job.max_file_size == 0) CHECK(object_bytes(io, job.s3_key) == expected);
+    else CHECK(job.files.value_or(0) >= 2);
+  }
+  CHECK(engine->metrics().buffer_bytes_peak <= config.buffer_budget);
+  CHECK(engine->metrics().buffer_bytes_in_use == 0);
+}
+
+TEST_CASE("a job of the queue whose S3 was away past the retry window goes back PENDING and completes on its next "
+          "attempt", "[faults][transient]") {
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  asio::io_context io;
+  auto config = fault_config(proxy.endpoint());
+  config.datasets = {{"four_parts_queued", four_parts_query, false}};  // claims none of other tests' jobs
+  config.jobs.claim_jobs = true;
+  config.jobs.poll_interval = 50ms;
+  config.jobs.retry_backoff = 1s;  // S3 comes back meanwhile
+  proxy.go_away(1, -1);
+  // A claiming engine keeps the loop busy while it lives: it ends inside the task.
+  auto job = test::run(io, [&]() -> asio::awaitable<engine::JobRecord> {
+    const auto executor = co_await asio::this_coro::executor;
+    auto started = co_await engine::Engine::start(executor, config);
+    auto engine = std::move(started).value();
+    const engine::ExportRequest request{"four_parts_queued", "", engine::Compression::none, ""};
+    const std::string id = (co_await engine->start_export(request)).value().id;
+    auto handed_back = [&]() -> asio::awaitable<bool> {
+      auto found = co_await engine->find_job(id);
+      co_return found && *found && !(*found)->errors.empty();
+    };
+    const bool retried = co_await poll_until(handed_back);
+    CHECK(retried);
+    proxy.come_back();
+    co_return (co_await engine->wait(id)).value();
+  }());
+  INFO(job.error_message);
+  CHECK(job.status == JobStatus::completed);
+  CHECK(job.attempt >= 2);  // an attempt, not the process, was what the fault cost
+  REQUIRE_FALSE(job.errors.empty());
+  CHECK_THAT(job.errors[0], Catch::Contains("attempt 1") && Catch::Contains("UploadPart"));
+  CHECK(object_bytes(io, job.s3_key) == psql_csv(four_parts_query));
+  CHECK_FALSE(upload_open_for(io, job.s3_key));
 }

@@ -12,6 +12,7 @@
 #include <simdjson.h>
 
 #include <filesystem>
+#include <functional>
 #include <set>
 
 using namespace pg2s3;
@@ -271,9 +272,10 @@ TEST_CASE("what a dead process's split export left is gone before its next attem
 namespace {
 
 // Starts the export and, once `co_await ready(id)` holds, takes its lease as another process's attempt
-// would; returns the job's id once its export has stopped.
+// would, then runs `also(id)`; returns the job's id once its export has stopped.
 template <class Ready>
-std::string taken_over_when(asio::io_context& io, engine::Engine& engine, engine::ExportRequest request, Ready ready) {
+std::string taken_over_when(asio::io_context& io, engine::Engine& engine, engine::ExportRequest request, Ready ready,
+                            std::function<asio::awaitable<void>(const std::string&)> also = {}) {
   return test::run(io, [&]() -> asio::awaitable<std::string> {
     auto started = co_await engine.start_export(request);
     const std::string id = started.value().id;
@@ -281,6 +283,7 @@ std::string taken_over_when(asio::io_context& io, engine::Engine& engine, engine
     const bool readied = co_await poll_until(is_ready);
     REQUIRE(readied);
     test::psql("UPDATE export_jobs SET lease_token = gen_random_uuid() WHERE id = '" + id + "'");
+    if (also) co_await also(id);
     auto stopped = [&]() -> asio::awaitable<bool> { co_return engine.metrics().exports_running == 0; };
     const bool ended = co_await poll_until(stopped);
     REQUIRE(ended);
@@ -329,6 +332,35 @@ TEST_CASE("a split export confirms its lease before each file appears, not only 
   const auto id = taken_over_when(io, *engine, split_request("split_pause", 256 * 1024, 1), in_the_first_file);
   const std::string prefix = "exports/" + id;
   CHECK(keys_under(io, prefix).empty());  // not even the first file, under a key the other attempt writes
+  CHECK(no_upload_under(io, prefix + "/"));
+  end_taken_over(io, id);
+}
+
+TEST_CASE("a split export that learns of the takeover from S3, not from a heartbeat, leaves the files alone",
+          "[split]") {
+  asio::io_context io;
+  auto config = split_config();
+  config.progress_interval = std::chrono::hours(1);  // no heartbeat: the aborted upload is the first sign
+  auto engine = start_engine(io, config);
+  auto client = s3::Client::create(io.get_executor(), rgw_config()).value();
+  auto next_file_open = [&](const std::string& id) -> asio::awaitable<bool> {
+    auto job = co_await engine->find_job(id);
+    if (!job || !*job || (*job)->files.value_or(0) == 0) co_return false;
+    auto uploads = co_await client.list_multipart_uploads(bucket(), "exports/" + id + "/");
+    co_return uploads && !uploads->empty();
+  };
+  // What the process that took the job over does first: it aborts the upload the dead attempt left open.
+  auto abort_its_upload = [&](const std::string& id) -> asio::awaitable<void> {
+    auto uploads = co_await client.list_multipart_uploads(bucket(), "exports/" + id + "/");
+    REQUIRE(uploads.has_value());
+    for (const auto& upload : *uploads) {
+      auto aborted = co_await client.abort_multipart_upload(bucket(), upload.key, upload.upload_id);
+      REQUIRE(aborted.has_value());
+    }
+  };
+  const auto id = taken_over_when(io, *engine, split_request("split_slow", 256 * 1024, 1), next_file_open, abort_its_upload);
+  const std::string prefix = "exports/" + id;
+  CHECK(object_exists(io, prefix + "/part-00000.csv"));  // under a key the attempt that took over writes
   CHECK(no_upload_under(io, prefix + "/"));
   end_taken_over(io, id);
 }

@@ -3,12 +3,15 @@
 #include "tests/support/run.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <optional>
+#include <stdexcept>
 
 using namespace pg2s3;
 namespace asio = boost::asio;
@@ -72,4 +75,25 @@ TEST_CASE("the first failed upload is kept and cancels the others", "[uploads]")
   CHECK(failure == "part failed");
   CHECK(counts.cancelled == 2);
   CHECK(counts.finished == 0);
+}
+
+TEST_CASE("an exception in one task fails the group as an error would, and nothing escapes the loop", "[uploads]") {
+  asio::io_context io;
+  Counts counts;
+  std::optional<engine::Error> failure;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    engine::detail::TaskGroup uploads(co_await asio::this_coro::executor);
+    uploads.start(upload(60'000, false, counts));
+    uploads.start([]() -> asio::awaitable<engine::Result<void>> {
+      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+      throw std::runtime_error("zstd: a codec failure");
+    }());
+    co_await uploads.wait_below(1);
+    co_await uploads.all_ended();
+    failure = uploads.failure();
+  }());
+  REQUIRE(failure);
+  CHECK(failure->code == engine::errc::internal_error);
+  CHECK(failure->message == "internal error: zstd: a codec failure");
+  CHECK(counts.cancelled == 1);
 }

@@ -143,7 +143,9 @@ inline Reply request(const std::string& method, const std::string& url, const st
               const std::string& header = {}) {
   const std::string body_file = test::scratch_file("request-body"), reply_file = test::scratch_file("reply-body");
   std::ofstream(body_file, std::ios::binary) << body;
-  std::string command = "curl -s -o " + reply_file + " -w '%{http_code} %{content_type}' -X " + method + " '" + url + "'";
+  // A server that never answers fails the test (curl's exit status) rather than hanging it.
+  std::string command = "curl -s --max-time 60 -o " + reply_file + " -w '%{http_code} %{content_type}' -X " + method +
+                        " '" + url + "'";
   if (!body.empty()) command += " --data-binary @" + body_file + " -H 'Content-Type: application/json'";
   if (!header.empty()) command += " -H '" + header + "'";
   Reply reply;

@@ -115,6 +115,21 @@ TEST_CASE("kill -9 of the process running an export: the job completes on anothe
   CHECK_THAT(std::string(std::string_view(errors.at(0))), Catch::Contains("attempt 1 on " + fleet.first_runner));
 }
 
+TEST_CASE("the runner's bookkeeping connection dropped while another process sweeps: the job stays with its runner",
+          "[fleet]") {
+  OneOfTwoRunning fleet;  // both sweep every 200 ms
+  // Every session but the export's COPY and this one: the runner's bookkeeping connection among them. The
+  // runner lives, and reconnects at its next heartbeat; its lease has not expired.
+  CHECK(test::psql("SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity WHERE datname = "
+                   "current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND "
+                   "query NOT LIKE 'COPY%'") == "t\n");
+  simdjson::dom::parser parser;
+  auto final_status = completed_with_psql_bytes(parser, *fleet.runner, fleet.id, paused_query);
+  CHECK(std::int64_t(final_status["attempt"]) == 1);  // before: rescued at once, for its lock was free
+  CHECK(final_status["errors"].get_array().size() == 0);
+  CHECK(text_of(final_status, "runner") == fleet.first_runner);
+}
+
 TEST_CASE("a runner frozen past its lease: another process takes the job; resumed, the first writes nothing",
           "[fleet]") {
   OneOfTwoRunning fleet;
@@ -236,4 +251,26 @@ TEST_CASE("a job recorded elsewhere runs with its recorded params in the process
         test::psql("COPY (SELECT $v$" + hostile + "$v$::text AS value, octet_length($v$" + hostile +
                    "$v$::text) AS bytes) TO STDOUT WITH (FORMAT csv, HEADER)"));
   CHECK(test::psql("SELECT count(*) FROM users") == "100000\n");
+}
+
+TEST_CASE("the job database gone silent: /healthz says so within seconds, and the process recovers by itself",
+          "[fleet][faults]") {
+  TcpRelay relay("127.0.0.1", static_cast<unsigned short>(std::stoi(service_setting("PGPORT"))));
+  const std::string relayed_url = "postgresql://" + service_setting("PGUSER") + ":" + service_setting("PGPASSWORD") +
+                                  "@127.0.0.1:" + std::to_string(relay.port()) + "/" + service_setting("PGDATABASE");
+  ServerProcess server({"PG2S3_DATABASE_URL=" + relayed_url}, fleet_config("silent"));
+  REQUIRE(request("GET", server.url("/healthz")).status == 200);
+
+  relay.stall();  // no reset, no FIN: the bookkeeping connection's next statement gets no answer at all
+  auto health = request("GET", server.url("/healthz"));  // before statement deadlines: no answer for minutes
+  check_error(health, 503, "unavailable");
+  CHECK_THAT(health.body, Catch::Contains("database does not answer"));
+  CHECK(request("GET", server.url("/metrics")).status == 200);  // and the process goes on serving
+
+  relay.resume();
+  int answered = 0;
+  for (int attempt = 0; attempt < 100 && answered != 200; ++attempt) answered = request("GET", server.url("/healthz")).status;
+  CHECK(answered == 200);
+  simdjson::dom::parser parser;
+  completed_with_psql_bytes(parser, server, start(server, "users"), users_copy_query);
 }

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -32,11 +33,19 @@ struct Link {
   tcp::socket server;
 };
 
-asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to) {
+// Set while the relay is stalled; its timer, waiting forever, is cancelled to resume.
+struct Stall {
+  explicit Stall(asio::io_context& io) : resumed(io, asio::steady_timer::time_point::max()) {}
+  bool on = false;
+  asio::steady_timer resumed;
+};
+
+asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, Stall& stall) {
   std::array<char, 65536> buffer;
   for (;;) {
     auto [read_ec, n] = co_await from.async_read_some(asio::buffer(buffer), use_tuple);
     if (read_ec) co_return;
+    while (stall.on) co_await stall.resumed.async_wait(use_tuple);
     auto [write_ec, written] = co_await asio::async_write(to, asio::buffer(buffer.data(), n), use_tuple);
     if (write_ec) co_return;
   }
@@ -50,6 +59,7 @@ struct TcpRelay::State {
   tcp::endpoint upstream;
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::weak_ptr<Link>> links;
+  Stall stall{io};
   std::thread thread;
 
   void open() {
@@ -88,7 +98,7 @@ struct TcpRelay::State {
     using namespace asio::experimental::awaitable_operators;
     auto [ec] = co_await link->server.async_connect(upstream, use_tuple);
     if (ec) co_return;
-    co_await (pump(link->client, link->server) || pump(link->server, link->client));
+    co_await (pump(link->client, link->server, stall) || pump(link->server, link->client, stall));
   }
 
   // Runs `change` on the relay's thread and returns once it ran.
@@ -123,6 +133,17 @@ void TcpRelay::switch_off() {
 
 void TcpRelay::switch_on() {
   state_->on_relay_thread([state = state_.get()] { state->open(); });
+}
+
+void TcpRelay::stall() {
+  state_->on_relay_thread([state = state_.get()] { state->stall.on = true; });
+}
+
+void TcpRelay::resume() {
+  state_->on_relay_thread([state = state_.get()] {
+    state->stall.on = false;
+    state->stall.resumed.cancel();
+  });
 }
 
 }  // namespace pg2s3::test

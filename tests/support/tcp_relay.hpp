@@ -7,6 +7,7 @@
 namespace pg2s3::test {
 
 // Runs on a thread of its own until destroyed. Off: connections are refused and those open are cut.
+// Stalled: a host gone silent (blackholed): connections are accepted and kept, and no byte moves either way.
 class TcpRelay {
  public:
   TcpRelay(const std::string& upstream_host, unsigned short upstream_port);
@@ -15,6 +16,8 @@ class TcpRelay {
   unsigned short port() const;
   void switch_off();
   void switch_on();
+  void stall();
+  void resume();  // the bytes held meanwhile go on
 
  private:
   struct State;
