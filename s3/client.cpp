@@ -317,7 +317,7 @@ struct Client::Impl {
         co_return outcome;
       ++stats.retries;
       tell_retry(operation, outcome.error(), attempt_number + 1);
-      asio::steady_timer pause(executor, backoff_delay(config.retry, attempt_number,
+      asio::steady_timer pause(executor, backoff_delay(config.retry, outcome.error(), attempt_number,
                                                        std::uniform_real_distribution<>(0.0, 1.0)(random)));
       auto [ec] = co_await pause.async_wait(use_tuple);
       if (ec) co_return transport_error(operation, TransportFailure{ec, "waiting to retry"});

@@ -9,7 +9,8 @@ namespace pg2s3::s3 {
 
 bool is_retryable(const Error& error) {
   if (error.http_status != 0) {
-    return error.http_status == 500 || error.http_status == 503 || error.s3_code == "SlowDown" ||
+    const unsigned status = error.http_status;
+    return status == 500 || status == 502 || status == 504 || is_throttling(error) ||
            error.s3_code == "InternalError" || error.s3_code == "RequestTimeout";
   }
   if (error.code.category() == s3_category()) return false;
@@ -21,10 +22,16 @@ bool is_retryable(const Error& error) {
   return true;
 }
 
-std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double random_fraction) {
+bool is_throttling(const Error& error) {
+  return error.http_status == 429 || error.http_status == 503 || error.s3_code == "SlowDown";
+}
+
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, const Error& failure, int attempt,
+                                        double random_fraction) {
+  const auto base = is_throttling(failure) ? policy.throttling_base_delay : policy.base_delay;
   const int doublings = std::clamp(attempt - 1, 0, 30);
   const double ceiling = std::min<double>(static_cast<double>(policy.max_delay.count()),
-                                          static_cast<double>(policy.base_delay.count()) * (1u << doublings));
+                                          static_cast<double>(base.count()) * (1u << doublings));
   return std::chrono::milliseconds(static_cast<long long>(ceiling * std::clamp(random_fraction, 0.0, 1.0)));
 }
 

@@ -9,19 +9,30 @@
 
 namespace pg2s3::s3 {
 
+// The delays are those of the AWS SDKs' standard retry mode: from 100 ms, or 1 s after throttling, doubling
+// to at most 20 s.
 struct RetryPolicy {
   int max_attempts = 8;  // the first try included
-  std::chrono::milliseconds base_delay{200};
-  std::chrono::milliseconds max_delay{10'000};
+  std::chrono::milliseconds base_delay{100};
+  std::chrono::milliseconds max_delay{20'000};
+  // Throttling is the service shedding load it has from all its clients: coming back as soon as after a
+  // dropped connection would add to that load, so these retries back off from ten times further.
+  std::chrono::milliseconds throttling_base_delay{1'000};
 };
 
-// 500, 503, SlowDown, InternalError, RequestTimeout, and connections that failed, dropped or timed out.
-// Never other 4xx, certificate failures, or cancellation.
+// 500, 502, 503, 504, 429, SlowDown, InternalError, RequestTimeout (whatever the body: a load balancer in
+// front of S3 sends HTML or nothing), and connections that failed, dropped or timed out. Never other 4xx,
+// certificate failures, or cancellation.
 bool is_retryable(const Error& error);
 
-// Full jitter: `random_fraction` (in [0, 1)) of min(max_delay, base_delay * 2^(attempt - 1)),
-// where `attempt` is the number of the attempt that just failed, from 1.
-std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double random_fraction);
+// 429, 503 and SlowDown: S3, or what stands in front of it, asks for fewer requests.
+bool is_throttling(const Error& error);
+
+// Full jitter: `random_fraction` (in [0, 1)) of min(max_delay, base * 2^(attempt - 1)), where `attempt` is
+// the number of the attempt that just failed, from 1, and base is throttling_base_delay after throttling,
+// base_delay after any other failure.
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, const Error& failure, int attempt,
+                                        double random_fraction);
 
 // A request about to be tried again, and why.
 struct RetryNotice {

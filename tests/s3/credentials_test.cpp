@@ -2,6 +2,7 @@
 // and the providers that need no network (environment, profile, the chain's "where it looked").
 #include "s3/credentials/cache.hpp"
 #include "s3/credentials/chain.hpp"
+#include "s3/credentials/command_output.hpp"
 #include "s3/credentials/container_provider.hpp"
 #include "s3/credentials/profile_provider.hpp"
 #include "s3/credentials/shared_config.hpp"
@@ -11,7 +12,13 @@
 #include <catch2/catch.hpp>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -50,6 +57,18 @@ boost::asio::io_context io;  // where the providers run
 s3::Result<s3::TimedCredentials> fetch(s3::CredentialsProvider& provider) { return test::run(io, provider.fetch()); }
 
 const auto time_of = [](std::string_view text) { return s3::parse_iso8601(text).value(); };
+
+s3::CommandOutput run_command(const std::string& command, std::chrono::milliseconds timeout = 1min) {
+  return test::run(io, s3::run_command(io.get_executor(), command, timeout));
+}
+
+// Whether the process whose pid a command wrote into `pid_file` is gone: killed and reaped.
+bool process_gone(const std::string& pid_file) {
+  pid_t pid = 0;
+  std::ifstream(pid_file) >> pid;
+  REQUIRE(pid > 0);
+  return ::kill(pid, 0) != 0 && errno == ESRCH;
+}
 
 }  // namespace
 
@@ -185,6 +204,75 @@ TEST_CASE("credential_process output: Version 1 required, keys required, Expirat
       R"({"Version":1,"AccessKeyId":"A","SecretAccessKey":"S","Expiration":"tomorrow"})", "p");
   REQUIRE_FALSE(bad_time.has_value());
   CHECK_THAT(bad_time.error().message(), Contains("Expiration"));
+}
+
+TEST_CASE("credential_process printing more than 1 MiB is killed and refused, its secret unsaid", "[credentials]") {
+  TempDir dir;
+  const std::string pid_file = (dir.path / "pid").string();
+  // $PPID: the /bin/sh -c that runs this script, the child pg2s3 started.
+  const std::string script = dir.write("huge", "echo $PPID > " + pid_file + R"(
+printf '{"Version": 1, "AccessKeyId": "BIG", "SecretAccessKey": "secret-in-huge-output", "Padding": "'
+head -c 2097152 /dev/zero | tr '\0' x
+printf '"}'
+)");
+  FakeEnvironment environment{{{"AWS_CONFIG_FILE", dir.write("config", "[default]\ncredential_process = sh " + script + "\n")},
+                               {"AWS_SHARED_CREDENTIALS_FILE", (dir.path / "credentials").string()}}};
+  s3::ProfileProvider provider(io.get_executor(), environment.lookup());
+  auto outcome = fetch(provider);
+  REQUIRE_FALSE(outcome.has_value());
+  CHECK(outcome.error().code == s3::errc::credentials_failed);
+  CHECK_THAT(outcome.error().message(), Contains("profile default credential_process") && Contains("more than 1 MiB"));
+  CHECK_THAT(outcome.error().message(), !Contains("secret-in-huge-output"));
+  CHECK(process_gone(pid_file));
+}
+
+TEST_CASE("a command's output is taken whole up to 1 MiB, and one byte more is refused", "[credentials]") {
+  const auto whole = run_command("head -c 1048576 /dev/zero");
+  CHECK(whole.exit_status == 0);
+  CHECK(whole.out == std::string(1024 * 1024, '\0'));
+  const auto over = run_command("head -c 1048577 /dev/zero");
+  CHECK(over.exit_status == -1);
+  CHECK(over.failure == "it printed more than 1 MiB");
+}
+
+TEST_CASE("a command past its deadline is killed and refused, whether or not its output is closed", "[credentials]") {
+  TempDir dir;
+  const std::string pid_file = (dir.path / "pid").string();
+  // The end of its output is not the end of a command: it may close it and go on.
+  const std::string hang = GENERATE(as<std::string>(), "exec sleep 3600", "exec >&-; exec sleep 3600");
+  const auto output = run_command("echo $$ > " + pid_file + "; " + hang, 100ms);
+  CHECK(output.exit_status == -1);
+  CHECK(output.failure == "it ran longer than 100 ms and was killed");
+  CHECK(process_gone(pid_file));
+}
+
+TEST_CASE("the loop runs on while a command does: a timer fires and lets it end", "[credentials]") {
+  TempDir dir;
+  const std::string closed_fifo = (dir.path / "closed").string();
+  const std::string release_fifo = (dir.path / "release").string();
+  REQUIRE(::mkfifo(closed_fifo.c_str(), 0600) == 0);
+  REQUIRE(::mkfifo(release_fifo.c_str(), 0600) == 0);
+  boost::asio::posix::stream_descriptor closed(io, ::open(closed_fifo.c_str(), O_RDONLY | O_NONBLOCK));
+  boost::asio::steady_timer timer(io);
+  bool timer_fired = false;
+  // Once the command has closed its output, a timer starts: only its handler lets the command end.
+  closed.async_wait(boost::asio::posix::stream_descriptor::wait_read, [&](boost::system::error_code) {
+    timer.expires_after(1ms);
+    timer.async_wait([&](boost::system::error_code) {
+      timer_fired = true;
+      std::ofstream(release_fifo) << "go\n";
+    });
+  });
+  const auto output = run_command("echo started; exec >&-; echo closed > " + closed_fifo + "; read line < " + release_fifo);
+  CHECK(timer_fired);
+  CHECK(output.exit_status == 0);
+  CHECK(output.out == "started\n");
+}
+
+TEST_CASE("a command's standard error goes to /dev/null, where it can hold nothing up", "[credentials]") {
+  const auto output = run_command("readlink /proc/$$/fd/2");
+  CHECK(output.exit_status == 0);
+  CHECK(output.out == "/dev/null\n");
 }
 
 TEST_CASE("ISO-8601 times as credential sources write them", "[credentials]") {

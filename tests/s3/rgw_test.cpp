@@ -1,6 +1,7 @@
 // The S3 client against the real Ceph RGW of scripts/services, which checks every signature.
 #include "s3/client.hpp"
 #include "s3/multipart_upload.hpp"
+#include "tests/support/s3_fault_proxy.hpp"
 #include "tests/support/services.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -229,6 +230,39 @@ TEST_CASE("a wrong secret gives SignatureDoesNotMatch once and is not retried", 
   CHECK_THAT(put.error().message(), !Catch::Contains("not-the-secret"));
   CHECK(client.stats().requests == 1);
   CHECK(client.stats().retries == 0);
+}
+
+TEST_CASE("a load balancer's 502, 504 and 429 to CreateMultipartUpload or UploadPart are retried", "[rgw][retry]") {
+  using test::LoadBalancerBody;
+  const auto operation = GENERATE(test::S3Operation::create_multipart_upload, test::S3Operation::upload_part);
+  const auto [status, body] = GENERATE(table<unsigned, LoadBalancerBody>(
+      {{502, LoadBalancerBody::html}, {504, LoadBalancerBody::html}, {429, LoadBalancerBody::empty}}));
+  INFO((operation == test::S3Operation::upload_part ? "UploadPart " : "CreateMultipartUpload ") << status);
+  test::S3FaultProxy proxy(test::service_setting("PG2S3_S3_ENDPOINT"));
+  asio::io_context io;
+  auto config = rgw_config();
+  config.endpoint = proxy.endpoint();
+  config.retry.max_attempts = 3;
+  auto client = s3::Client::create(io.get_executor(), config).value();
+  const std::string key = unique_key("behind-a-load-balancer.bin");
+  const std::string parts[] = {pattern(s3::min_part_size, 5), "tail"};
+
+  proxy.answer_status(operation, status, 2, body);
+  auto created = test::run(io, s3::MultipartUpload::create(client, bucket(), key));
+  INFO((created ? std::string() : created.error().message()));
+  REQUIRE(created.has_value());
+  auto& upload = *created;
+  for (const auto& part : parts) {
+    auto sent = test::run(io, upload.upload_part(part));
+    INFO((sent ? std::string() : sent.error().message()));
+    REQUIRE(sent.has_value());
+  }
+  REQUIRE(test::run(io, upload.complete()).has_value());
+
+  CHECK(proxy.status_answers_sent() == 2);
+  CHECK(client.stats().retries == 2);
+  CHECK(test::run(io, read_object(client, key)).value() == parts[0] + parts[1]);
+  test::run(io, client.delete_object(bucket(), key)).value();
 }
 
 TEST_CASE("a presigned URL downloads with curl and a tampered or expired one gets 403", "[rgw]") {

@@ -28,7 +28,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
-enum class Fault { none, slow_down, drop, hang, lose_answer };
+enum class Fault { none, slow_down, load_balancer_answer, drop, hang, lose_answer };
 
 Response slow_down_response(unsigned version) {
   Response response(http::status::service_unavailable, version);
@@ -37,6 +37,24 @@ Response slow_down_response(unsigned version) {
                     R"(<Message>Please reduce your request rate.</Message><RequestId>s3-fault-proxy</RequestId></Error>)";
   response.prepare_payload();
   return response;
+}
+
+// A page as nginx or an AWS load balancer sends it, or nothing: no S3 <Error> for the client to read.
+Response load_balancer_response(unsigned status, LoadBalancerBody body, const Request& request) {
+  Response response(static_cast<http::status>(status), request.version());
+  if (body == LoadBalancerBody::html) {
+    const std::string title = std::to_string(status) + " " + std::string(response.reason());
+    response.set(http::field::content_type, "text/html");
+    response.body() = "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + title +
+                      "</h1></center>\r\n</body>\r\n</html>\r\n";
+  }
+  response.keep_alive(request.keep_alive());
+  response.prepare_payload();
+  return response;
+}
+
+bool is_create(const Request& request) {
+  return request.method() == http::verb::post && request.target().find("?uploads") != std::string_view::npos;
 }
 
 bool is_upload_part(const Request& request) {
@@ -49,6 +67,15 @@ bool is_complete(const Request& request) {
 
 bool is_abort(const Request& request) {
   return request.method() == http::verb::delete_ && request.target().find("uploadId=") != std::string_view::npos;
+}
+
+bool is_operation(const Request& request, S3Operation operation) {
+  switch (operation) {
+    case S3Operation::create_multipart_upload: return is_create(request);
+    case S3Operation::upload_part: return is_upload_part(request);
+    case S3Operation::complete_multipart_upload: return is_complete(request);
+  }
+  return false;
 }
 
 tcp::endpoint endpoint_of(const std::string& url) {
@@ -84,10 +111,20 @@ struct S3FaultProxy::State {
   int parts_forwarded = 0;
   int complete_answers_to_lose = 0;
   int complete_answers_lost = 0;
+  S3Operation answered_operation{};
+  unsigned answer_status = 0;
+  LoadBalancerBody answer_body{};
+  int status_answers_left = 0;
+  int status_answers_sent = 0;
 
   Fault decide(const Request& request) {
     std::lock_guard lock(mutex);
     if (hanging) return Fault::hang;
+    if (status_answers_left > 0 && is_operation(request, answered_operation)) {
+      --status_answers_left;
+      ++status_answers_sent;
+      return Fault::load_balancer_answer;
+    }
     if (is_complete(request) && complete_answers_to_lose > 0) {
       --complete_answers_to_lose;
       ++complete_answers_lost;
@@ -142,6 +179,9 @@ struct S3FaultProxy::State {
       Response response;
       if (fault == Fault::slow_down) {
         response = slow_down_response(request.version());
+      } else if (fault == Fault::load_balancer_answer) {
+        std::lock_guard lock(mutex);
+        response = load_balancer_response(answer_status, answer_body, request);
       } else {
         auto forwarded = co_await forward(request, upstream_socket, from_upstream);
         if (!forwarded || fault == Fault::lose_answer) co_return;
@@ -229,6 +269,19 @@ void S3FaultProxy::come_back() {
 int S3FaultProxy::slow_downs_sent() const {
   std::lock_guard lock(state_->mutex);
   return state_->slow_downs_sent;
+}
+
+void S3FaultProxy::answer_status(S3Operation operation, unsigned status, int count, LoadBalancerBody body) {
+  std::lock_guard lock(state_->mutex);
+  state_->answered_operation = operation;
+  state_->answer_status = status;
+  state_->answer_body = body;
+  state_->status_answers_left = count;
+}
+
+int S3FaultProxy::status_answers_sent() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->status_answers_sent;
 }
 
 void S3FaultProxy::hang() {

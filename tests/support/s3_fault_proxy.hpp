@@ -1,4 +1,5 @@
-// A loopback HTTP proxy in front of RGW that drops, loses, holds or slows down requests, for the fault tests.
+// A loopback HTTP proxy in front of RGW that drops, loses, holds or slows down requests, or answers them as a
+// load balancer would, for the fault tests.
 #pragma once
 
 #include <chrono>
@@ -6,6 +7,11 @@
 #include <string>
 
 namespace pg2s3::test {
+
+enum class S3Operation { create_multipart_upload, upload_part, complete_multipart_upload };
+
+// What a load balancer in front of S3 sends with an answer of its own: an HTML page, or nothing; never S3's XML.
+enum class LoadBalancerBody { html, empty };
 
 // Runs on a thread of its own until destroyed; its faults may be set from any thread at any time.
 // Requests it forwards keep their Host header, so RGW checks the signature the client made for the proxy.
@@ -27,15 +33,19 @@ class S3FaultProxy {
   // The next `count` CompleteMultipartUploads reach RGW, which completes the object, but their answers are
   // lost: the connection closes instead.
   void lose_complete_answers(int count);
+  // Answers the next `count` requests of `operation` itself, with `status` (502, 504, 429...) and `body`, as a
+  // load balancer in front of S3 does: they never reach RGW.
+  void answer_status(S3Operation operation, unsigned status, int count, LoadBalancerBody body);
   // Holds every UploadPart this long before passing it on, as a slow link would.
   void delay_parts(std::chrono::milliseconds delay);
 
   int slow_downs_sent() const;
+  int status_answers_sent() const;  // by answer_status()
   int requests_dropped() const;
-  int aborts_forwarded() const;
+  int aborts_forwarded() const;  // AbortMultipartUpload requests that reached RGW
   int complete_answers_lost() const;
   int parts_at_once() const;    // the most UploadParts that were under way at the same time
-  int parts_forwarded() const;  // UploadParts that came in, not answered SlowDown nor dropped  // AbortMultipartUpload requests that reached RGW
+  int parts_forwarded() const;  // UploadParts that came in, not answered SlowDown nor dropped
 
  private:
   struct State;
