@@ -54,6 +54,8 @@ asio::awaitable<int> serve(const Settings& settings, const Flags& flags) {
   }
   http::ServerConfig config;
   config.api_token = settings.api_token;
+  config.allowed_origins = settings.allowed_origins;
+  config.hostnames = settings.hostnames;
   config.read_timeout = settings.request_timeout;
   config.write_timeout = settings.request_timeout;
   config.body_limit = settings.body_limit;

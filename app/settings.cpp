@@ -1,12 +1,13 @@
 #include "app/settings.hpp"
 
 #include "engine/dataset_params.hpp"
+#include "http/cross_site.hpp"
 #include "s3/credentials/shared_config.hpp"
 
 #include <toml++/toml.h>
 
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 
 namespace pg2s3::app {
 namespace {
@@ -35,15 +36,17 @@ Key<Target> text(std::string_view name, Member member) {
           }};
 }
 
+// An array of strings, each of which `valid` takes when given.
 template <class Target, class Member>
-Key<Target> texts(std::string_view name, Member member) {
-  return {name, "an array of strings", [member](Target& target, const toml::node& node) {
+Key<Target> texts(std::string_view name, Member member, std::string expected = "an array of strings",
+                  std::function<bool(std::string_view)> valid = {}) {
+  return {name, std::move(expected), [member, valid](Target& target, const toml::node& node) {
             const auto* array = node.as_array();
             if (!array) return false;
             std::vector<std::string> values;
             for (const auto& element : *array) {
               auto value = element.value<std::string>();
-              if (!element.is_string() || !value) return false;
+              if (!element.is_string() || !value || (valid && !valid(*value))) return false;
               values.push_back(std::move(*value));
             }
             member(target) = std::move(values);
@@ -172,6 +175,11 @@ const std::vector<Key<Settings>>& server_keys() {
                [](S& s, std::int64_t v) { s.request_timeout = std::chrono::seconds(v); }),
       whole<S>("max_body_kib", 1, [](S& s, std::int64_t v) { s.body_limit = static_cast<std::size_t>(v) * 1024; }),
       whole<S>("max_pending", 1, [](S& s, std::int64_t v) { s.engine.jobs.max_pending = static_cast<int>(v); }),
+      texts<S>("allowed_origins", [](S& s) -> std::vector<std::string>& { return s.allowed_origins; },
+               "an array of origins as browsers send them: \"https://console.example:8443\", lower case, no path",
+               http::is_origin),
+      texts<S>("hostnames", [](S& s) -> std::vector<std::string>& { return s.hostnames; },
+               "an array of host names, without scheme or port", http::is_hostname),
   };
   return keys;
 }
@@ -488,7 +496,10 @@ std::string environment_help() {
                              how long a hung or failing S3 keeps an export RUNNING: [s3] request_timeout_ms
                              (default 60000), the longest wait for each write of a request and each read of
                              its answer, and [s3] max_attempts (default 8), how often each request is tried
-                             (with backoff) on 5xx, SlowDown, timeouts and dropped connections
+                             (with backoff) on 5xx, SlowDown, timeouts and dropped connections; and which
+                             web pages may use the API: [server] allowed_origins (default none: a request
+                             with an Origin header is 403) and [server] hostnames (Host names served besides
+                             localhost and the listen address; others are 421)
 )";
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace pg2s3::app {
 
@@ -19,6 +20,8 @@ struct Settings {
   std::chrono::seconds drain_timeout{30};  // at SIGTERM, how long running exports may go on before cancelled
   std::chrono::seconds request_timeout{30};  // how long a client may take to send a request or read an answer
   std::size_t body_limit = 64 * 1024;  // larger request bodies get 413 (a dataset's long parameters need more)
+  std::vector<std::string> allowed_origins;  // web pages that may use the API, by origin (default none)
+  std::vector<std::string> hostnames;        // Host header names accepted besides localhost and the listen address
 };
 
 // Reads one environment variable; nothing when unset. Injected so that tests need not touch the process's.

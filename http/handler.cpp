@@ -40,6 +40,8 @@ ApiResponse engine_error(const engine::Error& error) {
   return error_response(503, "unavailable", error.message);
 }
 
+ApiResponse refused(const Refusal& refusal) { return error_response(refusal.status, refusal.code, refusal.message); }
+
 ApiResponse job_not_found(std::string_view id) { return error_response(404, "not_found", "no job " + std::string(id)); }
 
 // At most this long, and printable ASCII, as the IETF draft on the header suggests keys be.
@@ -138,13 +140,17 @@ ApiResponse error_response(unsigned status, std::string_view code, std::string_v
 }
 
 asio::awaitable<ApiResponse> handle_request(engine::Engine& engine, const ApiRequest& request,
-                                            std::string_view api_token) {
+                                            std::string_view api_token, const SiteRules& site) {
+  // Every route, /healthz too: a load balancer's probe carries the pod's IP, which a wildcard listen takes,
+  // and a rebinding page must not learn from it where the database is and whether it answers.
+  if (auto refusal = refuse_host(request.host, site)) co_return refused(*refusal);
+  if (auto refusal = refuse_origin(request.origin, site)) co_return refused(*refusal);
   Route chosen = route(request.method, request.target);
   const bool open_route = std::holds_alternative<Health>(chosen);
   if (!api_token.empty() && !open_route && !authorized(request.authorization, api_token))
     co_return error_response(401, "unauthorized", "a valid \"Authorization: Bearer <token>\" header is required");
 
-  if (auto* refusal = std::get_if<Refusal>(&chosen)) co_return error_response(refusal->status, refusal->code, refusal->message);
+  if (auto* refusal = std::get_if<Refusal>(&chosen)) co_return refused(*refusal);
   if (auto* start = std::get_if<StartExport>(&chosen)) co_return co_await start_export(engine, *start, request);
   if (auto* get = std::get_if<GetJob>(&chosen)) co_return co_await get_job(engine, *get);
   if (auto* url = std::get_if<GetDownloadUrl>(&chosen)) co_return co_await get_download_url(engine, *url);

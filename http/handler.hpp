@@ -2,6 +2,7 @@
 #pragma once
 
 #include "engine/engine.hpp"
+#include "http/cross_site.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -17,6 +18,8 @@ struct ApiRequest {
   std::string authorization;
   std::string body;
   std::string idempotency_key;  // the Idempotency-Key header, when given
+  std::optional<std::string> origin;  // the Origin header: a browser sent the request
+  std::string host;                   // the Host header; empty when not given
 };
 
 struct ApiResponse {
@@ -26,9 +29,10 @@ struct ApiResponse {
   std::optional<unsigned> retry_after = std::nullopt;  // seconds, sent as Retry-After
 };
 
-// With a non-empty `api_token`, every request but GET /healthz needs "Authorization: Bearer <token>".
+// A request whose Host or Origin `site` refuses is answered 421 or 403 before anything else. With a
+// non-empty `api_token`, every request but GET /healthz needs "Authorization: Bearer <token>".
 boost::asio::awaitable<ApiResponse> handle_request(engine::Engine& engine, const ApiRequest& request,
-                                                   std::string_view api_token);
+                                                   std::string_view api_token, const SiteRules& site);
 
 ApiResponse error_response(unsigned status, std::string_view code, std::string_view message);
 

@@ -69,11 +69,16 @@ struct Session {
 }  // namespace
 
 struct Server::Impl {
-  Impl(asio::any_io_executor executor, engine::Engine& engine, ServerConfig config)
-      : engine(engine), config(std::move(config)), acceptor(executor), sessions_ended(executor) {}
+  Impl(asio::any_io_executor executor, engine::Engine& engine, ServerConfig config, asio::ip::address listening)
+      : engine(engine),
+        config(std::move(config)),
+        site{this->config.allowed_origins, listening, this->config.hostnames},
+        acceptor(executor),
+        sessions_ended(executor) {}
 
   engine::Engine& engine;
   ServerConfig config;
+  SiteRules site;
   tcp::acceptor acceptor;
   std::list<Session*> sessions;
   bool stopping = false;
@@ -120,10 +125,13 @@ struct Server::Impl {
       }
       session.answering = true;
       const auto& request = parser.get();
+      const auto origin = request.find(bhttp::field::origin);
       const ApiRequest api{std::string(request.method_string()), std::string(request.target()),
                            std::string(request[bhttp::field::authorization]), request.body(),
-                           std::string(request["Idempotency-Key"])};
-      const ApiResponse answer = co_await handle_request(engine, api, config.api_token);
+                           std::string(request["Idempotency-Key"]),
+                           origin == request.end() ? std::nullopt : std::optional<std::string>(origin->value()),
+                           std::string(request[bhttp::field::host])};
+      const ApiResponse answer = co_await handle_request(engine, api, config.api_token, site);
       const bool keep_alive = request.keep_alive() && !stopping;
       co_await write(stream, answer, request.version(), keep_alive);
       session.answering = false;
@@ -141,7 +149,7 @@ engine::Result<std::unique_ptr<Server>> Server::listen(asio::any_io_executor exe
                                                        std::string_view address, ServerConfig config) {
   auto endpoint = parse_listen_address(address);
   if (!endpoint) return engine::Error{asio::error::invalid_argument, "listen address '" + std::string(address) + "' is not HOST:PORT"};
-  auto impl = std::make_unique<Impl>(executor, engine, std::move(config));
+  auto impl = std::make_unique<Impl>(executor, engine, std::move(config), endpoint->address());
   boost::system::error_code ec;
   impl->acceptor.open(endpoint->protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);

@@ -10,11 +10,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pg2s3::http {
 
 struct ServerConfig {
   std::string api_token;                      // empty: no bearer check
+  std::vector<std::string> allowed_origins;   // browser origins that may use the API (see cross_site.hpp)
+  std::vector<std::string> hostnames;         // Host names accepted besides localhost and the listen address
   std::size_t body_limit = 64 * 1024;         // larger bodies get 413
   std::size_t header_limit = 16 * 1024;       // larger request lines and headers get 431
   std::chrono::seconds read_timeout{30};      // a request (or a keep-alive pause) may take this long

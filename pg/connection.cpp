@@ -30,13 +30,44 @@ constexpr std::chrono::seconds default_connect_timeout{10};
 // The connection string's keywords and values, as PQconninfoParse read them.
 using ConnectionParameters = std::vector<std::pair<std::string, std::string>>;
 
+// What is wrong with a connection string libpq refused, by the fixed words its message starts with.
+struct ConninfoProblem {
+  std::string_view libpq_words;
+  std::string_view description;
+};
+constexpr ConninfoProblem conninfo_problems[] = {
+    {"invalid percent-encoded token", "a '%' in the URL starts no %XX escape (a '%' in the password is written %25)"},
+    {"forbidden value %00", "the URL holds %00, which no value may contain"},
+    {"missing \"=\" after", "a word is not keyword=value (a value with spaces is quoted: password='a b')"},
+    {"unterminated quoted string", "a quoted value has no closing quote"},
+    {"invalid connection option", "it names a keyword libpq does not know"},
+    {"end of string reached when looking for matching \"]\"", "an IPv6 host in the URL has no closing ']'"},
+    {"IPv6 host address may not be empty", "an IPv6 host in the URL is empty"},
+    {"unexpected character", "the URL has an unexpected character after a host (expected ':' or '/')"},
+    {"extra key/value separator", "a parameter after '?' in the URL is not keyword=value"},
+    {"missing key/value separator", "a parameter after '?' in the URL is not keyword=value"},
+    {"invalid URI query parameter", "a parameter after '?' in the URL names a keyword libpq does not know"},
+};
+
+// libpq's parse errors quote the part of the string where they stopped, and that part may be the password:
+// a URL's password with a '%' that starts no escape, an unquoted password with a space. Taking the password
+// out of the message cannot be done reliably, since the string did not parse: which part is the password is
+// just what is unknown (a parser of our own would disagree with libpq's exactly on such strings). So the
+// message is replaced by a fixed text naming what is wrong, and no part of the string is ever repeated
+// (a libpq that speaks another language gets the general one).
+std::string conninfo_problem(std::string_view libpq_message) {
+  for (const auto& problem : conninfo_problems)
+    if (libpq_message.starts_with(problem.libpq_words))
+      return std::string(problem.description) + "; the string is not shown: it may hold the password";
+  return "libpq cannot read it; the string is not shown: it may hold the password";
+}
+
 Result<ConnectionParameters> parse_conninfo(std::string_view conninfo) {
   char* message = nullptr;
   PQconninfoOption* options = PQconninfoParse(std::string(conninfo).c_str(), &message);
   if (!options) {
-    Error error{errc::invalid_conninfo, "connect", {}, message ? message : "out of memory", {}, {}};
+    Error error{errc::invalid_conninfo, "connect", {}, message ? conninfo_problem(message) : "out of memory", {}, {}};
     PQfreemem(message);
-    while (!error.server_message.empty() && error.server_message.back() == '\n') error.server_message.pop_back();
     return error;
   }
   ConnectionParameters parameters;

@@ -127,8 +127,23 @@ asio::awaitable<Result<QueryResult>> ConnectionState::collect_results(std::strin
   co_return last;
 }
 
+std::string without_password(std::string message, std::string_view password) {
+  if (password.empty()) return message;
+  constexpr std::string_view hidden = "[password]";
+  for (auto at = message.find(password); at != std::string::npos; at = message.find(password, at + hidden.size()))
+    message.replace(at, password.size(), hidden);
+  return message;
+}
+
+// No libpq message is known to quote the password once the string parsed, but a failed connection's words
+// reach /healthz and the log, so whatever libpq says loses the password it used. That is PQpass: the value
+// libpq was handed, whether from the string, PGPASSWORD or ~/.pgpass. It is the only form libpq ever saw
+// (PQconninfoParse decodes a URL's %XX before the parameters reach PQconnectStartParams), so the URL's raw
+// form cannot be in its words; the parse errors, which could quote it, are never passed on (connection.cpp).
 Error ConnectionState::libpq_error(std::string_view operation, errc code) const {
-  return Error{code, std::string(operation), {}, trimmed(conn ? PQerrorMessage(conn) : nullptr), {}, {}};
+  std::string message = trimmed(conn ? PQerrorMessage(conn) : nullptr);
+  if (conn && PQpass(conn)) message = without_password(std::move(message), PQpass(conn));
+  return Error{code, std::string(operation), {}, std::move(message), {}, {}};
 }
 
 Error ConnectionState::server_error(std::string_view operation, const PGresult* result) const {

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace pg2s3::pg::detail {
@@ -55,5 +56,8 @@ struct ConnectionState {
   // A wait that ended with `ec` (cancelled, or the descriptor released): the connection is closed.
   Error interrupted(std::string_view operation, boost::system::error_code ec);
 };
+
+// `message` with every occurrence of `password` replaced by "[password]".
+std::string without_password(std::string message, std::string_view password);
 
 }  // namespace pg2s3::pg::detail

@@ -100,6 +100,20 @@ TEST_CASE("a dataset's output format, the parts in flight and the request timeou
   CHECK(loaded("[export]\nmax_parts_in_flight = 5\n").engine.max_parts_in_flight == 5);
 }
 
+TEST_CASE("the browser origins and Host names the API accepts, from [server]", "[settings][cross_site]") {
+  variables = {{"HOME", "/nonexistent"}};
+  const auto settings = loaded("[server]\nallowed_origins = [\"https://console.example\", \"http://localhost:3000\"]\n"
+                               "hostnames = [\"pg2s3.internal\"]\n");
+  CHECK(settings.allowed_origins == std::vector<std::string>{"https://console.example", "http://localhost:3000"});
+  CHECK(settings.hostnames == std::vector<std::string>{"pg2s3.internal"});
+  CHECK(loaded("").allowed_origins.empty());
+  // Neither could ever match what a browser sends.
+  CHECK_THAT(refusal("[server]\nallowed_origins = [\"https://console.example/\"]\n"),
+             Contains("server.allowed_origins must be an array of origins as browsers send them"));
+  CHECK_THAT(refusal("[server]\nhostnames = [\"pg2s3.internal:8080\"]\n"),
+             Contains("server.hostnames must be an array of host names, without scheme or port"));
+}
+
 TEST_CASE("a dataset names a query, or a table with columns, a condition and a parallelism", "[settings]") {
   variables = {{"HOME", "/nonexistent"}};
   const auto settings = loaded("[[datasets]]\nname = \"events\"\ntable = \"events\"\ncolumns = [\"id\", \"kind\"]\n"

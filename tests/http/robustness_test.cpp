@@ -1,5 +1,5 @@
 // A real `pg2s3 serve` facing PostgreSQL going away and coming back, requests too large to read, clients that
-// never finish a request, and a thousand idle connections.
+// never finish a request, a thousand idle connections, and web pages trying to drive it.
 #include "tests/http/api_helpers.hpp"
 #include "tests/support/tcp_relay.hpp"
 
@@ -113,13 +113,13 @@ TEST_CASE("an over-long URL or too many headers: 431 with a JSON error", "[api][
   ServerProcess server;
   {
     RawClient client(server.port());
-    REQUIRE(client.send("GET /exports/" + std::string(20000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    REQUIRE(client.send("GET /exports/" + std::string(20000, 'a') + " HTTP/1.1\r\nHost: localhost\r\n\r\n"));
     const auto answer = client.read_until_closed();
     CHECK_THAT(answer, Catch::StartsWith("HTTP/1.1 431") && Catch::Contains(R"("error":"headers_too_large")"));
   }
   {
     RawClient client(server.port());
-    std::string many = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    std::string many = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n";
     for (int i = 0; i < 2000; ++i) many += "X-Filler-" + std::to_string(i) + ": y\r\n";
     REQUIRE(client.send(many + "\r\n"));
     const auto answer = client.read_until_closed();
@@ -131,14 +131,14 @@ TEST_CASE("an over-long URL or too many headers: 431 with a JSON error", "[api][
 TEST_CASE("slow clients time out without holding up anybody else", "[api][limits]") {
   ServerProcess server({}, config_with("request_timeout_seconds = 1"));
   RawClient unfinished_headers(server.port());
-  REQUIRE(unfinished_headers.send("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+  REQUIRE(unfinished_headers.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n"));
   RawClient unfinished_body(server.port());
-  REQUIRE(unfinished_body.send("POST /exports/users HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"key\":"));
+  REQUIRE(unfinished_body.send("POST /exports/users HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"key\":"));
 
   // A body that trickles in, a byte whenever the server has said nothing for 100 ms (the whole body would
   // take 100 s), until the server closes the connection: the deadline is for the whole request.
   RawClient trickle(server.port());
-  REQUIRE(trickle.send("POST /exports/users HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"));
+  REQUIRE(trickle.send("POST /exports/users HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n"));
   int trickled = 0;
   std::thread trickler([&] {
     while (trickled < 1000 && !trickle.server_spoke_within(std::chrono::milliseconds(100)) && trickle.send(" "))
@@ -169,10 +169,10 @@ TEST_CASE("1,000 idle connections at once do not stop /healthz answering", "[api
 TEST_CASE("a keep-alive client that closes cleanly is sent nothing", "[api][limits]") {
   ServerProcess server;
   RawClient client(server.port());
-  REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"));
   CHECK_THAT(client.read_until_closed(), Catch::StartsWith("HTTP/1.1 200"));
   RawClient keep_alive(server.port());
-  REQUIRE(keep_alive.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(keep_alive.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"));
   REQUIRE(keep_alive.server_spoke_within(std::chrono::seconds(10)));
   keep_alive.close_sending();  // a clean close between requests
   const auto rest = keep_alive.read_until_closed();
@@ -184,11 +184,11 @@ TEST_CASE("SIGTERM while a keep-alive client waits: its connection is closed and
           "[api][shutdown]") {
   ServerProcess server;
   RawClient client(server.port());
-  REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"));
   REQUIRE(client.server_spoke_within(std::chrono::seconds(10)));
   server.send_signal(SIGTERM);
   REQUIRE(server.wait_for_log("stopping"));
-  client.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");  // may find the connection already closed
+  client.send("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");  // may find the connection already closed
   client.read_until_closed();
   CHECK(server.wait_for_exit() == 0);
   CHECK_THAT(server.log(), Catch::Contains("stopped"));
@@ -248,4 +248,38 @@ TEST_CASE("hostile cursors, query strings and parameter values are 400s that cha
   CHECK(test::psql(jobs) == jobs_before);
   CHECK(test::psql(users) == "100000\n");
   CHECK(request("GET", server.url("/healthz")).status == 200);
+}
+
+TEST_CASE("web pages cannot drive the API: a foreign Origin is 403 and records nothing, a foreign Host 421",
+          "[api][cross_site]") {
+  ServerProcess server;
+  const std::string nonce = std::to_string(std::random_device{}());
+  const std::string body = R"({"key":"cross-site-)" + nonce + R"(.csv"})";
+  const std::string recorded = "SELECT count(*) FROM export_jobs WHERE s3_key LIKE '%cross-site-" + nonce + "%'";
+  check_error(request("POST", server.url("/exports/users"), body, "Origin: http://evil.example"), 403, "forbidden");
+  check_error(request("POST", server.url("/exports/users"), body, "Origin: null"), 403, "forbidden");
+  CHECK(test::psql(recorded) == "0\n");
+
+  // DNS rebinding: the page's own name, pointed at this server.
+  const std::string port = std::to_string(server.port());
+  check_error(request("GET", server.url("/exports"), {}, "Host: evil.example"), 421, "misdirected_request");
+  check_error(request("GET", server.url("/healthz"), {}, "Host: evil.example:" + port), 421, "misdirected_request");
+
+  // curl sends no Origin, and a Host of the address it was given: a form body is taken as well as JSON.
+  const std::string form_post =
+      "curl -s -o /dev/null -w '%{http_code}' -d '" + body + "' " + server.url("/exports/users");
+  CHECK(test::command_output(form_post) == "202");
+  CHECK(request("GET", server.url("/exports?limit=1"), {}, "Host: localhost:" + port).status == 200);
+  CHECK(test::psql(recorded) == "1\n");
+}
+
+TEST_CASE("an origin in allowed_origins and a name in hostnames are served", "[api][cross_site]") {
+  ServerProcess server(
+      {}, config_with("allowed_origins = [\"https://console.example\"]\nhostnames = [\"pg2s3.internal\"]"));
+  const auto started = request("POST", server.url("/exports/users"), {}, "Origin: https://console.example");
+  CHECK(started.status == 202);
+  check_error(request("POST", server.url("/exports/users"), {}, "Origin: https://console.example.evil"), 403,
+              "forbidden");
+  CHECK(request("GET", server.url("/exports?limit=1"), {}, "Host: pg2s3.internal").status == 200);
+  check_error(request("GET", server.url("/exports?limit=1"), {}, "Host: evil.example"), 421, "misdirected_request");
 }

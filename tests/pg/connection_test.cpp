@@ -1,5 +1,6 @@
 // The async PostgreSQL layer against the real PostgreSQL of scripts/services.
 #include "pg/connection.hpp"
+#include "pg/detail/connection_state.hpp"
 #include "tests/support/services.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -136,8 +137,33 @@ TEST_CASE("connect failures are error values that say what happened", "[pg][conn
   SECTION("a connection string libpq cannot read") {
     auto error = failure("no_such_keyword=1");
     CHECK(error.code == pg::errc::invalid_conninfo);
-    CHECK_THAT(error.message(), Catch::Contains("no_such_keyword"));
+    CHECK_THAT(error.message(), Catch::Contains("a keyword libpq does not know"));
   }
+}
+
+TEST_CASE("a password is never in a connect error, whether its string parses or not", "[pg][connect][secrets]") {
+  asio::io_context io;
+  auto message = [&](const std::string& conninfo) {
+    auto connection = test::run(io, pg::Connection::connect(io.get_executor(), conninfo));
+    REQUIRE_FALSE(connection.has_value());
+    return connection.error().message();
+  };
+  // libpq's parse errors quote the part they stopped at: here the password itself.
+  const auto bad_escape = message("postgresql://u:Pw%zzSecret91@127.0.0.1:1/db");
+  CHECK_THAT(bad_escape, !Catch::Contains("Secret91") && Catch::Contains("'%'") && Catch::Contains("%25"));
+  const auto unquoted_space = message("host=127.0.0.1 port=1 dbname=db user=u password=Pw zzSecret91");
+  CHECK_THAT(unquoted_space, !Catch::Contains("Secret91") && Catch::Contains("keyword=value"));
+  // Parsed, then refused at connect.
+  const auto refused = message("host=127.0.0.1 port=1 dbname=db user=u password='Pw%zzSecret91'");
+  CHECK_THAT(refused, !Catch::Contains("Secret91") && Catch::Contains("refused"));
+}
+
+TEST_CASE("libpq's words about a connection lose its password wherever they quote it", "[pg][connect][secrets]") {
+  using pg::detail::without_password;
+  CHECK(without_password(R"(bad "Pw%zzSecret91" and again Pw%zzSecret91.)", "Pw%zzSecret91") ==
+        R"(bad "[password]" and again [password].)");
+  CHECK(without_password("aaaa", "aa") == "[password][password]");
+  CHECK(without_password("password authentication failed", "") == "password authentication failed");
 }
 
 TEST_CASE("a server that never answers times out while the loop goes on", "[pg][connect]") {
