@@ -119,9 +119,7 @@ class ParquetPartSource final : public PartSource {
 asio::awaitable<Result<std::vector<ParquetColumn>>> describe(pg::Connection& connection, const std::string& query) {
   auto described = co_await connection.query(describe_statement(query));
   if (!described) co_return failure("describing the columns", described.error());
-  std::vector<ParquetColumn> columns;
-  for (const auto& column : result_columns(*described)) columns.push_back(parquet_column(column));
-  co_return columns;
+  co_return parquet_columns(result_columns(*described));
 }
 
 }  // namespace

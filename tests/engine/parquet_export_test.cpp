@@ -31,6 +31,8 @@ engine::EngineConfig parquet_config() {
   engine::Dataset users_delta{"users_delta", users_query, false, Format::parquet};
   users_delta.parquet_delta = true;
   config.datasets.push_back(users_delta);
+  config.datasets.push_back({"same_name_twice", "SELECT u.id, u.email, v.id FROM users AS u JOIN users AS v ON v.id = u.id",
+                             false, Format::parquet});
   return config;
 }
 
@@ -138,4 +140,20 @@ TEST_CASE("snappy for CSV is refused and nothing is recorded", "[engine][parquet
   CHECK(postgres_rows(io, "SELECT count(*)::text FROM export_jobs WHERE dataset = 'refused_probe'") == Rows{{"0"}});
   CHECK(engine->metrics().exports_waiting == 0);
   CHECK(engine->metrics().exports_running == 0);
+}
+
+TEST_CASE("a result naming a column twice fails the Parquet export naming it, leaving nothing; CSV takes it",
+          "[engine][parquet]") {
+  asio::io_context io;
+  auto engine = start_engine(io, parquet_config());
+  auto job = export_and_wait(io, *engine, {"same_name_twice", "", std::nullopt, ""});
+  CHECK(job.status == JobStatus::failed);
+  CHECK_THAT(job.error_message, Catch::Contains("column \"id\" appears twice"));
+  CHECK(job.bytes_uploaded == 0);
+  CHECK(job.upload_id.empty());
+  CHECK_FALSE(object_exists(io, job.s3_key));
+  CHECK_FALSE(upload_open_for(io, job.s3_key));
+  CHECK(engine->metrics().buffer_bytes_in_use == 0);
+  auto csv = export_and_wait(io, *engine, {"same_name_twice", "", std::nullopt, "", Format::csv});
+  CHECK(csv.status == JobStatus::completed);
 }

@@ -18,12 +18,9 @@ namespace {
 asio::awaitable<std::uint64_t> write_parquet(std::string query, std::string path, parquet::WriterOptions options) {
   auto connection = (co_await pg::Connection::connect(co_await asio::this_coro::executor, test::database_url())).value();
   const auto described = (co_await connection.query(engine::detail::describe_statement(query))).value();
-  std::vector<ParquetColumn> columns;
+  const std::vector<ParquetColumn> columns = engine::detail::parquet_columns(engine::detail::result_columns(described)).value();
   std::vector<parquet::Column> schema;
-  for (const auto& column : engine::detail::result_columns(described)) {
-    columns.push_back(engine::detail::parquet_column(column));
-    schema.push_back(columns.back().column);
-  }
+  for (const auto& column : columns) schema.push_back(column.column);
   parquet::FileWriter writer(schema, options);
   pg::BinaryCopyParser parser(columns.size());
   auto stream = (co_await connection.copy_out(engine::detail::binary_copy_statement(query, columns))).value();
