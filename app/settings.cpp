@@ -270,6 +270,7 @@ const std::vector<Key<engine::Dataset>>& dataset_keys() {
       flag<D>("exact_count", [](D& d) -> bool& { return d.exact_count; }),
       choice<D>("format", "\"csv\" or \"parquet\"", {"csv", "parquet"},
                 [](D& d, std::string_view v) { d.format = *engine::parse_format(v); }),
+      flag<D>("parquet_delta", [](D& d) -> bool& { return d.parquet_delta; }),
       text<D>("table", [](D& d) -> std::string& { return d.table; }),
       texts<D>("columns", [](D& d) -> std::vector<std::string>& { return d.columns; }),
       text<D>("where", [](D& d) -> std::string& { return d.where; }),

@@ -29,6 +29,7 @@ struct Dataset {
   std::string query;  // the whole SELECT; made by table_query() when the dataset names a table
   bool exact_count = false;  // count(*) in the export's snapshot rather than the planner's estimate
   Format format = Format::csv;  // when the request names none
+  bool parquet_delta = false;   // Parquet integers as DELTA_BINARY_PACKED, which readers before Spark 3.3 refuse
   // The one table the dataset reads, when it reads one: what lets an export split it into ranges of pages.
   std::string table = {};
   std::vector<std::string> columns = {};  // of that table; empty: every column

@@ -50,6 +50,10 @@ struct WriterOptions {
   // on in PLAIN, and the next row group tries a dictionary again.
   std::size_t dictionary_bytes = 1024 * 1024;
   bool dictionary = true;
+  // INT32 and INT64 values outside a dictionary as DELTA_BINARY_PACKED (differences bit-packed, a few bits
+  // a value for ids and timestamps) instead of PLAIN. Off, as in parquet-mr's and Arrow's own writers:
+  // Spark before 3.3, Athena engine 2, Redshift Spectrum and Synapse cannot read such pages.
+  bool delta_integers = false;
   std::string created_by = "pg2s3";
 };
 

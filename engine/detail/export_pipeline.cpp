@@ -83,7 +83,8 @@ using PartChannel = asio::experimental::channel<void(boost::system::error_code, 
 asio::awaitable<Result<std::unique_ptr<PartSource>>> start_source(pg::Connection& connection, const ExportTarget& target,
                                                                   const PartPlan& plan, BufferPool& pool) {
   if (target.format == Format::parquet)
-    return start_parquet(connection, target.dataset->query, target.compression, plan.first_size(), pool);
+    return start_parquet(connection, target.dataset->query, target.compression,
+                         ParquetLayout{plan.first_size(), target.dataset->parquet_delta}, pool);
   return start_csv(connection, target.dataset->query, target.compression, CsvLayout{});
 }
 

@@ -1,5 +1,6 @@
 #include "engine/detail/parquet_columns.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -198,6 +199,18 @@ Result<parquet::Value> value_result(T value) {
   return Result<parquet::Value>(boost::system::in_place_value, std::in_place_type<T>, value);
 }
 
+bool same_name(std::string_view a, std::string_view b) {
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  return std::ranges::equal(a, b, {}, lower, lower);
+}
+
+Error name_taken(const std::string& first, const std::string& second) {
+  std::string message = "column \"" + first + "\" appears twice in the result";
+  if (first != second) message += " (as \"" + first + "\" and \"" + second + "\", one name to Spark and Athena)";
+  return Error{errc::invalid_request, message + ": Parquet readers such as Spark refuse a file whose columns share a "
+                                                "name; give each column its own with AS"};
+}
+
 // The fixed width of a decoding's binary form, 0 for variable ones.
 std::size_t fixed_width(FieldDecoding decoding) {
   switch (decoding) {
@@ -262,6 +275,16 @@ ParquetColumn parquet_column(const ResultColumn& result) {
       return column;
     }
   }
+}
+
+Result<std::vector<ParquetColumn>> parquet_columns(const std::vector<ResultColumn>& result) {
+  std::vector<ParquetColumn> columns;
+  for (const auto& column : result) {
+    for (const auto& earlier : columns)
+      if (same_name(earlier.column.name, column.name)) return name_taken(earlier.column.name, column.name);
+    columns.push_back(parquet_column(column));
+  }
+  return columns;
 }
 
 std::string binary_copy_statement(std::string_view query, std::span<const ParquetColumn> columns) {

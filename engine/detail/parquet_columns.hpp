@@ -42,6 +42,10 @@ std::vector<ResultColumn> result_columns(const pg::QueryResult& described);
 
 ParquetColumn parquet_column(const ResultColumn& column);
 
+// Each column of the result mapped. Two of one name are refused (errc::invalid_request, naming it): Spark
+// refuses such a file, and it and Athena compare names without case, so "id" and "ID" are one name too.
+Result<std::vector<ParquetColumn>> parquet_columns(const std::vector<ResultColumn>& result);
+
 // COPY of the query in binary, its columns cast to text where `columns` say so. Those are chosen by
 // position, through a column alias list, so duplicate or odd column names need no quoting.
 std::string binary_copy_statement(std::string_view query, std::span<const ParquetColumn> columns);

@@ -27,11 +27,12 @@ parquet::Codec page_codec(Compression compression) {
 // Row groups of about a part. A wide result gets smaller pages and dictionaries, so that its columns'
 // open pages and dictionaries together take about a quarter of the budget at most (the defaults, 256 KiB
 // pages and 1 MiB dictionaries, would make a hundred columns alone outgrow the default budget).
-parquet::WriterOptions writer_options(std::size_t columns, Compression codec, std::size_t row_group_bytes,
+parquet::WriterOptions writer_options(std::size_t columns, Compression codec, const ParquetLayout& layout,
                                       std::size_t budget) {
   parquet::WriterOptions options;
   options.codec = page_codec(codec);
-  options.row_group_bytes = row_group_bytes;
+  options.row_group_bytes = layout.row_group_bytes;
+  options.delta_integers = layout.delta_integers;
   const std::size_t per_column = budget / 4 / columns;
   if (per_column < 2 * options.page_bytes + options.dictionary_bytes) {
     options.page_bytes = std::max<std::size_t>(per_column / 6, 16 * 1024);  // in the defaults' ratio, 1 to 4
@@ -118,26 +119,24 @@ class ParquetPartSource final : public PartSource {
 asio::awaitable<Result<std::vector<ParquetColumn>>> describe(pg::Connection& connection, const std::string& query) {
   auto described = co_await connection.query(describe_statement(query));
   if (!described) co_return failure("describing the columns", described.error());
-  std::vector<ParquetColumn> columns;
-  for (const auto& column : result_columns(*described)) columns.push_back(parquet_column(column));
-  co_return columns;
+  co_return parquet_columns(result_columns(*described));
 }
 
 }  // namespace
 
 asio::awaitable<Result<std::unique_ptr<PartSource>>> start_parquet(pg::Connection& connection, const std::string& query,
-                                                                   Compression codec, std::size_t row_group_bytes,
+                                                                   Compression codec, ParquetLayout layout,
                                                                    BufferPool& pool) {
   // Parquet's strings are UTF-8, and text fields of a binary COPY come in the client's encoding.
   if (auto set = co_await connection.execute("SET client_encoding = 'UTF8'"); !set)
     co_return failure("setting the client encoding", set.error());
   auto columns = co_await describe(connection, query);
   if (!columns) co_return columns.error();
-  auto options = writer_options(columns->size(), codec, row_group_bytes, pool.budget());
+  auto options = writer_options(columns->size(), codec, layout, pool.budget());
   // Beside the reservation stays room for one part (row_group_bytes is the part size): with it, some
   // export can always fill a part, so the budget is never all held by writers waiting for parts.
   auto reservation = co_await pool.reserve(parquet::FileWriter::memory_bound(columns->size(), options) + chunk_size,
-                                           row_group_bytes);
+                                           layout.row_group_bytes);
   if (!reservation) co_return reservation.error();
   auto stream = co_await connection.copy_out(binary_copy_statement(query, *columns));
   if (!stream) co_return failure("starting the COPY", stream.error());

@@ -43,12 +43,17 @@ struct CsvLayout {
 boost::asio::awaitable<Result<std::unique_ptr<PartSource>>> start_csv(pg::Connection& connection, const std::string& query,
                                                                       Compression compression, CsvLayout layout);
 
-// The query's columns described and mapped, then its binary COPY into a Parquet writer whose row groups
-// end near `row_group_bytes`. The writer's memory is reserved from `pool` for as long as the source lives.
+// How a Parquet source lays out its file.
+struct ParquetLayout {
+  std::size_t row_group_bytes = 0;  // a row group ends near this
+  bool delta_integers = false;      // parquet::WriterOptions::delta_integers
+};
+
+// The query's columns described and mapped, then its binary COPY into a Parquet writer. The writer's
+// memory is reserved from `pool` for as long as the source lives.
 boost::asio::awaitable<Result<std::unique_ptr<PartSource>>> start_parquet(pg::Connection& connection,
                                                                           const std::string& query,
-                                                                          Compression codec,
-                                                                          std::size_t row_group_bytes,
+                                                                          Compression codec, ParquetLayout layout,
                                                                           BufferPool& pool);
 
 }  // namespace pg2s3::engine::detail

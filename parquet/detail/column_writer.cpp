@@ -180,8 +180,9 @@ void ColumnWriter::close_page() {
     std::memcpy(body.data(), &length, sizeof length);
   }
   // A page of NULLs alone has no values to look up or take differences of: PLAIN, with nothing to say,
-  // serves it. Integers not in a dictionary are written as differences, which for ids, timestamps
-  // and other counts take a few bits where PLAIN takes 4 or 8 bytes (and leave less to compress).
+  // serves it. Integers not in a dictionary are written as differences when asked, which for ids,
+  // timestamps and other counts take a few bits where PLAIN takes 4 or 8 bytes.
+  const bool delta = options_.delta_integers && !plain_values_.empty();
   int encoding = encoding_plain;
   if (dictionary_mode_ && !indices_.empty()) {
     encoding = encoding_rle_dictionary;
@@ -189,11 +190,11 @@ void ColumnWriter::close_page() {
     body.push_back(static_cast<char>(width));
     encode_rle_hybrid<std::uint32_t>(indices_, width, body);
     dictionary_pages_ = true;
-  } else if (column_.physical == PhysicalType::int32 && !plain_values_.empty()) {
+  } else if (delta && column_.physical == PhysicalType::int32) {
     encoding = encoding_delta_binary_packed;
     encode_delta_binary_packed<std::int32_t>(plain_values_, body);
     delta_pages_ = true;
-  } else if (column_.physical == PhysicalType::int64 && !plain_values_.empty()) {
+  } else if (delta && column_.physical == PhysicalType::int64) {
     encoding = encoding_delta_binary_packed;
     encode_delta_binary_packed<std::int64_t>(plain_values_, body);
     delta_pages_ = true;

@@ -90,11 +90,15 @@ TEST_CASE("the fleet's lease, heartbeat, polling, rescue and retention from [job
   CHECK(jobs.listen_url == "host=10.0.0.5 dbname=app");
 }
 
-TEST_CASE("a dataset's output format, the parts in flight and the request timeout from the file", "[settings]") {
+TEST_CASE("a dataset's output format and Parquet integers, the parts in flight and the request timeout from the file", "[settings]") {
   variables = {{"HOME", "/nonexistent"}};
   const auto settings = loaded("[s3]\nrequest_timeout_ms = 2500\n[export]\nparts_per_export = 3\n"
                                "[[datasets]]\nname = \"events\"\nquery = \"SELECT 1\"\nformat = \"parquet\"\n");
   CHECK(settings.engine.datasets.at(0).format == engine::Format::parquet);
+  CHECK_FALSE(settings.engine.datasets.at(0).parquet_delta);  // PLAIN integers: what every reader takes
+  CHECK(loaded("[[datasets]]\nname = \"a\"\nquery = \"SELECT 1\"\nparquet_delta = true\n").engine.datasets.at(0).parquet_delta);
+  CHECK_THAT(refusal("[[datasets]]\nname = \"a\"\nquery = \"SELECT 1\"\nparquet_delta = \"yes\"\n"),
+             Contains("datasets.parquet_delta must be true or false"));
   CHECK(settings.engine.max_parts_in_flight == 2);  // the older key: the part filling plus those uploading
   CHECK(settings.engine.s3.io_timeout == std::chrono::milliseconds(2500));
   CHECK(loaded("[export]\nmax_parts_in_flight = 5\n").engine.max_parts_in_flight == 5);

@@ -28,6 +28,11 @@ engine::EngineConfig parquet_config() {
   std::string wide = "SELECT g AS id";  // 120 columns: at the default page and dictionary sizes, past the budget
   for (int i = 1; i < 120; ++i) wide += ", md5((g * " + std::to_string(i) + ")::text) AS c" + std::to_string(i);
   config.datasets.push_back({"wide", wide + " FROM generate_series(1, 20000) AS g", false, Format::parquet});
+  engine::Dataset users_delta{"users_delta", users_query, false, Format::parquet};
+  users_delta.parquet_delta = true;
+  config.datasets.push_back(users_delta);
+  config.datasets.push_back({"same_name_twice", "SELECT u.id, u.email, v.id FROM users AS u JOIN users AS v ON v.id = u.id",
+                             false, Format::parquet});
   return config;
 }
 
@@ -67,7 +72,7 @@ TEST_CASE("a Parquet export of every type reads back in DuckDB as PostgreSQL has
   }
 }
 
-TEST_CASE("the users table as Parquet: the request's format over the dataset's, the digest equal PostgreSQL's",
+TEST_CASE("the users table as Parquet, integers PLAIN or differences as the dataset asks, equal to PostgreSQL's",
           "[engine][parquet]") {
   asio::io_context io;
   auto engine = start_engine(io, parquet_config());
@@ -76,7 +81,19 @@ TEST_CASE("the users table as Parquet: the request's format over the dataset's, 
   REQUIRE(job.status == JobStatus::completed);
   CHECK(job.compression == Compression::zstd);
   CHECK(job.processed_records == 100000);
-  CHECK(users_digest_duckdb(object_file(io, job.s3_key, dir)) == users_digest_postgres(io));
+  const Rows postgres_digest = users_digest_postgres(io);
+  const std::string path = object_file(io, job.s3_key, dir);
+  CHECK(users_digest_duckdb(path) == postgres_digest);
+  // PLAIN, dictionaries and RLE levels only: what every reader takes (Spark before 3.3 refuses DELTA_BINARY_PACKED).
+  CHECK(duckdb_rows("SELECT count(*)::VARCHAR FROM parquet_metadata('" + path + "') WHERE encodings LIKE '%DELTA%'") ==
+        Rows{{"0"}});
+  // A dataset with parquet_delta writes its integers as differences, which read back the same.
+  auto delta = export_and_wait(io, *engine, {"users_delta", "", std::nullopt, ""});
+  REQUIRE(delta.status == JobStatus::completed);
+  const std::string delta_path = object_file(io, delta.s3_key, dir);
+  CHECK(users_digest_duckdb(delta_path) == postgres_digest);
+  CHECK(duckdb_rows("SELECT DISTINCT encodings FROM parquet_metadata('" + delta_path + "') WHERE path_in_schema = 'id'") ==
+        Rows{{"RLE, DELTA_BINARY_PACKED"}});
   // A dataset that says Parquet still exports CSV when asked.
   auto csv = export_and_wait(io, *engine, {"parquet_types", "", std::nullopt, "", Format::csv});
   REQUIRE(csv.status == JobStatus::completed);
@@ -123,4 +140,20 @@ TEST_CASE("snappy for CSV is refused and nothing is recorded", "[engine][parquet
   CHECK(postgres_rows(io, "SELECT count(*)::text FROM export_jobs WHERE dataset = 'refused_probe'") == Rows{{"0"}});
   CHECK(engine->metrics().exports_waiting == 0);
   CHECK(engine->metrics().exports_running == 0);
+}
+
+TEST_CASE("a result naming a column twice fails the Parquet export naming it, leaving nothing; CSV takes it",
+          "[engine][parquet]") {
+  asio::io_context io;
+  auto engine = start_engine(io, parquet_config());
+  auto job = export_and_wait(io, *engine, {"same_name_twice", "", std::nullopt, ""});
+  CHECK(job.status == JobStatus::failed);
+  CHECK_THAT(job.error_message, Catch::Contains("column \"id\" appears twice"));
+  CHECK(job.bytes_uploaded == 0);
+  CHECK(job.upload_id.empty());
+  CHECK_FALSE(object_exists(io, job.s3_key));
+  CHECK_FALSE(upload_open_for(io, job.s3_key));
+  CHECK(engine->metrics().buffer_bytes_in_use == 0);
+  auto csv = export_and_wait(io, *engine, {"same_name_twice", "", std::nullopt, "", Format::csv});
+  CHECK(csv.status == JobStatus::completed);
 }

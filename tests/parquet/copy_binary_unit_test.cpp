@@ -132,3 +132,20 @@ TEST_CASE("The binary COPY statement casts to text the columns without a decoder
   CHECK(engine::detail::binary_copy_statement("SELECT 1 AS a, interval '1 day' AS a", mixed) ==
         "COPY (SELECT q.c1, q.c2::text FROM (SELECT 1 AS a, interval '1 day' AS a) AS q(c1, c2)) TO STDOUT WITH (FORMAT binary)");
 }
+
+TEST_CASE("Columns of one name, or of names that differ only in case, are refused naming them", "[copy_binary]") {
+  using engine::detail::parquet_columns;
+  const auto mapped = parquet_columns({{"id", 23, -1}, {"Id_2", 25, -1}, {"email", 25, -1}});
+  REQUIRE(mapped.has_value());
+  CHECK(mapped->size() == 3);
+  CHECK(mapped->at(1).column.name == "Id_2");
+  const auto twice = parquet_columns({{"id", 23, -1}, {"email", 25, -1}, {"id", 20, -1}});
+  REQUIRE_FALSE(twice.has_value());
+  CHECK(twice.error().code == engine::errc::invalid_request);
+  CHECK_THAT(twice.error().message, Catch::StartsWith("column \"id\" appears twice in the result: "));
+  const auto in_case = parquet_columns({{"id", 23, -1}, {"ID", 23, -1}});
+  REQUIRE_FALSE(in_case.has_value());
+  CHECK_THAT(in_case.error().message, Catch::Contains("(as \"id\" and \"ID\", one name to Spark and Athena)"));
+  // PostgreSQL names every unnamed expression ?column?.
+  CHECK_FALSE(parquet_columns({{"?column?", 23, -1}, {"?column?", 23, -1}}).has_value());
+}

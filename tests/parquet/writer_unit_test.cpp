@@ -13,11 +13,130 @@
 #include <zstd.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <map>
+#include <set>
+#include <stdexcept>
 
 using namespace pg2s3::parquet;
 using namespace pg2s3::parquet::detail;
 using namespace std::string_literals;
+
+namespace {
+
+// Thrift compact read back, as far as a footer and page headers need: integers (zigzag undone), binary,
+// lists and structs, a struct's fields by id.
+struct Thrift {
+  std::int64_t integer = 0;
+  std::string bytes = {};
+  std::vector<Thrift> list = {};
+  std::map<int, Thrift> fields = {};
+};
+
+class ThriftReader {
+ public:
+  explicit ThriftReader(std::string_view in) : in_(in) {}
+
+  Thrift structure() {
+    Thrift value;
+    for (int id = 0;;) {
+      const std::uint8_t header = byte();
+      if (header == 0) return value;
+      const int type = header & 0x0F;
+      id = header >> 4 ? id + (header >> 4) : static_cast<int>(unzigzag(varint()));
+      // A boolean field's value is its type: 1 true, 2 false.
+      value.fields[id] = type == 1 || type == 2 ? Thrift{type == 1} : element(type);
+    }
+  }
+
+  std::size_t position() const { return at_; }
+
+ private:
+  Thrift element(int type) {
+    Thrift value;
+    switch (type) {
+      case 1: case 2: case 3: value.integer = byte(); break;  // in a list, a boolean is a byte
+      case 4: case 5: case 6: value.integer = unzigzag(varint()); break;
+      case 8: {
+        const std::uint64_t size = varint();
+        if (size > in_.size() - at_) throw std::out_of_range("thrift: binary past the end");
+        value.bytes = in_.substr(at_, size);
+        at_ += size;
+        break;
+      }
+      case 9: {
+        const std::uint8_t header = byte();
+        const std::uint64_t size = header >> 4 == 15 ? varint() : header >> 4;
+        for (std::uint64_t i = 0; i < size; ++i) value.list.push_back(element(header & 0x0F));
+        break;
+      }
+      case 12: return structure();
+      default: throw std::runtime_error("thrift: type " + std::to_string(type) + " is not read here");
+    }
+    return value;
+  }
+
+  std::uint8_t byte() {
+    if (at_ == in_.size()) throw std::out_of_range("thrift: past the end");
+    return static_cast<std::uint8_t>(in_[at_++]);
+  }
+
+  std::uint64_t varint() {
+    std::uint64_t value = 0;
+    for (int shift = 0;; shift += 7) {
+      const std::uint8_t next = byte();
+      value |= std::uint64_t{next & 0x7Fu} << shift;
+      if (!(next & 0x80)) return value;
+    }
+  }
+
+  static std::int64_t unzigzag(std::uint64_t value) {
+    return static_cast<std::int64_t>(value >> 1) ^ -static_cast<std::int64_t>(value & 1);
+  }
+
+  std::string_view in_;
+  std::size_t at_ = 0;
+};
+
+// parquet.thrift's Encoding.
+constexpr std::int64_t plain = 0, rle = 3, delta_binary_packed = 5, rle_dictionary = 8;
+
+// The encodings of one column chunk: as its metadata in the footer lists them, and as its page headers
+// (data pages: values and levels; the dictionary page: its values) name them.
+struct ChunkEncodings {
+  std::string column;
+  std::set<std::int64_t> listed;
+  std::set<std::int64_t> in_pages;
+};
+
+std::vector<ChunkEncodings> chunk_encodings(std::string_view file) {
+  std::uint32_t length = 0;
+  std::memcpy(&length, file.data() + file.size() - 8, sizeof length);
+  const Thrift footer = ThriftReader(file.substr(file.size() - 8 - length, length)).structure();
+  std::vector<ChunkEncodings> chunks;
+  for (const Thrift& row_group : footer.fields.at(4).list)
+    for (const Thrift& chunk : row_group.fields.at(1).list) {
+      const Thrift& metadata = chunk.fields.at(3);
+      auto& found = chunks.emplace_back(ChunkEncodings{metadata.fields.at(3).list.at(0).bytes, {}, {}});
+      for (const Thrift& encoding : metadata.fields.at(2).list) found.listed.insert(encoding.integer);
+      const auto first_page = metadata.fields.contains(11) ? metadata.fields.at(11) : metadata.fields.at(9);
+      const auto end = static_cast<std::size_t>(first_page.integer + metadata.fields.at(7).integer);
+      auto at = static_cast<std::size_t>(first_page.integer);
+      while (at < end) {
+        ThriftReader reader(file.substr(at));
+        const Thrift header = reader.structure();
+        if (header.fields.contains(7)) found.in_pages.insert(header.fields.at(7).fields.at(2).integer);
+        for (int field : {2, 3, 4})  // a data page's values, definition levels, repetition levels
+          if (header.fields.contains(5)) found.in_pages.insert(header.fields.at(5).fields.at(field).integer);
+        at += reader.position() + static_cast<std::size_t>(header.fields.at(3).integer);
+      }
+      CHECK(at == end);  // the pages fill the chunk exactly
+    }
+  return chunks;
+}
+
+}  // namespace
 
 TEST_CASE("Thrift compact: field deltas, long ids, zigzag varints, lists, booleans, nested structs", "[parquet]") {
   std::string out;
@@ -217,10 +336,10 @@ TEST_CASE("Dictionary encoding falls back to PLAIN once the dictionary outgrows 
   CHECK(v < 100);  // 4 KiB holds a few dozen entries with their index
   writer.write(std::monostate{});
   const auto chunk = writer.close_chunk(4);
-  REQUIRE(chunk.pieces.size() == 3);  // the dictionary page, then the data pages: indices, then differences
-  // Every encoding is listed in the column's metadata: RLE (levels), PLAIN (the dictionary page),
-  // RLE_DICTIONARY, DELTA_BINARY_PACKED.
-  CHECK(chunk.metadata.find("\x45\x06\x00\x10\x0a"s) != std::string::npos);
+  REQUIRE(chunk.pieces.size() == 3);  // the dictionary page, then the data pages: indices, then PLAIN values
+  // Every encoding is listed in the column's metadata: RLE (levels), PLAIN (the dictionary page and the
+  // last data page), RLE_DICTIONARY.
+  CHECK(chunk.metadata.find("\x35\x06\x00\x10"s) != std::string::npos);
   // The next chunk starts with a dictionary again.
   CHECK(writer.using_dictionary());
 }
@@ -298,4 +417,56 @@ TEST_CASE("FileWriter: magic at both ends, bytes handed out in order and within 
 
   FileWriter required({{"id", PhysicalType::int64, LogicalType::none, 0, 0, 0, false}}, options);
   CHECK_THROWS_AS(required.write(Value()), std::logic_error);
+}
+
+TEST_CASE("Integers are PLAIN unless delta_integers asks: only then do chunks list DELTA_BINARY_PACKED and pages use it",
+          "[parquet]") {
+  // Ascending ids and scattered days never repeat (no dictionary); buckets repeat, then outgrow their
+  // dictionary within a chunk; small pages and row groups, so that each column has many chunks and pages.
+  const std::vector<Column> columns{{"id", PhysicalType::int64, LogicalType::none, 0, 0, 0, false},
+                                    {"day", PhysicalType::int32, LogicalType::date},
+                                    {"bucket", PhysicalType::int32},
+                                    {"name", PhysicalType::byte_array, LogicalType::string}};
+  // Each column's encodings over all its chunks, each chunk's list checked against its pages.
+  const auto encodings_written = [&](bool delta_integers) {
+    WriterOptions options;
+    options.codec = Codec::none;
+    options.page_bytes = 4096;
+    options.row_group_bytes = 32 * 1024;
+    options.dictionary_bytes = 4096;
+    options.delta_integers = delta_integers;
+    FileWriter writer(columns, options);
+    for (std::int64_t i = 0; i < 50'000; ++i) {
+      writer.write(i);
+      writer.write(i % 10 == 0 ? Value() : Value(static_cast<std::int32_t>(i * 7919 % 100'003)));
+      writer.write(static_cast<std::int32_t>(i < 20'000 ? i % 20 : i));
+      const std::string name = "user " + std::to_string(i % 300);
+      writer.write(std::string_view(name));
+      writer.end_row();
+    }
+    writer.finish();
+    std::string file;
+    writer.take_output(file);
+    const auto chunks = chunk_encodings(file);
+    CHECK(chunks.size() > 4 * 4);  // several row groups
+    std::map<std::string, std::set<std::int64_t>> by_column;
+    for (const auto& chunk : chunks) {
+      INFO(chunk.column);
+      CHECK(chunk.listed == chunk.in_pages);
+      by_column[chunk.column].insert(chunk.in_pages.begin(), chunk.in_pages.end());
+    }
+    return by_column;
+  };
+
+  auto plain_file = encodings_written(false);
+  CHECK(plain_file["id"] == std::set<std::int64_t>{plain, rle});
+  CHECK(plain_file["day"] == std::set<std::int64_t>{plain, rle});
+  CHECK(plain_file["bucket"] == std::set<std::int64_t>{plain, rle, rle_dictionary});
+  CHECK_FALSE(plain_file["name"].contains(delta_binary_packed));
+
+  auto delta_file = encodings_written(true);
+  CHECK(delta_file["id"] == std::set<std::int64_t>{rle, delta_binary_packed});
+  CHECK(delta_file["day"] == std::set<std::int64_t>{rle, delta_binary_packed});
+  CHECK(delta_file["bucket"] == std::set<std::int64_t>{plain, rle, rle_dictionary, delta_binary_packed});
+  CHECK_FALSE(delta_file["name"].contains(delta_binary_packed));  // differences are for integers only
 }
