@@ -199,6 +199,8 @@ const std::vector<Key<Settings>>& export_keys() {
                [](S& s, std::int64_t v) { s.engine.max_parts_in_flight = static_cast<int>(v) - 1; }),
       whole<S>("max_running", 1,
                [](S& s, std::int64_t v) { s.engine.max_running_exports = static_cast<int>(v); }),
+      whole<S>("stall_after_seconds", 1,
+               [](S& s, std::int64_t v) { s.engine.stall_after = std::chrono::seconds(v); }),
       whole<S>("download_url_seconds", 1,
                [](S& s, std::int64_t v) { s.engine.download_url_lifetime = std::chrono::seconds(v); }),
       whole<S>("sweep_interval_ms", 0,

@@ -100,6 +100,8 @@ struct EngineConfig {
   // How often expired leases are rescued and left uploads aborted besides at start-up; 0: only at start-up.
   // A periodic sweep keeps a timer waiting on the executor for as long as the Engine lives.
   std::chrono::milliseconds sweep_interval{0};
+  // A running export that has read no row and uploaded no byte for this long says so (status and metric).
+  std::chrono::milliseconds stall_after{60'000};
   JobQueueConfig jobs;
 };
 

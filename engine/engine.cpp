@@ -83,6 +83,7 @@ struct ActiveJob {
   bool from_queue = false;  // claimed from the fleet's queue, not held for this process: another may retry it
   Stop stop = Stop::none;
   Clock::time_point renewed_at{};  // when the last heartbeat that renewed the lease was sent
+  Clock::time_point moved_at = Clock::now();  // when its export last read a row or uploaded a byte
 };
 
 // The job's dataset as configured now, its query bound to the job's parameters.
@@ -153,6 +154,9 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
   }
 
   void on_progress(ActiveJob& job) {
+    const auto& record = job.claim.job;
+    if (job.progress.processed_records != record.processed_records || job.progress.bytes_uploaded != record.bytes_uploaded)
+      job.moved_at = Clock::now();
     // A new upload is recorded at once: its id is what lets a later process abort it.
     if (job.claim.job.upload_id != job.progress.upload_id) job.heartbeat.ring();
     if (job.progress.bytes_uploaded != job.claim.job.bytes_uploaded) job.claim.job.retrying.clear();  // a part got through
@@ -186,6 +190,18 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
       if (auto renewed = co_await store->renew_held(ids); !renewed) log("renewing held jobs: " + renewed.error().message);
     }
     renewing_held = false;
+  }
+
+  // The job as this process knows it now, with how long it has been stalled.
+  JobRecord current(const ActiveJob& job) const {
+    JobRecord record = job.claim.job;
+    if (stalled(job))
+      record.stalled_seconds = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - job.moved_at).count();
+    return record;
+  }
+
+  bool stalled(const ActiveJob& job) const {
+    return job.claim.job.status == JobStatus::running && !job.exported && Clock::now() - job.moved_at >= config.stall_after;
   }
 
   // Claims the held jobs in arrival order while there is room.
@@ -251,7 +267,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
   asio::awaitable<void> run_job(std::shared_ptr<ActiveJob> job) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    job->renewed_at = Clock::now();
+    job->renewed_at = job->moved_at = Clock::now();
     job->progress.upload_id = job->claim.job.upload_id;  // an earlier attempt's, kept on record until aborted
     asio::co_spawn(executor, [self = shared_from_this(), job] { return self->keep_lease(job); }, asio::detached);
     co_await clear_earlier_attempt(*job);
@@ -389,9 +405,27 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         co_await retry_later(*job, outcome.error());
         break;
       default:
+        if (ending != detail::Ending::completed) co_await remove_stray_object(*job);
         co_await save_ending(*job, ending, outcome);
     }
     retire(*job);
+  }
+
+  // A job that did not complete leaves no object at its key. This attempt aborted its own upload; what can
+  // still stand there is an object another attempt of the job completed past its lease (a process frozen
+  // between its last heartbeat and CompleteMultipartUpload), or this attempt's own whose answer was lost.
+  // It goes before the status is written, while this attempt holds the lease. Only a key made of the job's
+  // id is sure to be the job's own: under a key the request named, an object may be another job's. (An
+  // attempt frozen right now, that completes after this, is not stopped: that needs S3's conditional writes.)
+  asio::awaitable<void> remove_stray_object(ActiveJob& job) {
+    const auto& target = job.target;
+    if (target.max_file_size > 0 || !target.s3_key.starts_with(config.key_prefix + job.claim.job.id)) co_return;
+    auto stands = co_await client.head_object(config.bucket, target.s3_key);
+    if (!stands) co_return;
+    log("job " + job.claim.job.id + ": an object another attempt completed stood at " + target.s3_key +
+        ": deleting it, for the job did not complete");
+    if (auto deleted = co_await client.delete_object(config.bucket, target.s3_key); !deleted)
+      log("job " + job.claim.job.id + ": deleting " + target.s3_key + ": " + deleted.error().message());
   }
 
   // A transient failure: the job goes back PENDING for another attempt (here or elsewhere). Should that not
@@ -670,7 +704,7 @@ Engine::Task<JobRecord> Engine::start_export(ExportRequest request) {
 }
 
 Engine::Task<std::optional<JobRecord>> Engine::find_job(std::string_view id) {
-  if (auto it = impl_->active.find(id); it != impl_->active.end()) co_return std::optional(it->second->claim.job);
+  if (auto it = impl_->active.find(id); it != impl_->active.end()) co_return std::optional(impl_->current(*it->second));
   co_return co_await impl_->store->find(id);
 }
 
@@ -678,7 +712,7 @@ Engine::Task<JobPage> Engine::list_jobs(const JobQuery& query) {
   auto page = co_await impl_->store->list(query);
   if (!page) co_return page.error();
   for (auto& job : page->jobs)  // the stored progress may lag behind memory by up to a heartbeat
-    if (auto it = impl_->active.find(job.id); it != impl_->active.end()) job = it->second->claim.job;
+    if (auto it = impl_->active.find(job.id); it != impl_->active.end()) job = impl_->current(*it->second);
   co_return page;
 }
 
@@ -792,6 +826,8 @@ EngineMetrics Engine::metrics() const {
   metrics.buffer_leases_overgrown = impl_->pool.leases_overgrown();
   metrics.exports_running = impl_->running;
   metrics.exports_waiting = impl_->waiting.size();
+  metrics.exports_stalled = static_cast<std::size_t>(
+      std::ranges::count_if(impl_->active, [&](const auto& entry) { return impl_->stalled(*entry.second); }));
   return metrics;
 }
 

@@ -59,6 +59,7 @@ struct EngineMetrics {
   std::size_t buffer_leases_overgrown = 0;  // buffers that grew past their reservation: should stay 0
   std::size_t exports_running = 0;
   std::size_t exports_waiting = 0;
+  std::size_t exports_stalled = 0;  // running, with no progress for stall_after
 };
 
 // A requested key, checked and placed under the prefix; the reason it cannot be used otherwise.

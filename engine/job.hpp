@@ -60,6 +60,10 @@ struct JobRecord {
   std::string upload_id;  // of the multipart upload while one is open, so that it can be aborted later
   std::string error_message;
   std::string retrying;  // the S3 request being retried and why, while it is; kept in memory only
+  // While it runs here with no row read and no byte uploaded for EngineConfig::stall_after or longer: for
+  // how long. Its lease stays fresh meanwhile (its heartbeats go on), so this is what says it is stuck (a
+  // share of the buffer budget, a silent S3 or backend). Kept in memory only.
+  std::optional<std::int64_t> stalled_seconds;
   int attempt = 0;  // 1 on the first run; 0 while it never ran
   int max_attempts = 3;
   std::string runner;  // "host:pid" of the process that runs it, or ran it last

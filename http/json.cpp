@@ -53,6 +53,7 @@ json::object status_object(const engine::JobRecord& job) {
   status["s3Key"] = valid_utf8(job.s3_key);
   status["errorMessage"] = job.error_message.empty() ? json::value(nullptr) : json::value(valid_utf8(job.error_message));
   status["retrying"] = job.retrying.empty() ? json::value(nullptr) : json::value(valid_utf8(job.retrying));
+  status["stalledSeconds"] = job.stalled_seconds ? json::value(*job.stalled_seconds) : json::value(nullptr);
   status["attempt"] = job.attempt;
   status["maxAttempts"] = job.max_attempts;
   status["runner"] = job.runner.empty() ? json::value(nullptr) : json::value(valid_utf8(job.runner));

@@ -42,6 +42,8 @@ std::string prometheus_text(const engine::EngineMetrics& metrics) {
          metrics.buffer_bytes_held);
   metric(text, "pg2s3_exports_running", "gauge", "Exports running now.", metrics.exports_running);
   metric(text, "pg2s3_exports_waiting", "gauge", "Exports waiting to run (PENDING).", metrics.exports_waiting);
+  metric(text, "pg2s3_exports_stalled", "gauge", "Exports running here with no row read and no byte uploaded for a while.",
+         metrics.exports_stalled);
   return text;
 }
 

@@ -53,11 +53,12 @@ std::vector<parquet::Column> schema_of(const std::vector<ParquetColumn>& columns
 class ParquetPartSource final : public PartSource {
  public:
   ParquetPartSource(std::vector<ParquetColumn> columns, parquet::WriterOptions options, pg::CopyOutStream stream,
-                    BufferPool::Lease reservation)
+                    BufferPool::Admission share, BufferPool::Lease reservation)
       : columns_(std::move(columns)),
         writer_(schema_of(columns_), std::move(options)),
         parser_(columns_.size()),
         stream_(std::move(stream)),
+        share_(std::move(share)),
         reservation_(std::move(reservation)) {}
 
   asio::awaitable<Result<bool>> fill(std::string& part, std::size_t size) override {
@@ -109,6 +110,7 @@ class ParquetPartSource final : public PartSource {
   parquet::FileWriter writer_;
   pg::BinaryCopyParser parser_;
   pg::CopyOutStream stream_;
+  BufferPool::Admission share_;    // of the budget, while it runs
   BufferPool::Lease reservation_;  // the writer's memory, counted in the shared budget
   std::string chunk_;
   std::string scratch_;
@@ -133,15 +135,18 @@ asio::awaitable<Result<std::unique_ptr<PartSource>>> start_parquet(pg::Connectio
   auto columns = co_await describe(connection, query);
   if (!columns) co_return columns.error();
   auto options = writer_options(columns->size(), codec, layout, pool.budget());
-  // Beside the reservation stays room for one part (row_group_bytes is the part size): with it, some
-  // export can always fill a part, so the budget is never all held by writers waiting for parts.
-  auto reservation = co_await pool.reserve(parquet::FileWriter::memory_bound(columns->size(), options) + chunk_size,
-                                           layout.row_group_bytes);
+  // The writer holds its reservation while it waits for a part (row_group_bytes is the part size): it runs
+  // once both fit beside the shares of the other exports that hold memory while they wait
+  // (BufferPool::admit), and beside the reservation stays room for one part.
+  const std::size_t writer_memory = parquet::FileWriter::memory_bound(columns->size(), options) + chunk_size;
+  auto share = co_await pool.admit(writer_memory + layout.row_group_bytes);
+  if (!share) co_return share.error();
+  auto reservation = co_await pool.reserve(writer_memory, layout.row_group_bytes);
   if (!reservation) co_return reservation.error();
   auto stream = co_await connection.copy_out(binary_copy_statement(query, *columns));
   if (!stream) co_return failure("starting the COPY", stream.error());
   co_return std::unique_ptr<PartSource>(std::make_unique<ParquetPartSource>(
-      std::move(*columns), std::move(options), std::move(*stream), std::move(*reservation)));
+      std::move(*columns), std::move(options), std::move(*stream), std::move(*share), std::move(*reservation)));
 }
 
 }  // namespace pg2s3::engine::detail

@@ -326,3 +326,62 @@ TEST_CASE("an ending the database refuses once is saved on the next try, and onl
   CHECK(test::psql("SELECT nextval('finish_tries')") == "3\n");  // refused once, stored at the second try
   CHECK(object_bytes(io, job.s3_key) == test::psql_csv(users_query));
 }
+
+TEST_CASE("a job that fails leaves no object at its key, not even one another attempt completed past its lease",
+          "[engine][stray]") {
+  auto config = engine_config();
+  // Fails at row 300,000, after three pauses of a second: long enough to be caught running.
+  config.datasets.push_back({"fails_late", "SELECT g, 1 / (g - 300000) AS boom FROM generate_series(1, 400000) AS g "
+                                           "WHERE g % 100000 <> 0 OR pg_sleep(1) IS NOT NULL", false});
+  asio::io_context io;
+  auto engine = start_engine(io, config);
+  auto client = s3::Client::create(io.get_executor(), test::rgw_config()).value();
+  auto job = test::run(io, [&]() -> asio::awaitable<engine::JobRecord> {
+    const engine::ExportRequest request{"fails_late", "", engine::Compression::none, ""};
+    const auto started = (co_await engine->start_export(request)).value();
+    auto running = [&]() -> asio::awaitable<bool> {
+      auto found = co_await engine->find_job(started.id);
+      co_return found && *found && (*found)->status == JobStatus::running;
+    };
+    const bool caught_running = co_await poll_until(running);
+    REQUIRE(caught_running);
+    // What an attempt frozen between its last heartbeat and CompleteMultipartUpload leaves once it thaws.
+    auto put = co_await client.put_object(test::bucket(), started.s3_key, "g,boom\n1,0\n", "text/csv", nullptr);
+    REQUIRE(put.has_value());
+    co_return (co_await engine->wait(started.id)).value();
+  }());
+  CHECK(job.status == JobStatus::failed);
+  CHECK_THAT(job.error_message, Catch::Contains("division by zero"));
+  CHECK_FALSE(object_exists(io, job.s3_key));
+  CHECK_FALSE(upload_open_for(io, job.s3_key));
+}
+
+TEST_CASE("an export with no progress for a while says so in its status and the metrics, its lease fresh",
+          "[engine][stall]") {
+  auto config = engine_config();
+  config.stall_after = 300ms;
+  config.datasets.push_back({"no_rows_yet", "SELECT pg_sleep(3) AS slept", false});
+  asio::io_context io;
+  auto engine = start_engine(io, config);
+  std::optional<engine::JobRecord> stalled;
+  std::size_t stalled_gauge = 0;
+  auto job = test::run(io, [&]() -> asio::awaitable<engine::JobRecord> {
+    const engine::ExportRequest request{"no_rows_yet", "", engine::Compression::none, ""};
+    const auto started = (co_await engine->start_export(request)).value();
+    auto says_stalled = [&]() -> asio::awaitable<bool> {
+      auto found = co_await engine->find_job(started.id);
+      if (found && *found && (*found)->stalled_seconds) stalled = **found;
+      stalled_gauge = engine->metrics().exports_stalled;
+      co_return stalled.has_value();
+    };
+    const bool seen = co_await poll_until(says_stalled);
+    CHECK(seen);
+    co_return (co_await engine->wait(started.id)).value();
+  }());
+  REQUIRE(stalled);
+  CHECK(stalled->status == JobStatus::running);
+  CHECK(stalled_gauge == 1);
+  CHECK(job.status == JobStatus::completed);
+  CHECK_FALSE(job.stalled_seconds);
+  CHECK(engine->metrics().exports_stalled == 0);
+}

@@ -375,7 +375,7 @@ TEST_CASE("the status JSON has every field of the contract", "[json]") {
   CHECK(http::job_status_json(job) ==
         R"({"id":"123e4567-e89b-42d3-a456-426614174000","dataset":"users","status":"RUNNING","format":"csv","totalRecords":200,)"
         R"("processedRecords":100,"progressPercent":50,"bytesUploaded":0,"s3Key":"exports/x.csv","errorMessage":null,)"
-        R"("retrying":null,"attempt":2,"maxAttempts":3,"runner":"ip-10-0-1-5:4242",)"
+        R"("retrying":null,"stalledSeconds":null,"attempt":2,"maxAttempts":3,"runner":"ip-10-0-1-5:4242",)"
         R"("errors":["attempt 1 on ip-10-0-1-7:17: its lease expired"],"files":null,"manifestKey":null,)"
         R"("params":{"from":null,"tenant":"42"},)"
         R"("createdAt":"2026-01-13T10:00:00Z","startedAt":null,"finishedAt":null})");
