@@ -10,6 +10,7 @@
 #include "tests/support/tcp_relay.hpp"
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -115,6 +116,12 @@ class Fleet {
     end_faults_due(Clock::time_point::max());
   }
 
+  // Stops every process and returns what each process of the run wrote, the killed ones' included.
+  std::string stop_and_collect_logs() {
+    for (int i = 0; i < process_count; ++i) retire(i, SIGTERM);
+    return logs_;
+  }
+
   const FaultCounts& counts() const { return counts_; }
   const S3FaultProxy& s3() const { return s3_; }
   const std::vector<std::string>& posted() const { return posted_; }
@@ -162,10 +169,19 @@ class Fleet {
 
   void kill_and_restart() {
     const int index = any_process();
-    processes_[static_cast<std::size_t>(index)]->stop(SIGKILL);
+    retire(index, SIGKILL);
     if (index == frozen_) frozen_ = -1;
     processes_[static_cast<std::size_t>(index)] = start_process(index);
     ++counts_.kills;
+  }
+
+  void retire(int index, int signal) {
+    auto& process = *processes_[static_cast<std::size_t>(index)];
+    const pid_t pid = process.pid();
+    if (index == frozen_) process.send_signal(SIGCONT);  // so that SIGTERM is heard
+    process.stop(signal);
+    logs_ += "== process " + std::to_string(index) + ", pid " + std::to_string(pid) + ", stopped by signal " +
+             std::to_string(signal) + "\n" + process.log();
   }
 
   void freeze() {
@@ -205,15 +221,17 @@ class Fleet {
   Clock::time_point resume_at_;
   FaultCounts counts_;
   std::vector<std::string> posted_;
+  std::string logs_;
 };
 
 // A job of the run as export_jobs ended it.
 struct EndedJob {
   std::string id, status, key, manifest_key, format, compression;
   int attempt = 0;
+  std::string errors;  // why earlier attempts ended, and the last one's error
   std::string describe() const {
     return "job " + id + " (" + status + ", attempt " + std::to_string(attempt) + ", " + format + ", " + compression +
-           (manifest_key.empty() ? "" : ", split") + ", key " + key + ")";
+           (manifest_key.empty() ? "" : ", split") + ", key " + key + "): " + errors;
   }
 };
 
@@ -222,13 +240,16 @@ const std::string run_jobs = "FROM export_jobs WHERE dataset LIKE '" + run_tag +
 std::vector<EndedJob> ended_jobs() {
   std::vector<EndedJob> jobs;
   std::istringstream rows(test::psql("SELECT id, status, s3_key, coalesce(manifest_key, ''), format, compression, "
-                                     "attempt " + run_jobs + " ORDER BY created_at"));
+                                     "attempt, errors || jsonb_build_array(error_message) " + run_jobs +
+                                     " ORDER BY created_at"));
   for (std::string line; std::getline(rows, line);) {
     std::vector<std::string> fields;
     std::istringstream columns(line);
-    for (std::string field; std::getline(columns, field, '|');) fields.push_back(field);
+    for (std::string field; fields.size() < 7 && std::getline(columns, field, '|');) fields.push_back(field);
     REQUIRE(fields.size() == 7);
-    jobs.push_back({fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], std::stoi(fields[6])});
+    std::string errors;
+    std::getline(columns, errors);  // the rest of the line: it may hold '|'
+    jobs.push_back({fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], std::stoi(fields[6]), errors});
   }
   return jobs;
 }
@@ -387,5 +408,8 @@ TEST_CASE("chaos: killed, frozen and cut-off processes, S3 failing at random; ev
   }
   CHECK(completions.completed_more_than_once() == "");
   print_summary(seed, jobs, fleet, Clock::now() - started);
+  const auto log_file = std::filesystem::temp_directory_path() / ("pg2s3-chaos-" + std::to_string(seed) + ".log");
+  std::ofstream(log_file) << fleet.stop_and_collect_logs();
+  std::cout << "  the processes' logs: " << log_file.string() << std::endl;
   for (const auto& job : jobs) checker.remove_objects(job);
 }
