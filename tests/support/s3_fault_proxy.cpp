@@ -12,6 +12,7 @@
 
 #include <mutex>
 #include <optional>
+#include <random>
 #include <regex>
 #include <stdexcept>
 #include <thread>
@@ -29,6 +30,12 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
 enum class Fault { none, slow_down, load_balancer_answer, drop, hang, lose_answer };
+
+struct Decision {
+  Fault fault = Fault::none;
+  unsigned status = 0;  // of a load balancer's answer
+  LoadBalancerBody body{};
+};
 
 Response slow_down_response(unsigned version) {
   Response response(http::status::service_unavailable, version);
@@ -78,6 +85,14 @@ bool is_operation(const Request& request, S3Operation operation) {
   return false;
 }
 
+// "/bucket/key" and the uploadId of a CompleteMultipartUpload's target.
+std::pair<std::string, std::string> path_and_upload_id(std::string_view target) {
+  const auto query = target.find('?');
+  const auto id_at = target.find("uploadId=", query) + std::string_view("uploadId=").size();
+  const auto id_end = target.find('&', id_at);
+  return {std::string(target.substr(0, query)), std::string(target.substr(id_at, id_end - id_at))};
+}
+
 tcp::endpoint endpoint_of(const std::string& url) {
   static const std::regex form(R"(http://([0-9.]+):([0-9]+)/?)");
   std::smatch parts;
@@ -116,39 +131,55 @@ struct S3FaultProxy::State {
   LoadBalancerBody answer_body{};
   int status_answers_left = 0;
   int status_answers_sent = 0;
+  double random_failure_probability = 0;
+  std::mt19937 random;
+  S3FaultProxy::RandomFaults random_faults;
+  std::map<std::string, std::set<std::string>> completed_uploads;
 
-  Fault decide(const Request& request) {
+  Decision decide(const Request& request) {
     std::lock_guard lock(mutex);
-    if (hanging) return Fault::hang;
+    if (hanging) return {Fault::hang};
     if (status_answers_left > 0 && is_operation(request, answered_operation)) {
       --status_answers_left;
       ++status_answers_sent;
-      return Fault::load_balancer_answer;
+      return {Fault::load_balancer_answer, answer_status, answer_body};
     }
+    if (random_failure_probability > 0 && std::bernoulli_distribution(random_failure_probability)(random))
+      return random_fault();
     if (is_complete(request) && complete_answers_to_lose > 0) {
       --complete_answers_to_lose;
       ++complete_answers_lost;
-      return Fault::lose_answer;
+      return {Fault::lose_answer};
     }
     if (away) {
       ++requests_dropped;
       if (away_count > 0 && --away_count == 0) away = false;
-      return Fault::drop;
+      return {Fault::drop};
     }
-    if (!is_upload_part(request)) return Fault::none;
+    if (!is_upload_part(request)) return {};
     if (parts_until_away > 0 && --parts_until_away == 0) {
       parts_until_away = -1;
       away = true;
     }
-    if (slow_downs_left == 0) return Fault::none;
+    if (slow_downs_left == 0) return {};
     if (pass_next_part) {
       pass_next_part = false;
-      return Fault::none;
+      return {};
     }
     pass_next_part = true;
     --slow_downs_left;
     ++slow_downs_sent;
-    return Fault::slow_down;
+    return {Fault::slow_down};
+  }
+
+  // One of the faults of fail_at_random(), each as likely; the mutex is held.
+  Decision random_fault() {
+    switch (std::uniform_int_distribution(0, 3)(random)) {
+      case 0: ++random_faults.slow_downs; return {Fault::slow_down};
+      case 1: ++random_faults.bad_gateways; return {Fault::load_balancer_answer, 502, LoadBalancerBody::html};
+      case 2: ++random_faults.internal_errors; return {Fault::load_balancer_answer, 500, LoadBalancerBody::empty};
+      default: ++random_faults.dropped; return {Fault::drop};
+    }
   }
 
   asio::awaitable<void> accept_connections() {
@@ -168,7 +199,8 @@ struct S3FaultProxy::State {
       auto [ec, n] = co_await http::async_read(client, from_client, parser, use_tuple);
       if (ec) co_return;
       Request request = parser.release();
-      const Fault fault = decide(request);
+      const Decision decision = decide(request);
+      const Fault fault = decision.fault;
       if (fault == Fault::drop) co_return;  // closes the connection without an answer
       if (fault == Fault::hang) {  // holds the connection and never answers
         asio::steady_timer never(io, asio::steady_timer::time_point::max());
@@ -180,8 +212,7 @@ struct S3FaultProxy::State {
       if (fault == Fault::slow_down) {
         response = slow_down_response(request.version());
       } else if (fault == Fault::load_balancer_answer) {
-        std::lock_guard lock(mutex);
-        response = load_balancer_response(answer_status, answer_body, request);
+        response = load_balancer_response(decision.status, decision.body, request);
       } else {
         auto forwarded = co_await forward(request, upstream_socket, from_upstream);
         if (!forwarded || fault == Fault::lose_answer) co_return;
@@ -227,6 +258,13 @@ struct S3FaultProxy::State {
     if (is_abort(request) && response.result_int() / 100 == 2) {
       std::lock_guard lock(mutex);
       ++aborts_forwarded;
+    }
+    // RGW answers a failed CompleteMultipartUpload 200 too, with an <Error> body.
+    if (is_complete(request) && response.result_int() / 100 == 2 &&
+        response.body().find("<Error>") == std::string::npos) {
+      auto [path, upload_id] = path_and_upload_id(request.target());
+      std::lock_guard lock(mutex);
+      completed_uploads[path].insert(upload_id);
     }
     co_return response;
   }
@@ -322,6 +360,22 @@ int S3FaultProxy::requests_dropped() const {
 int S3FaultProxy::aborts_forwarded() const {
   std::lock_guard lock(state_->mutex);
   return state_->aborts_forwarded;
+}
+
+void S3FaultProxy::fail_at_random(double probability, unsigned seed) {
+  std::lock_guard lock(state_->mutex);
+  state_->random_failure_probability = probability;
+  state_->random.seed(seed);
+}
+
+S3FaultProxy::RandomFaults S3FaultProxy::random_faults() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->random_faults;
+}
+
+std::map<std::string, std::set<std::string>> S3FaultProxy::completed_uploads() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->completed_uploads;
 }
 
 }  // namespace pg2s3::test

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 namespace pg2s3::test {
@@ -38,6 +40,20 @@ class S3FaultProxy {
   void answer_status(S3Operation operation, unsigned status, int count, LoadBalancerBody body);
   // Holds every UploadPart this long before passing it on, as a slow link would.
   void delay_parts(std::chrono::milliseconds delay);
+  // From now on each request, with `probability` (0 stops it), is not forwarded: it is answered 503
+  // SlowDown, 502 (an HTML page) or 500 (no body), or its connection is closed without an answer, the
+  // choices drawn from a generator seeded with `seed`, so that a run can be replayed.
+  void fail_at_random(double probability, unsigned seed);
+
+  struct RandomFaults {
+    int slow_downs = 0;  // 503
+    int bad_gateways = 0;  // 502
+    int internal_errors = 0;  // 500
+    int dropped = 0;
+  };
+  RandomFaults random_faults() const;  // sent by fail_at_random()
+  // Every upload id that RGW completed, by the path it completed it at ("/bucket/key").
+  std::map<std::string, std::set<std::string>> completed_uploads() const;
 
   int slow_downs_sent() const;
   int status_answers_sent() const;  // by answer_status()
