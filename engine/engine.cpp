@@ -405,27 +405,14 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         co_await retry_later(*job, outcome.error());
         break;
       default:
-        if (ending != detail::Ending::completed) co_await remove_stray_object(*job);
+        // No object behind a job that did not complete: this attempt aborted its own upload, but another
+        // attempt may have completed one past its lease (frozen between its last heartbeat and
+        // CompleteMultipartUpload), or this one's answer was lost. It goes while this attempt holds the
+        // lease. One that completes after this is not stopped: that needs S3's conditional writes.
+        if (ending != detail::Ending::completed) co_await detail::delete_stray_object(client, config.bucket, record);
         co_await save_ending(*job, ending, outcome);
     }
     retire(*job);
-  }
-
-  // A job that did not complete leaves no object at its key. This attempt aborted its own upload; what can
-  // still stand there is an object another attempt of the job completed past its lease (a process frozen
-  // between its last heartbeat and CompleteMultipartUpload), or this attempt's own whose answer was lost.
-  // It goes before the status is written, while this attempt holds the lease. Only a key made of the job's
-  // id is sure to be the job's own: under a key the request named, an object may be another job's. (An
-  // attempt frozen right now, that completes after this, is not stopped: that needs S3's conditional writes.)
-  asio::awaitable<void> remove_stray_object(ActiveJob& job) {
-    const auto& target = job.target;
-    if (target.max_file_size > 0 || !target.s3_key.starts_with(config.key_prefix + job.claim.job.id)) co_return;
-    auto stands = co_await client.head_object(config.bucket, target.s3_key);
-    if (!stands) co_return;
-    log("job " + job.claim.job.id + ": an object another attempt completed stood at " + target.s3_key +
-        ": deleting it, for the job did not complete");
-    if (auto deleted = co_await client.delete_object(config.bucket, target.s3_key); !deleted)
-      log("job " + job.claim.job.id + ": deleting " + target.s3_key + ": " + deleted.error().message());
   }
 
   // A transient failure: the job goes back PENDING for another attempt (here or elsewhere). Should that not

@@ -86,6 +86,12 @@ std::string_view content_type(Format format, Compression compression) {
   }
 }
 
+bool writes_its_own_key(const JobRecord& job) {
+  if (job.local_output || job.max_file_size > 0 || job.id.empty()) return false;
+  const auto slash = job.s3_key.rfind('/');
+  return std::string_view(job.s3_key).substr(slash == std::string::npos ? 0 : slash + 1).starts_with(job.id);
+}
+
 int progress_percent(const JobRecord& job) {
   if (job.status == JobStatus::completed) return 100;
   if (!job.total_records || *job.total_records <= 0 || job.processed_records <= 0) return 0;

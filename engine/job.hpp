@@ -77,6 +77,10 @@ struct JobRecord {
 // 0..99 until COMPLETED, 100 then: an estimate may be exceeded, and "done" is said only by the status.
 int progress_percent(const JobRecord& job);
 
+// Whether the job writes one S3 object under the key made of its own id (no key was asked for): whatever
+// stands there is this job's, which nobody could have named before the job existed.
+bool writes_its_own_key(const JobRecord& job);
+
 // A random (version 4) UUID in its canonical lower-case form.
 std::string new_job_id();
 bool is_job_id(std::string_view text);

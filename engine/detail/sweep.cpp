@@ -58,11 +58,13 @@ asio::awaitable<void> rescue(JobStore& store, s3::Client& client, const std::str
     log("job " + job.id + ": " + (job.errors.empty() ? std::string("its lease expired") : job.errors.back()) + ": " +
         (job.status == JobStatus::failed ? "FAILED, its attempts spent" : "PENDING again"));
     co_await abort_uploads_of(store, client, bucket, job);
-    // A split output that will not run again: the files its attempts wrote go too.
+    // An output that will not run again: the files its attempts wrote go too, and an object one of them
+    // completed before its ending could be stored.
     if (job.status == JobStatus::failed && job.max_file_size && !job.local_output) {
       if (auto deleted = co_await delete_split_output(client, bucket, job.s3_key); !deleted)
         log("job " + job.id + ": deleting the files of its attempts: " + deleted.error().message);
     }
+    if (job.status == JobStatus::failed) co_await delete_stray_object(client, bucket, job);
   }
 }
 
@@ -90,6 +92,16 @@ asio::awaitable<void> delete_expired(JobStore& store, const std::function<bool()
 }
 
 }  // namespace
+
+asio::awaitable<void> delete_stray_object(s3::Client& client, const std::string& bucket, const JobRecord& job) {
+  if (!writes_its_own_key(job)) co_return;
+  auto stands = co_await client.head_object(bucket, job.s3_key);
+  if (!stands) co_return;
+  log("job " + job.id + ": an object an attempt completed stands at " + job.s3_key +
+      ", but the job did not complete: deleting it");
+  if (auto deleted = co_await client.delete_object(bucket, job.s3_key); !deleted)
+    log("job " + job.id + ": deleting " + job.s3_key + ": " + deleted.error().message());
+}
 
 asio::awaitable<void> sweep(JobStore& store, s3::Client& client, const std::string& bucket,
                             std::function<bool()> accepting) {

@@ -12,6 +12,7 @@ class Client;
 
 namespace pg2s3::engine {
 class JobStore;
+struct JobRecord;
 }
 
 namespace pg2s3::engine::detail {
@@ -21,5 +22,9 @@ namespace pg2s3::engine::detail {
 // jobs past the retention are deleted while `accepting` holds. A failure is logged, for the next sweep.
 boost::asio::awaitable<void> sweep(JobStore& store, s3::Client& client, const std::string& bucket,
                                    std::function<bool()> accepting);
+
+// For a job that did not complete: deletes an object standing at its key when the key is its own
+// (writes_its_own_key), one of its attempts completed it before its ending could be stored. Failures logged.
+boost::asio::awaitable<void> delete_stray_object(s3::Client& client, const std::string& bucket, const JobRecord& job);
 
 }  // namespace pg2s3::engine::detail
