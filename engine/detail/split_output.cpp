@@ -238,6 +238,13 @@ std::string manifest_key(std::string_view prefix) { return std::string(prefix) +
 asio::awaitable<Result<void>> delete_split_output(s3::Client& client, const std::string& bucket, std::string_view prefix) {
   if (auto deleted = co_await client.delete_object(bucket, manifest_key(prefix)); !deleted)
     co_return failure(deleted.error());
+  // A killed attempt records no upload of its files: the one it had open is found by its prefix.
+  auto open = co_await client.list_multipart_uploads(bucket, std::string(prefix) + "/part-");
+  if (!open) co_return failure(open.error());
+  for (const auto& upload : *open) {
+    auto aborted = co_await client.abort_multipart_upload(bucket, upload.key, upload.upload_id);
+    if (!aborted && aborted.error().s3_code != "NoSuchUpload") co_return failure(aborted.error());
+  }
   auto listed = co_await client.list_objects(bucket, std::string(prefix) + "/part-");
   if (!listed) co_return failure(listed.error());
   for (const auto& file : *listed) {
