@@ -106,6 +106,9 @@ void raise_descriptor_limit() {
 std::vector<std::string> changes_needing_restart(const Settings& running, const Settings& fresh) {
   std::vector<std::string> changes;
   if (fresh.engine.database_url != running.engine.database_url) changes.emplace_back("the database");
+  if (fresh.engine.jobs.database_url != running.engine.jobs.database_url ||
+      fresh.engine.jobs.listen_url != running.engine.jobs.listen_url)
+    changes.emplace_back("the jobs' database");
   if (fresh.engine.bucket != running.engine.bucket) changes.emplace_back("the bucket");
   return changes;
 }

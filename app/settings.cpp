@@ -220,6 +220,7 @@ const std::vector<Key<Settings>>& jobs_keys() {
       whole<S>("retry_backoff_ms", 0, [](S& s, std::int64_t v) { s.engine.jobs.retry_backoff = milliseconds(v); }),
       whole<S>("max_attempts", 1, [](S& s, std::int64_t v) { s.engine.jobs.max_attempts = static_cast<int>(v); }),
       whole<S>("retention_days", 1, [](S& s, std::int64_t v) { s.engine.jobs.retention_days = static_cast<int>(v); }),
+      text<S>("database_url", [](S& s) -> std::string& { return s.engine.jobs.database_url; }),
       text<S>("listen_url", [](S& s) -> std::string& { return s.engine.jobs.listen_url; }),
       whole<S>("statement_timeout_ms", 100,
                [](S& s, std::int64_t v) { s.engine.jobs.statement_timeout = milliseconds(v); }),
@@ -446,6 +447,7 @@ void apply_environment(Settings& settings, const Environment& environment) {
   };
   auto& engine = settings.engine;
   set("PG2S3_DATABASE_URL", engine.database_url);
+  set("PG2S3_JOBS_DATABASE_URL", engine.jobs.database_url);
   set("PG2S3_S3_BUCKET", engine.bucket);
   set("PG2S3_S3_PUBLIC_ENDPOINT", engine.s3.public_endpoint);
   set("PG2S3_LISTEN", settings.listen);
@@ -484,6 +486,8 @@ std::variant<Settings, std::string> load_settings(const Flags& flags, const Envi
 std::string environment_help() {
   return R"(Environment (flags override it; it overrides the config file):
   PG2S3_DATABASE_URL         libpq connection string or URI (default: libpq's PG* variables)
+  PG2S3_JOBS_DATABASE_URL    where export_jobs lives, if not there ([jobs] database_url; may be a
+                             transaction-mode pooler, with [jobs] listen_url a direct connection)
   PG2S3_S3_BUCKET            bucket (required for S3 exports)
   PG2S3_S3_ENDPOINT, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL  http(s)://host[:port]
                              (then the profile's endpoint_url; default: https://s3.<region>.amazonaws.com)

@@ -40,6 +40,14 @@ std::vector<Dataset> default_datasets() {
   return {std::move(users)};
 }
 
+const std::string& jobs_database_url(const EngineConfig& config) {
+  return config.jobs.database_url.empty() ? config.database_url : config.jobs.database_url;
+}
+
+const std::string& jobs_listen_url(const EngineConfig& config) {
+  return config.jobs.listen_url.empty() ? jobs_database_url(config) : config.jobs.listen_url;
+}
+
 const Dataset* find_dataset(const EngineConfig& config, std::string_view name) {
   for (const auto& dataset : config.datasets)
     if (dataset.name == name) return &dataset;

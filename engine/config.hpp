@@ -67,8 +67,13 @@ struct JobQueueConfig {
   int retention_days = 30;  // ended jobs older than this are deleted by the sweep
   // PENDING jobs past which a new one is refused (errc::at_capacity), counted by the INSERT itself.
   int max_pending = 1000;
-  // LISTEN needs a session of its own: set this when database_url goes through a transaction-mode pooler.
-  std::string listen_url;  // empty: database_url
+  // Where export_jobs lives, when not with the exported data. Its statements are short and many processes
+  // share it, so it may go through a transaction-mode pooler; an export holds one transaction (several,
+  // parallel) for its whole length, which a pooler cannot share.
+  std::string database_url;  // empty: EngineConfig::database_url
+  // LISTEN needs a session of its own: set this when the jobs' database goes through a transaction-mode
+  // pooler.
+  std::string listen_url;  // empty: the jobs' database
   // How long one statement on export_jobs (connecting included) may go unanswered before its connection is
   // closed and the statement fails: a silent database must not hold heartbeats and the API behind it.
   std::chrono::milliseconds statement_timeout{5'000};
@@ -104,6 +109,10 @@ struct EngineConfig {
   std::chrono::milliseconds stall_after{60'000};
   JobQueueConfig jobs;
 };
+
+// The database of export_jobs and of its LISTEN session.
+const std::string& jobs_database_url(const EngineConfig& config);
+const std::string& jobs_listen_url(const EngineConfig& config);
 
 const Dataset* find_dataset(const EngineConfig& config, std::string_view name);
 // The dataset's own upload options, else the configuration's.

@@ -109,7 +109,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
       : executor(executor),
         config(std::move(config)),
         client(std::move(client)),
-        store(JobStore::open(executor, this->config.database_url, this->config.jobs, runner_name())),
+        store(JobStore::open(executor, jobs_database_url(this->config), this->config.jobs, runner_name())),
         pool(executor, this->config.buffer_budget, this->config.part_size + Compressor::max_overshoot),
         sweep_timer(executor),
         drain_timer(executor),
@@ -516,7 +516,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
   // Connects, LISTENs, and hands each notification on until the connection fails; returns why.
   pg::Connection::Task<void> listen_once() {
-    const std::string& url = config.jobs.listen_url.empty() ? config.database_url : config.jobs.listen_url;
+    const std::string& url = jobs_listen_url(config);
     auto connection = co_await pg::Connection::connect(executor, url);
     if (!connection) co_return connection.error();
     if (auto listening = co_await connection->execute("LISTEN " + std::string(jobs_channel)); !listening)

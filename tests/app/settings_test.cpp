@@ -78,7 +78,8 @@ TEST_CASE("the fleet's lease, heartbeat, polling, rescue and retention from [job
   variables = {{"HOME", "/nonexistent"}};
   const auto settings = loaded("[jobs]\nlease_ms = 3000\nheartbeat_ms = 200\npoll_interval_ms = 250\n"
                                "rescue_interval_ms = 300\nretry_backoff_ms = 100\nmax_attempts = 5\n"
-                               "retention_days = 7\nlisten_url = \"host=10.0.0.5 dbname=app\"\n");
+                               "retention_days = 7\nlisten_url = \"host=10.0.0.5 dbname=app\"\n"
+                               "database_url = \"host=10.0.0.6 port=6432 dbname=app\"\n");
   const auto& jobs = settings.engine.jobs;
   CHECK(jobs.lease == std::chrono::milliseconds(3000));
   CHECK(settings.engine.progress_interval == std::chrono::milliseconds(200));
@@ -88,6 +89,18 @@ TEST_CASE("the fleet's lease, heartbeat, polling, rescue and retention from [job
   CHECK(jobs.max_attempts == 5);
   CHECK(jobs.retention_days == 7);
   CHECK(jobs.listen_url == "host=10.0.0.5 dbname=app");
+  CHECK(engine::jobs_database_url(settings.engine) == "host=10.0.0.6 port=6432 dbname=app");
+}
+
+TEST_CASE("the jobs' database and its LISTEN session default to the exported data's", "[settings]") {
+  variables = {{"HOME", "/nonexistent"}, {"PG2S3_DATABASE_URL", "host=data"}};
+  auto settings = loaded("");
+  CHECK(engine::jobs_database_url(settings.engine) == "host=data");
+  CHECK(engine::jobs_listen_url(settings.engine) == "host=data");
+  variables["PG2S3_JOBS_DATABASE_URL"] = "host=pooler port=6432";
+  settings = loaded("");
+  CHECK(engine::jobs_database_url(settings.engine) == "host=pooler port=6432");
+  CHECK(engine::jobs_listen_url(settings.engine) == "host=pooler port=6432");
 }
 
 TEST_CASE("a dataset's output format and Parquet integers, the parts in flight and the request timeout from the file", "[settings]") {
@@ -231,4 +244,7 @@ TEST_CASE("a reload names what only a restart can change: the database and the b
   fresh.engine.database_url = "host=db2";
   fresh.engine.bucket = "other";
   CHECK(app::changes_needing_restart(running, fresh) == std::vector<std::string>{"the database", "the bucket"});
+  fresh = running;
+  fresh.engine.jobs.database_url = "host=pooler";
+  CHECK(app::changes_needing_restart(running, fresh) == std::vector<std::string>{"the jobs' database"});
 }

@@ -19,7 +19,16 @@ struct FleetMember {
   int max_running = 8;
   bool runs_paused = true;  // a process without the dataset never claims its jobs
   std::string listen_url = {};
+  std::string jobs_url = {};  // [jobs] database_url: export_jobs through another connection than the data
 };
+
+// export_jobs through PgBouncer in transaction mode with one server connection, which every process's
+// statements share; LISTEN on a direct session, as the README says to configure it.
+FleetMember through_pooler(FleetMember member = {}) {
+  member.jobs_url = service_setting("PG2S3_TEST_PGBOUNCER_URL");
+  member.listen_url = test::database_url();
+  return member;
+}
 
 std::string fleet_config(const std::string& name, const FleetMember& member = {}) {
   const std::string path = test::scratch_file(name + ".toml");
@@ -28,6 +37,7 @@ std::string fleet_config(const std::string& name, const FleetMember& member = {}
        << "[export]\nmax_running = " << member.max_running << "\n"
        << short_job_timings();
   if (!member.listen_url.empty()) file << "listen_url = \"" << member.listen_url << "\"\n";
+  if (!member.jobs_url.empty()) file << "database_url = \"" << member.jobs_url << "\"\n";
   file << "[[datasets]]\nname = \"users\"\nquery = \"" << users_copy_query << "\"\n"
        << "[[datasets]]\nname = \"tiny\"\nquery = \"SELECT 1 AS one\"\n";
   if (member.runs_paused) file << "[[datasets]]\nname = \"paused\"\nquery = \"" << paused_query << "\"\n";
@@ -66,14 +76,14 @@ simdjson::dom::element completed_with_psql_bytes(simdjson::dom::parser& parser, 
 
 // Two processes, and a paused export running on one of them (whichever claimed it).
 struct OneOfTwoRunning {
-  OneOfTwoRunning() {
+  explicit OneOfTwoRunning(const FleetMember& member = {}) : a({}, fleet_config("a", member)), b({}, fleet_config("b", member)) {
     wait_until_running(a, id);
     simdjson::dom::parser parser;
     first_runner = text_of(status_of(parser, a, id), "runner");
     runner = runs_on(first_runner, a) ? &a : &b;
     other = runs_on(first_runner, a) ? &b : &a;
   }
-  ServerProcess a{{}, fleet_config("a")}, b{{}, fleet_config("b")};
+  ServerProcess a, b;
   const std::string id = start(a, "paused");
   std::string first_runner;  // its "host:pid"
   ServerProcess* runner = nullptr;
@@ -82,8 +92,9 @@ struct OneOfTwoRunning {
 
 }  // namespace
 
-TEST_CASE("three processes share 12 exports posted to one: each completes once, with psql's bytes", "[fleet]") {
-  FleetMember one_at_a_time;
+namespace {
+
+void three_processes_share_12_exports(FleetMember one_at_a_time) {
   one_at_a_time.max_running = 1;
   ServerProcess a({}, fleet_config("a", one_at_a_time)), b({}, fleet_config("b", one_at_a_time)),
       c({}, fleet_config("c", one_at_a_time));
@@ -99,6 +110,32 @@ TEST_CASE("three processes share 12 exports posted to one: each completes once, 
   }
   CHECK(runners.size() > 1);
   CHECK(completed_by(a) + completed_by(b) + completed_by(c) == 12);  // none completed twice
+}
+
+void bookkeeping_connection_dropped_while_another_sweeps(const FleetMember& member) {
+  OneOfTwoRunning fleet(member);  // both sweep every 200 ms
+  // Every session but the export's COPY and this one: the runner's bookkeeping connection among them (or
+  // the pooler's one server connection). The runner lives, and reconnects at its next heartbeat; its lease
+  // has not expired.
+  CHECK(test::psql("SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity WHERE datname = "
+                   "current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND "
+                   "query NOT LIKE 'COPY%'") == "t\n");
+  simdjson::dom::parser parser;
+  auto final_status = completed_with_psql_bytes(parser, *fleet.runner, fleet.id, paused_query);
+  CHECK(std::int64_t(final_status["attempt"]) == 1);  // before: rescued at once, for its lock was free
+  CHECK(final_status["errors"].get_array().size() == 0);
+  CHECK(text_of(final_status, "runner") == fleet.first_runner);
+}
+
+}  // namespace
+
+TEST_CASE("three processes share 12 exports posted to one: each completes once, with psql's bytes", "[fleet]") {
+  three_processes_share_12_exports({});
+}
+
+TEST_CASE("the same through PgBouncer in transaction mode, one server connection for every process",
+          "[fleet][pooler]") {
+  three_processes_share_12_exports(through_pooler());
 }
 
 TEST_CASE("kill -9 of the process running an export: the job completes on another, attempt 2, the dead upload aborted",
@@ -117,17 +154,23 @@ TEST_CASE("kill -9 of the process running an export: the job completes on anothe
 
 TEST_CASE("the runner's bookkeeping connection dropped while another process sweeps: the job stays with its runner",
           "[fleet]") {
-  OneOfTwoRunning fleet;  // both sweep every 200 ms
-  // Every session but the export's COPY and this one: the runner's bookkeeping connection among them. The
-  // runner lives, and reconnects at its next heartbeat; its lease has not expired.
-  CHECK(test::psql("SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity WHERE datname = "
-                   "current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND "
-                   "query NOT LIKE 'COPY%'") == "t\n");
+  bookkeeping_connection_dropped_while_another_sweeps({});
+}
+
+TEST_CASE("through PgBouncer (one shared session, where every process \"holds\" every advisory lock), a sweeping "
+          "process never takes a running job, the pooler's server connection terminated or not",
+          "[fleet][pooler]") {
+  bookkeeping_connection_dropped_while_another_sweeps(through_pooler());
+}
+
+TEST_CASE("through PgBouncer, kill -9 of the runner: the job completes on the other process, attempt 2",
+          "[fleet][pooler]") {
+  OneOfTwoRunning fleet(through_pooler());
+  fleet.runner->stop(SIGKILL);
   simdjson::dom::parser parser;
-  auto final_status = completed_with_psql_bytes(parser, *fleet.runner, fleet.id, paused_query);
-  CHECK(std::int64_t(final_status["attempt"]) == 1);  // before: rescued at once, for its lock was free
-  CHECK(final_status["errors"].get_array().size() == 0);
-  CHECK(text_of(final_status, "runner") == fleet.first_runner);
+  auto final_status = completed_with_psql_bytes(parser, *fleet.other, fleet.id, paused_query);
+  CHECK(std::int64_t(final_status["attempt"]) == 2);
+  CHECK(runs_on(text_of(final_status, "runner"), *fleet.other));
 }
 
 TEST_CASE("a runner frozen past its lease: another process takes the job; resumed, the first writes nothing",
