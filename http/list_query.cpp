@@ -123,7 +123,7 @@ std::optional<QueryProblem> apply(engine::JobQuery& query, std::string_view name
     (name == "since" ? query.since : query.until) = *time;
   } else if (name == "cursor") {
     query.after = decode_cursor(value);
-    if (!query.after) return QueryProblem{"bad_cursor", "the cursor is not one this server handed out"};
+    if (!query.after) return QueryProblem{"bad_cursor", "the cursor is not a well-formed 'next' of a listing"};
   } else {
     return bad_request("unknown query parameter (limit, status, dataset, since, until, cursor)");
   }
