@@ -98,6 +98,10 @@ struct EngineConfig {
   // turn (its backend then waits), so this is about how much reading overlaps; smaller ranges balance better
   // and run more statements.
   std::size_t range_size = 8 * 1024 * 1024;
+  // The most files one split export writes; the one past it fails the export, naming maxFileSize. The
+  // manifest and the cleanup's lists stay bounded, and the five-digit file numbers keep listing order
+  // equal to the manifest's (part-100000 would list before part-99999).
+  std::size_t max_split_files = 10'000;
   int max_running_exports = 8;
   std::chrono::seconds download_url_lifetime{3600};
   // How often a running job's heartbeat renews its lease and carries its progress to export_jobs.

@@ -81,6 +81,10 @@ class FileSplitter final : public PieceSink {
                                                  std::to_string(target_.max_file_size) + " bytes)"};
     if (parts_ && file_.bytes + bytes.size() > target_.max_file_size) {
       if (auto closed = co_await close_file(); !closed) co_return closed;
+      if (files_.size() >= config_.max_split_files)
+        co_return Error{errc::invalid_request, "the export needs more than " + std::to_string(config_.max_split_files) +
+                                                   " files of maxFileSize (" + std::to_string(target_.max_file_size) +
+                                                   " bytes): ask for larger files"};
     }
     if (!parts_) {
       if (auto opened = co_await open_file(); !opened) co_return opened;

@@ -384,3 +384,17 @@ TEST_CASE("a split output is refused or fails cleanly where it cannot work", "[s
   CHECK_THAT(job.error_message, Catch::Contains("do not fit in maxFileSize (4096 bytes)"));
   CHECK(nothing_under(io, job));
 }
+
+TEST_CASE("a split export that would write more files than the cap fails, leaving none", "[split]") {
+  asio::io_context io;
+  auto config = split_config();
+  config.max_split_files = 3;
+  auto engine = start_engine(io, config);
+  auto job = export_and_wait(io, *engine, split_request("split_users", 1 << 20));  // about 7 files
+  CHECK(job.status == JobStatus::failed);
+  CHECK_THAT(job.error_message, Catch::Contains("more than 3 files of maxFileSize (1048576 bytes)"));
+  CHECK(nothing_under(io, job));
+  auto fits = export_and_wait(io, *engine, split_request("split_users", 4 << 20));
+  CHECK(fits.status == JobStatus::completed);
+  CHECK(fits.files == 2);
+}
