@@ -245,7 +245,17 @@ Connection::Task<void> join_snapshot(Connection& connection, std::string_view sn
   const std::string name = well_formed ? std::string(snapshot) : std::string("not a snapshot name");
   const std::string sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '" + name + "'; " +
                           std::string(export_settings);
-  co_return co_await connection.execute(sql);
+  auto joined = co_await connection.execute(sql);
+  // A snapshot is known only to the server that exported it, while its transaction lasts. A name this
+  // server does not know, when the exporter is still there, means the connection reached another server.
+  if (!joined && joined.error().sqlstate == "22023" && well_formed) {
+    Error error = joined.error();
+    error.hint = "this connection reached another server than the one that exported the snapshot (a reader "
+                 "endpoint or DNS name that spreads connections over replicas, or a transaction-mode pooler): "
+                 "give the exported data's connection string one server's address";
+    co_return error;
+  }
+  co_return joined;
 }
 
 }  // namespace pg2s3::pg

@@ -413,6 +413,23 @@ TEST_CASE("notices go to the handler and a read-only snapshot refuses writes", "
   REQUIRE(test::run(io, connection.execute("ROLLBACK")).has_value());
 }
 
+TEST_CASE("a snapshot joined on the server that exported it; one the server does not know says where to look",
+          "[pg]") {
+  asio::io_context io;
+  auto exporter = connect(io);
+  REQUIRE(test::run(io, pg::begin_read_only_snapshot(exporter)).has_value());
+  const auto exported = test::run(io, exporter.query("SELECT pg_export_snapshot() AS name")).value();
+  auto reader = connect(io);
+  CHECK(test::run(io, pg::join_snapshot(reader, exported.text(0, "name").value())).has_value());
+
+  // As on a replica behind a reader endpoint: a well-formed name that this server never exported.
+  auto elsewhere = connect(io);
+  auto joined = test::run(io, pg::join_snapshot(elsewhere, "00000042-0000ABCD-1"));
+  REQUIRE_FALSE(joined.has_value());
+  CHECK(joined.error().sqlstate == "22023");
+  CHECK_THAT(joined.error().message(), Catch::Contains("reached another server than the one that exported"));
+}
+
 TEST_CASE("a listener gets notifications, those sent during a statement too, and learns when it is cut off", "[pg]") {
   asio::io_context io;
   auto listener = connect(io);
