@@ -222,6 +222,8 @@ const std::vector<Key<Settings>>& jobs_keys() {
       whole<S>("retention_days", 1, [](S& s, std::int64_t v) { s.engine.jobs.retention_days = static_cast<int>(v); }),
       text<S>("database_url", [](S& s) -> std::string& { return s.engine.jobs.database_url; }),
       text<S>("listen_url", [](S& s) -> std::string& { return s.engine.jobs.listen_url; }),
+      whole<S>("unknown_dataset_after_ms", 1000,
+               [](S& s, std::int64_t v) { s.engine.jobs.unknown_dataset_grace = milliseconds(v); }),
       whole<S>("statement_timeout_ms", 100,
                [](S& s, std::int64_t v) { s.engine.jobs.statement_timeout = milliseconds(v); }),
   };

@@ -67,6 +67,10 @@ struct JobQueueConfig {
   int retention_days = 30;  // ended jobs older than this are deleted by the sweep
   // PENDING jobs past which a new one is refused (errc::at_capacity), counted by the INSERT itself.
   int max_pending = 1000;
+  // A PENDING job of a dataset that no claiming process has had in its configuration for this long fails
+  // (a dataset renamed or removed, a job recorded by a process with other datasets). Long enough for a
+  // rolling deploy that adds a dataset to reach a process that knows it.
+  std::chrono::milliseconds unknown_dataset_grace{600'000};
   // Where export_jobs lives, when not with the exported data. Its statements are short and many processes
   // share it, so it may go through a transaction-mode pooler; an export holds one transaction (several,
   // parallel) for its whole length, which a pooler cannot share.

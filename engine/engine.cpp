@@ -479,13 +479,18 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     claim_bell.ring();
   }
 
+  // As configured now: a reload may change them.
+  std::vector<std::string> dataset_names() const {
+    std::vector<std::string> names;
+    for (const auto& dataset : config.datasets) names.push_back(dataset.name);
+    return names;
+  }
+
   // Claims PENDING jobs while there is room, woken by a notification, a job's end, or the poll interval.
   asio::awaitable<void> claim_jobs() {
     while (accepting()) {
       while (accepting() && room() > 0) {
-        std::vector<std::string> datasets;  // as configured now: a reload may change them
-        for (const auto& dataset : config.datasets) datasets.push_back(dataset.name);
-        auto claims = co_await store->claim(static_cast<int>(room()), datasets);
+        auto claims = co_await store->claim(static_cast<int>(room()), dataset_names());
         if (!claims) log("claiming jobs: " + claims.error().message);
         if (!claims || claims->empty()) break;
         if (!accepting()) co_return co_await hand_back_all(*claims);  // claimed as this process began to stop
@@ -559,7 +564,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
   // Stops deleting expired jobs once this process stops accepting work.
   asio::awaitable<void> sweep() {
-    auto sweeping = detail::sweep(*store, client, config.bucket, [this] { return accepting(); });
+    auto sweeping = detail::sweep(*store, client, config.bucket, [this] { return accepting(); },
+                                  config.jobs.claim_jobs ? dataset_names() : std::vector<std::string>{});
     co_await std::move(sweeping);
   }
 };

@@ -28,7 +28,8 @@ constexpr std::string_view create_table = R"(
   DO $migrate$
   BEGIN
     IF (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('export_jobs') AND NOT attisdropped
-        AND attname IN ('request_fingerprint', 'parallelism', 'max_file_size', 'files', 'manifest_key', 'params', 'local_output')) = 7 THEN
+        AND attname IN ('request_fingerprint', 'parallelism', 'max_file_size', 'files', 'manifest_key', 'params', 'local_output')) = 7
+       AND to_regclass('export_datasets') IS NOT NULL THEN
       RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(1885811315, 0);
@@ -69,6 +70,8 @@ constexpr std::string_view create_table = R"(
     CREATE INDEX IF NOT EXISTS export_jobs_running ON export_jobs (owner) WHERE status = 'RUNNING';
     CREATE UNIQUE INDEX IF NOT EXISTS export_jobs_idempotency_key ON export_jobs (idempotency_key)
       WHERE idempotency_key IS NOT NULL;
+    -- The datasets some claiming process has configured, and when one last said so.
+    CREATE TABLE IF NOT EXISTS export_datasets (dataset text PRIMARY KEY, known_at timestamptz NOT NULL);
   END
   $migrate$;
   RESET client_min_messages)";
@@ -461,6 +464,33 @@ JobStore::Task<std::vector<JobRecord>> JobStore::rescue() {
   auto rescued = co_await run(statement, parameters);
   if (!rescued) co_return rescued.error();
   co_return jobs_in(*rescued);
+}
+
+JobStore::Task<std::vector<JobRecord>> JobStore::fail_unknown_datasets(std::span<const std::string> known_here) {
+  const pg::Parameter parameters[] = {text_array(known_here), milliseconds(queue_.unknown_dataset_grace)};
+  // The CTE's own inserts are invisible to the rest of the statement: this process's datasets count by
+  // `known`, the other processes' by the table.
+  const std::string statement = sql({R"(
+    WITH known AS (
+      INSERT INTO export_datasets (dataset, known_at) SELECT unnest($1::text[]), now()
+      ON CONFLICT (dataset) DO UPDATE SET known_at = excluded.known_at
+      RETURNING dataset),
+    unknown AS MATERIALIZED (
+      SELECT id AS unknown_id FROM export_jobs
+      WHERE status = 'PENDING' AND run_after <> 'infinity'
+        AND created_at < now() - $2::bigint * interval '1 millisecond'
+        AND dataset NOT IN (SELECT dataset FROM known)
+        AND NOT EXISTS (SELECT 1 FROM export_datasets AS d WHERE d.dataset = export_jobs.dataset
+                        AND d.known_at > now() - $2::bigint * interval '1 millisecond')
+      LIMIT 100 FOR UPDATE OF export_jobs SKIP LOCKED)
+    UPDATE export_jobs SET status = 'FAILED', finished_at = now(), lease_token = NULL, lease_expires_at = NULL,
+      error_message = format('no running process has dataset %s in its configuration, and none has had it for %s s',
+                             dataset, $2::bigint / 1000)
+    FROM unknown WHERE id = unknown_id
+    RETURNING )", columns});
+  auto failed = co_await run(statement, parameters);
+  if (!failed) co_return failed.error();
+  co_return jobs_in(*failed);
 }
 
 JobStore::Task<std::optional<JobRecord>> JobStore::request_cancel(std::string_view id) {

@@ -79,6 +79,10 @@ class JobStore {
   // each attempt's reason kept. Jobs held for a process whose held lease lapsed fail with it (its local
   // file, its waiting caller, are gone too). Returns them, with the uploads their dead attempts left open.
   Task<std::vector<JobRecord>> rescue();
+  // Records that this process claims jobs of the datasets `known_here`, and fails PENDING jobs of a
+  // dataset that no process has said so of for JobQueueConfig::unknown_dataset_grace: nobody would ever
+  // claim them, and they count toward max_pending. Returns them.
+  Task<std::vector<JobRecord>> fail_unknown_datasets(std::span<const std::string> known_here);
   // Asks a PENDING or RUNNING job to stop: a PENDING one is CANCELLED at once, a RUNNING one's runner is
   // notified (and its next heartbeat says so). Returns the job as it is then; none when it is not active.
   Task<std::optional<JobRecord>> request_cancel(std::string_view id);

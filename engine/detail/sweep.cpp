@@ -103,9 +103,20 @@ asio::awaitable<void> delete_stray_object(s3::Client& client, const std::string&
     log("job " + job.id + ": deleting " + job.s3_key + ": " + deleted.error().message());
 }
 
+asio::awaitable<void> fail_unknown_datasets(JobStore& store, const std::vector<std::string>& claimed_datasets) {
+  if (claimed_datasets.empty()) co_return;
+  auto failed = co_await store.fail_unknown_datasets(claimed_datasets);
+  if (!failed) {
+    log(failed.error().message);
+    co_return;
+  }
+  for (const auto& job : *failed) log("job " + job.id + ": FAILED: " + job.error_message);
+}
+
 asio::awaitable<void> sweep(JobStore& store, s3::Client& client, const std::string& bucket,
-                            std::function<bool()> accepting) {
+                            std::function<bool()> accepting, std::vector<std::string> claimed_datasets) {
   co_await rescue(store, client, bucket);
+  co_await fail_unknown_datasets(store, claimed_datasets);
   co_await abort_left_uploads(store, client, bucket);
   co_await delete_expired(store, accepting);
 }

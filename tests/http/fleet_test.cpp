@@ -296,6 +296,36 @@ TEST_CASE("a job recorded elsewhere runs with its recorded params in the process
   CHECK(test::psql("SELECT count(*) FROM users") == "100000\n");
 }
 
+TEST_CASE("a PENDING job of a dataset no process has configured for the grace period fails, saying so", "[fleet]") {
+  ServerProcess server({}, fleet_config("knows-users"));  // its store makes the tables; its sweep runs every 200 ms
+  REQUIRE(request("GET", server.url("/healthz")).status == 200);
+  const std::string tag = "unknown_" + std::to_string(std::random_device{}());
+  // Three jobs recorded as another process records them: one of a dataset nobody has had for two hours,
+  // one as old of a dataset another process said it has a minute ago, one of the unknown dataset just now.
+  auto record = [&](const std::string& dataset, const std::string& age) {
+    return test::psql("INSERT INTO export_jobs (id, dataset, status, s3_key, created_at) VALUES (gen_random_uuid(), '" +
+                      dataset + "', 'PENDING', 'exports/" + tag + "', now() - interval '" + age + "') RETURNING id")
+        .substr(0, 36);
+  };
+  test::psql("INSERT INTO export_datasets VALUES ('" + tag + "_elsewhere', now() - interval '1 minute')");
+  const auto forgotten = record(tag + "_gone", "2 hours");
+  const auto elsewhere = record(tag + "_elsewhere", "2 hours");
+  const auto recent = record(tag + "_gone", "1 second");
+
+  simdjson::dom::parser parser;
+  auto final_status = parse(parser, statuses_until_final(server, forgotten).back());
+  CHECK(text_of(final_status, "status") == "FAILED");
+  CHECK_THAT(text_of(final_status, "errorMessage"),
+             Catch::Contains("no running process has dataset " + tag + "_gone in its configuration, and none has had it "
+                             "for 600 s"));
+  CHECK(test::psql("SELECT string_agg(status, ',' ORDER BY id = '" + elsewhere + "' DESC) FROM export_jobs WHERE id IN ('" +
+                   elsewhere + "', '" + recent + "')") == "PENDING,PENDING\n");
+  CHECK(test::psql("SELECT count(*) FROM export_datasets WHERE dataset IN ('users', 'paused') AND "
+                   "known_at > now() - interval '1 minute'") == "2\n");
+  test::psql("DELETE FROM export_jobs WHERE s3_key = 'exports/" + tag + "'; DELETE FROM export_datasets WHERE "
+             "dataset LIKE '" + tag + "%'");
+}
+
 TEST_CASE("the job database gone silent: /healthz says so within seconds, and the process recovers by itself",
           "[fleet][faults]") {
   TcpRelay relay("127.0.0.1", static_cast<unsigned short>(std::stoi(service_setting("PGPORT"))));
