@@ -89,6 +89,9 @@ asio::awaitable<ApiResponse> get_download_url(engine::Engine& engine, const GetD
   if ((*job)->status != JobStatus::completed)
     co_return error_response(409, "conflict", "job " + route.id + " is " + std::string(engine::to_string((*job)->status)) +
                                                   ": a download URL exists only once it is COMPLETED");
+  if ((*job)->local_output)
+    co_return error_response(409, "conflict", "job " + route.id + " wrote to a local directory of the process that ran "
+                                              "it (pg2s3 export --output), not to S3: it has no download URL");
   auto url = engine.download_url(**job);
   if (!url) co_return engine_error(url.error());
   json::object answer{{"downloadUrl", url->url}, {"expiresAt", engine::iso8601(url->expires_at)}};

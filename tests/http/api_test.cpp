@@ -60,6 +60,19 @@ TEST_CASE("POST /exports/users: progress then the presigned download equals Post
   CHECK(text_of(jobs.at(0), "id") == id);  // newest first
 }
 
+TEST_CASE("a job that wrote to a local directory has no download URL: 409, not a URL to nothing", "[api]") {
+  ServerProcess server;
+  REQUIRE(request("GET", server.url("/healthz")).status == 200);  // export_jobs exists
+  // As `pg2s3 export --output DIR` records its job.
+  const std::string id = test::psql("INSERT INTO export_jobs (id, dataset, status, s3_key, created_at, finished_at, "
+                                    "local_output) VALUES (gen_random_uuid(), 'users', 'COMPLETED', '/tmp/out/users.csv', "
+                                    "now(), now(), true) RETURNING id").substr(0, 36);
+  auto link = request("GET", server.url("/exports/" + id + "/download-url"));
+  check_error(link, 409, "conflict");
+  CHECK_THAT(link.body, Catch::Contains("local directory"));
+  test::psql("DELETE FROM export_jobs WHERE id = '" + id + "'");
+}
+
 TEST_CASE("a gzip export through the API downloads as gzip of the same bytes", "[api]") {
   ServerProcess server;
   const auto id = start(server, "users", R"({"compression":"gzip","key":"api/users.csv.gz"})");
