@@ -341,33 +341,38 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     co_return Result<void>{};
   }
 
-  // Asked right before CompleteMultipartUpload: it is sent only after a heartbeat that leaves at least half
-  // the lease, measured on this machine's monotonic clock from before the heartbeat was sent. A slow
-  // heartbeat (the database stalled) is tried again: while nobody took the job its token still renews it.
-  asio::awaitable<Result<void>> confirm_lease(ActiveJob& job) {
-    constexpr int tries = 3;
+  static constexpr int lease_checks = 3;
+
+  // A heartbeat, tried again while the database does not answer (while nobody took the job its token still
+  // renews it), but not once the lease is lost. Returns how long the one that answered took, measured on
+  // this machine's monotonic clock from before it was sent.
+  asio::awaitable<Result<Clock::duration>> renew_lease_retrying(ActiveJob& job) {
     for (int attempt = 1;; ++attempt) {
       const auto sent = Clock::now();
-      if (auto renewed = co_await renew_lease(job); !renewed) {
-        if (!job.progress.cancel_requested && attempt < tries) continue;  // not lost: the database blinked
-        co_return renewed.error();
-      }
+      auto renewed = co_await renew_lease(job);
+      if (renewed) co_return Clock::now() - sent;
+      if (renewed.error().code == errc::lease_lost || attempt == lease_checks) co_return renewed.error();
+    }
+  }
+
+  // Asked right before CompleteMultipartUpload: it is sent only after a heartbeat that leaves at least half
+  // the lease. A slow heartbeat (the database stalled) is tried again.
+  asio::awaitable<Result<void>> confirm_lease(ActiveJob& job) {
+    for (int attempt = 1;; ++attempt) {
+      auto took = co_await renew_lease_retrying(job);
+      if (!took) co_return took.error();
       if (job.progress.cancel_requested) co_return detail::cancelled;
-      if (Clock::now() - sent <= config.jobs.lease / 2) co_return Result<void>{};
-      if (attempt == tries)
+      if (*took <= config.jobs.lease / 2) co_return Result<void>{};
+      if (attempt == lease_checks)
         co_return Error{errc::lease_lost, "the lease was renewed too slowly to complete the upload safely", true};
     }
   }
 
-  // Whether this attempt still holds its job, by a heartbeat: false when another holds it, and when the
-  // database cannot say so after a few tries (what is left then goes with the job's next attempt or the sweep).
+  // Whether this attempt still holds its job: false when another holds it, and when the database cannot
+  // say so after a few tries (what is left then goes with the job's next attempt or the sweep).
   asio::awaitable<bool> holds_lease(ActiveJob& job) {
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      auto renewed = co_await renew_lease(job);
-      if (renewed) co_return true;
-      if (renewed.error().code == errc::lease_lost) co_return false;
-    }
-    co_return false;
+    auto renewed = co_await renew_lease_retrying(job);
+    co_return renewed.has_value();
   }
 
   // Shows the retry in the status of the job whose object it is for, and logs it once.
