@@ -2,6 +2,8 @@
 // paced to a bandwidth, and each new connection waits a round trip before it is relayed.
 //   wan_proxy LISTEN_PORT UPSTREAM_HOST UPSTREAM_PORT MEGABYTES_PER_SECOND CONNECT_DELAY_MS
 // Runs until SIGINT or SIGTERM; prints the port it listens on (useful with port 0).
+#include "async/cancellation.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -22,7 +24,7 @@
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using pg2s3::async::use_tuple;
 
 struct Link {
   tcp::endpoint upstream;

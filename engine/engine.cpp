@@ -1,19 +1,19 @@
 #include "engine/engine.hpp"
 
+#include "async/sync.hpp"
 #include "engine/buffer_pool.hpp"
 #include "engine/compressor.hpp"
 #include "engine/detail/export_pipeline.hpp"
 #include "engine/detail/failure.hpp"
 #include "engine/detail/job_ending.hpp"
 #include "engine/detail/log.hpp"
+#include "engine/detail/manifest.hpp"
 #include "engine/detail/page_ranges.hpp"
 #include "engine/detail/parallel_export.hpp"
 #include "engine/detail/part_plan.hpp"
 #include "engine/detail/split_output.hpp"
 #include "engine/detail/sweep.hpp"
-#include "engine/detail/manifest.hpp"
 #include "engine/job_store.hpp"
-#include "engine/sync.hpp"
 #include "s3/client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -76,8 +76,8 @@ struct ActiveJob {
   detail::ExportTarget target;
   detail::ExportProgress progress;
   asio::cancellation_signal cancel;  // stops a running export's waiting step (progress.cancel_requested is the record)
-  Event finished;  // set once the job's ending is saved
-  Doorbell heartbeat;  // rung for a heartbeat now: a new upload id to record, or the export's end
+  async::Event finished;  // set once the job's ending is saved
+  async::Doorbell heartbeat;  // rung for a heartbeat now: a new upload id to record, or the export's end
   bool exported = false;  // run_export returned: the heartbeat stops
   bool holds_place = false;  // counts toward max_running_exports
   bool from_queue = false;  // claimed from the fleet's queue, not held for this process: another may retry it
@@ -131,7 +131,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
   bool closed = false;  // the Engine is gone: the periodic work stops
   asio::steady_timer drain_timer;  // the end of a drain; end_drain() brings it forward
   bool drain_ended = false;
-  Doorbell claim_bell;  // a job was queued, or room was made
+  async::Doorbell claim_bell;  // a job was queued, or room was made
   asio::steady_timer listen_retry;
   asio::steady_timer held_timer;  // paces renew_held_leases(), which runs while jobs wait here
   bool renewing_held = false;

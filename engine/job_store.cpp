@@ -80,7 +80,7 @@ constexpr std::string_view create_table = R"(
 constexpr std::string_view owner_lock_space = "1885811315";
 
 // Times travel as milliseconds since the epoch. (Statements are built before any co_await that uses
-// them: GCC 12 mishandles an initializer_list temporary across a co_await.)
+// them: async/README.md, GCC 12.)
 constexpr std::string_view columns =
     "id::text AS id, dataset, status, total_records, processed_records, bytes_uploaded, s3_key, format, "
     "compression, parallelism, max_file_size, files, manifest_key, local_output, upload_id, error_message, attempt, max_attempts, "
@@ -226,7 +226,7 @@ JobStore::Task<pg::QueryResult> JobStore::run(std::string_view sql, std::span<co
   // A statement runs to its end (or its deadline) even when its caller is cancelled: cancelling it would
   // close the connection that every other statement of this process waits its turn on.
   auto running = run_with_retry(sql, parameters, deadline);
-  co_return co_await uninterrupted(std::move(running));
+  co_return co_await async::uninterrupted(std::move(running));
 }
 
 JobStore::Task<pg::QueryResult> JobStore::run_with_retry(std::string_view sql, std::span<const pg::Parameter> parameters,

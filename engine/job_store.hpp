@@ -8,11 +8,11 @@
 // processes and a dropped connection loses while its process lives.
 #pragma once
 
+#include "async/sync.hpp"
 #include "engine/config.hpp"
 #include "engine/error.hpp"
 #include "engine/job.hpp"
 #include "engine/job_query.hpp"
-#include "engine/sync.hpp"
 #include "pg/connection.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -122,7 +122,7 @@ class JobStore {
   std::string runner_;
   std::optional<pg::Connection> connection_;
   std::int32_t owner_;  // written into the jobs it runs; the key of the advisory lock older versions read
-  Turn turn_;  // one statement at a time on the one connection
+  async::Turn turn_;  // one statement at a time on the one connection
 };
 
 }  // namespace pg2s3::engine

@@ -1,8 +1,10 @@
 #include "http/server.hpp"
 
+#include "async/cancellation.hpp"
+
 #include "http/handler.hpp"
 
-#include "engine/sync.hpp"
+#include "async/sync.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -30,7 +32,7 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;
 
 std::optional<tcp::endpoint> parse_listen_address(std::string_view address) {
   const auto colon = address.rfind(':');
@@ -82,7 +84,7 @@ struct Server::Impl {
   tcp::acceptor acceptor;
   std::list<Session*> sessions;
   bool stopping = false;
-  engine::Event sessions_ended;  // set once stopping and the last session is gone
+  async::Event sessions_ended;  // set once stopping and the last session is gone
 
   void close_idle_sessions() {
     for (Session* session : sessions)

@@ -1,5 +1,7 @@
 #include "pg/connection.hpp"
 
+#include "async/cancellation.hpp"
+
 #include "pg/detail/connection_state.hpp"
 #include "pg/detail/conninfo.hpp"
 
@@ -27,7 +29,8 @@ using detail::ConnectionParameters;
 using detail::parameter;
 using detail::set_parameter;
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;
+
 std::vector<std::string> split_hosts(const std::string& hosts) {
   std::vector<std::string> list;
   std::size_t from = 0;

@@ -1,5 +1,6 @@
 #include "pg/copy_out_stream.hpp"
 
+#include "async/cancellation.hpp"
 #include "pg/detail/connection_state.hpp"
 
 #include <boost/asio/error.hpp>
@@ -67,8 +68,8 @@ boost::asio::awaitable<Result<bool>> CopyOutStream::read(std::string& buffer, st
         drained = 0;
         co_await boost::asio::post(state_->executor, boost::asio::use_awaitable);
         if (!state_->conn) co_return Error{errc::closed, std::string(operation), {}, {}, {}, {}};
-        const auto state = co_await boost::asio::this_coro::cancellation_state;  // named: GCC 12 miscompiles it inline
-        if (state.cancelled() != boost::asio::cancellation_type::none)
+        const bool cancelled = co_await async::is_cancelled();
+        if (cancelled)
           co_return state_->interrupted(operation, boost::asio::error::operation_aborted);
       }
     } else if (length == 0) {  // no whole row buffered: wait for the server

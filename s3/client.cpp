@@ -1,5 +1,7 @@
 #include "s3/client.hpp"
 
+#include "async/cancellation.hpp"
+
 #include "s3/credentials/cache.hpp"
 #include "s3/credentials/chain.hpp"
 #include "s3/detail/connection_pool.hpp"
@@ -27,7 +29,7 @@ using detail::TransportFailure;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;
 constexpr std::size_t max_response_body = 16 * 1024 * 1024;  // XML listings, never object data
 
 // One S3 request before it is signed: signing happens per attempt, the payload hash once.

@@ -1,15 +1,17 @@
 #include "engine/detail/export_pipeline.hpp"
 
-#include "engine/sync.hpp"
+#include "async/cancellation.hpp"
+
+#include "async/sync.hpp"
 
 #include "engine/detail/in_flight_limit.hpp"
 #include "engine/detail/parallel_export.hpp"
 #include "engine/detail/part_plan.hpp"
 #include "engine/detail/part_source.hpp"
 #include "engine/detail/part_writer.hpp"
-#include "engine/detail/task_group.hpp"
 #include "engine/detail/row_estimate.hpp"
 #include "engine/detail/split_output.hpp"
+#include "engine/detail/task_group.hpp"
 #include "pg/connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -71,12 +73,11 @@ asio::awaitable<Result<PlanEstimate>> estimate_output(pg::Connection& connection
   co_return estimate;
 }
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;
 using Clock = std::chrono::steady_clock;
 
 // A filled part buffer, or nothing: the end of the data.
 using PartChannel = asio::experimental::channel<void(boost::system::error_code, std::optional<BufferPool::Lease>)>;
-
 
 // The COPY, made into the target's format. A Parquet row group is about a part: bytes are handed out a
 // row group at a time, so a part rarely waits for more than one.
@@ -141,8 +142,8 @@ asio::awaitable<Result<void>> receive_parts(PartWriter& writer, PartChannel& par
     auto [ec, part] = co_await parts.async_receive(use_tuple);
     if (ec) co_return Error{ec, "the row reader stopped"};
     if (!part) co_return Result<void>{};  // the end of the data
-    const auto state = co_await asio::this_coro::cancellation_state;  // named: GCC 12 miscompiles it inline
-    if (state.cancelled() != asio::cancellation_type::none) co_return cancelled;
+    const bool stopped = co_await async::is_cancelled();
+    if (stopped) co_return cancelled;
     const std::uint64_t bytes = part->bytes().size();
     uploads.start(upload_part(writer, std::move(*part), limit, progress));
     limit.part_started(Clock::now(), bytes, flow.reader_waiting, parts_with_room(pool, part_size));
@@ -206,7 +207,7 @@ asio::awaitable<Result<void>> commit(pg::Connection& connection, PartWriter& wri
   // Uninterrupted: a CompleteMultipartUpload cut short may still take effect at S3, leaving an object of a
   // job that says CANCELLED. A cancel that comes meanwhile is seen afterwards, through cancel_requested.
   auto completing = writer.complete();
-  co_return co_await uninterrupted(std::move(completing));
+  co_return co_await async::uninterrupted(std::move(completing));
 }
 
 // Opens the output, fills it by `transfer(writer)`, and commits it; aborts it on any failure.
@@ -215,7 +216,7 @@ asio::awaitable<Result<void>> write_output(const EngineConfig& config, s3::Clien
                                            pg::Connection& connection, ExportProgress& progress, Transfer transfer) {
   const bool local = !target.output_path.empty();
   auto opening = open_part_writer(config, client, target, local ? target.output_path : target.s3_key);
-  auto writer = co_await uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
+  auto writer = co_await async::uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
   if (!writer) co_return writer.error();
   if (const auto upload_id = (*writer)->upload_id(); !upload_id.empty()) {
     progress.upload_id = upload_id;

@@ -1,7 +1,8 @@
 #include "engine/detail/parallel_export.hpp"
 
+#include "async/cancellation.hpp"
+#include "async/sync.hpp"
 #include "engine/compressor.hpp"
-#include "engine/sync.hpp"
 
 #include "engine/detail/in_flight_limit.hpp"
 #include "engine/detail/part_source.hpp"
@@ -31,11 +32,6 @@ constexpr auto until_woken = std::chrono::hours(24);  // a wait that a ring or a
 using Clock = InFlightLimit::Clock;
 
 std::size_t piece_capacity() { return largest_piece + Compressor::max_overshoot; }
-
-asio::awaitable<bool> is_cancelled() {
-  const auto state = co_await asio::this_coro::cancellation_state;  // named: GCC 12 miscompiles it inline
-  co_return state.cancelled() != asio::cancellation_type::none;
-}
 
 // A piece of a range, handed over by the reader that filled it.
 struct Piece {
@@ -70,7 +66,7 @@ class RangeSequencer {
   asio::awaitable<bool> room(int reader) {
     auto& state = readers_[reader];
     for (;;) {
-      const bool cancelled_here = co_await is_cancelled();  // named: GCC 12 mishandles a co_await in a condition
+      const bool cancelled_here = co_await async::is_cancelled();
       if (stopped_ || cancelled_here) co_return false;
       if (state.waiting < pieces_ahead) co_return true;
       co_await state.bell.wait_for(until_woken);
@@ -80,7 +76,7 @@ class RangeSequencer {
   // The next piece of `range`, once it is there; nothing when stopped or cancelled.
   asio::awaitable<std::optional<Piece>> next(std::size_t range) {
     for (;;) {
-      const bool cancelled_here = co_await is_cancelled();
+      const bool cancelled_here = co_await async::is_cancelled();
       if (stopped_ || cancelled_here) co_return std::nullopt;
       if (auto queue = queues_.find(range); queue != queues_.end() && !queue->second.empty()) {
         Piece piece = std::move(queue->second.front());
@@ -98,12 +94,12 @@ class RangeSequencer {
  private:
   struct Reader {
     explicit Reader(asio::any_io_executor executor) : bell(executor) {}
-    Doorbell bell;
+    async::Doorbell bell;
     int waiting = 0;
   };
   std::deque<Reader> readers_;
   std::map<std::size_t, std::deque<Piece>> queues_;  // by range
-  Doorbell writer_bell_;
+  async::Doorbell writer_bell_;
   bool stopped_ = false;
 };
 
@@ -164,7 +160,7 @@ class ObjectParts final : public PieceSink {
     co_await uploads_.wait_below(static_cast<std::size_t>(limit_.current()));
     waited_ += Clock::now() - start;
     if (uploads_.failure()) co_return *uploads_.failure();
-    const bool stopped = co_await is_cancelled();  // named: GCC 12 mishandles a co_await in a condition
+    const bool stopped = co_await async::is_cancelled();
     if (stopped) co_return cancelled;
     const std::uint64_t bytes = part_->bytes().size();
     filled_ += bytes;

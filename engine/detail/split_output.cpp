@@ -1,7 +1,7 @@
 #include "engine/detail/split_output.hpp"
 
+#include "async/sync.hpp"
 #include "engine/compressor.hpp"
-#include "engine/sync.hpp"
 
 #include "engine/detail/manifest.hpp"
 #include "engine/detail/parallel_export.hpp"
@@ -145,7 +145,7 @@ class FileSplitter final : public PieceSink {
   asio::awaitable<Result<void>> open_file() {
     file_ = {split_file_key(prefix(), files_.size(), target_.format, target_.compression), header_.size(), 0};
     auto opening = open_part_writer(config_, client_, target_, file_.key);
-    auto writer = co_await uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
+    auto writer = co_await async::uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
     if (!writer) co_return writer.error();
     writer_ = std::move(*writer);
     parts_ = object_parts(executor_, *writer_, pool_, plan_, config_.max_parts_in_flight, progress_);
@@ -222,11 +222,11 @@ asio::awaitable<Result<void>> commit_files(const EngineConfig& config, s3::Clien
                                            ExportProgress& progress) {
   if (auto ended = co_await end_snapshot(coordinator, progress); !ended) co_return ended;
   auto completing = files.complete();
-  if (auto completed = co_await uninterrupted(std::move(completing)); !completed) co_return completed;
+  if (auto completed = co_await async::uninterrupted(std::move(completing)); !completed) co_return completed;
   manifest.files = files.files();
   const std::string body = manifest_json(manifest, target.output_path.empty() ? config.bucket : std::string());
   auto writing = write_manifest(config, client, target, body);
-  co_return co_await uninterrupted(std::move(writing));
+  co_return co_await async::uninterrupted(std::move(writing));
 }
 
 }  // namespace
@@ -296,7 +296,7 @@ asio::awaitable<Result<void>> export_files(const EngineConfig& config, s3::Clien
   }
   if (written) co_return written;
   auto removing = files.remove();
-  if (auto removed = co_await uninterrupted(std::move(removing)); !removed) progress.abort_failure = removed.error().message;
+  if (auto removed = co_await async::uninterrupted(std::move(removing)); !removed) progress.abort_failure = removed.error().message;
   co_return written;
 }
 

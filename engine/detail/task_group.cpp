@@ -1,5 +1,7 @@
 #include "engine/detail/task_group.hpp"
 
+#include "async/cancellation.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -9,7 +11,7 @@
 namespace pg2s3::engine::detail {
 
 namespace asio = boost::asio;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;
 
 TaskGroup::TaskGroup(asio::any_io_executor executor)
     : executor_(executor), changed_(executor, asio::steady_timer::time_point::max()) {}
@@ -40,8 +42,8 @@ asio::awaitable<void> TaskGroup::wait_below(std::size_t limit) {
   while (running_ >= limit && !failure_) {
     changed_.expires_at(asio::steady_timer::time_point::max());
     co_await changed_.async_wait(use_tuple);
-    const auto state = co_await asio::this_coro::cancellation_state;  // named: GCC 12 miscompiles it inline
-    if (state.cancelled() != asio::cancellation_type::none) co_return;
+    const bool cancelled = co_await async::is_cancelled();
+    if (cancelled) co_return;
   }
 }
 

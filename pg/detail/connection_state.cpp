@@ -1,5 +1,7 @@
 #include "pg/detail/connection_state.hpp"
 
+#include "async/cancellation.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -16,7 +18,7 @@ using asio::posix::stream_descriptor;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;
 
 std::string trimmed(const char* text) {
   std::string_view view = text ? text : "";

@@ -1,5 +1,7 @@
 #include "s3/credentials/command_output.hpp"
 
+#include "async/cancellation.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -26,7 +28,7 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::posix::stream_descriptor;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;
 
 struct Started {
   pid_t pid = 0;

@@ -1,5 +1,7 @@
 #include "s3/credentials/http_call.hpp"
 
+#include "async/cancellation.hpp"
+
 #include "s3/detail/http_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -11,7 +13,7 @@ namespace pg2s3::s3 {
 namespace {
 
 namespace asio = boost::asio;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;
 constexpr std::size_t max_answer = 64 * 1024;
 
 asio::ssl::context& tls_context() {

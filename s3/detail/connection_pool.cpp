@@ -1,5 +1,7 @@
 #include "s3/detail/connection_pool.hpp"
 
+#include "async/cancellation.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -38,7 +40,7 @@ void ConnectionPool::give_back(std::string authority, std::unique_ptr<HttpConnec
 asio::awaitable<std::pair<std::unique_ptr<HttpConnection>, TransportFailure>> ConnectionPool::open(
     const Endpoint& target) {
   using namespace asio::experimental::awaitable_operators;
-  constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+  using async::use_tuple;
   asio::ip::tcp::resolver resolver(executor_);
   asio::steady_timer deadline(executor_, connect_timeout_);
   auto resolved = co_await (resolver.async_resolve(target.host, target.port, use_tuple) ||

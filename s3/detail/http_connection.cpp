@@ -1,5 +1,7 @@
 #include "s3/detail/http_connection.hpp"
 
+#include "async/cancellation.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -20,7 +22,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;
 constexpr std::size_t max_error_body = 64 * 1024;
 
 using Stream = std::variant<beast::tcp_stream, beast::ssl_stream<beast::tcp_stream>>;

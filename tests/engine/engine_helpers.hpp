@@ -1,6 +1,7 @@
 // Helpers of the engine tests: an engine on the test services, exports run to their end, what RGW holds.
 #pragma once
 
+#include "async/cancellation.hpp"
 #include "engine/engine.hpp"
 #include "tests/support/services.hpp"
 
@@ -18,7 +19,7 @@ namespace pg2s3::test {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;
 const std::string users_query = "SELECT id, email, name, created_at FROM users";
 // Big enough to be caught mid-flight: about 2.5 million rows, 110 MB.
 const std::string slow_query = "SELECT g AS id, md5(g::text) AS hash, g * 2 AS twice FROM generate_series(1, 2500000) AS g";

@@ -1,5 +1,7 @@
 // The async PostgreSQL layer against the real PostgreSQL of scripts/services.
 #include "pg/connection.hpp"
+
+#include "async/cancellation.hpp"
 #include "pg/detail/connection_state.hpp"
 #include "tests/support/services.hpp"
 
@@ -27,7 +29,7 @@ using asio::experimental::awaitable_operators::operator||;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using pg2s3::async::use_tuple;
 constexpr int awkward_rows = 1'000'000;
 const std::string awkward_copy =
     "COPY (SELECT * FROM pg_copy_test ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)";

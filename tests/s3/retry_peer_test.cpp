@@ -1,5 +1,7 @@
 // The client's retries against a scripted loopback HTTP peer: what is retried, what is not, and how often.
 #include "s3/client.hpp"
+
+#include "async/cancellation.hpp"
 #include "tests/support/run.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -20,7 +22,7 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using pg2s3::async::use_tuple;
 
 struct Reply {
   std::string bytes;

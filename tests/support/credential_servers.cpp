@@ -1,5 +1,7 @@
 #include "tests/support/credential_servers.hpp"
 
+#include "async/cancellation.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -24,7 +26,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 

@@ -1,5 +1,7 @@
 #include "tests/support/s3_fault_proxy.hpp"
 
+#include "async/cancellation.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -25,7 +27,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 

@@ -1,15 +1,13 @@
-#include "engine/sync.hpp"
+#include "async/sync.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include "async/cancellation.hpp"
 
 #include <algorithm>
 #include <utility>
 
-namespace pg2s3::engine {
+namespace pg2s3::async {
 
 namespace asio = boost::asio;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 Event::Event(asio::any_io_executor executor) : timer_(std::move(executor), asio::steady_timer::time_point::max()) {}
 
@@ -69,4 +67,4 @@ void Turn::pass_on() {
   next->wakeup.cancel();
 }
 
-}  // namespace pg2s3::engine
+}  // namespace pg2s3::async

@@ -1,5 +1,6 @@
 // The waiting primitives: an Event, and a Turn that a cancelled waiter never takes.
-#include "engine/sync.hpp"
+#include "async/sync.hpp"
+
 #include "tests/support/run.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -24,7 +25,7 @@ asio::awaitable<void> let_others_run() { co_await asio::post(co_await asio::this
 
 TEST_CASE("an event wakes every waiter once set, and later waits return at once", "[sync]") {
   asio::io_context io;
-  engine::Event event(io.get_executor());
+  async::Event event(io.get_executor());
   int woken = 0;
   test::run(io, [&]() -> asio::awaitable<void> {
     const auto executor = co_await asio::this_coro::executor;
@@ -45,7 +46,7 @@ TEST_CASE("an event wakes every waiter once set, and later waits return at once"
 
 TEST_CASE("a turn goes to one holder at a time, in arrival order", "[sync]") {
   asio::io_context io;
-  engine::Turn turn(io.get_executor());
+  async::Turn turn(io.get_executor());
   std::vector<std::string> log;
   auto user = [&](std::string name) -> asio::awaitable<void> {
     auto held = co_await turn.take();
@@ -65,7 +66,7 @@ TEST_CASE("a turn goes to one holder at a time, in arrival order", "[sync]") {
 
 TEST_CASE("a waiter cancelled before its turn never takes it nor ends the holder's", "[sync]") {
   asio::io_context io;
-  engine::Turn turn(io.get_executor());
+  async::Turn turn(io.get_executor());
   asio::cancellation_signal cancel;
   bool cancelled_got_turn = true;
   bool third_ran_alone = false;
@@ -94,7 +95,7 @@ TEST_CASE("a waiter cancelled before its turn never takes it nor ends the holder
 
 TEST_CASE("a doorbell wakes its waiter early, and a ring while nobody waits is kept for the next wait", "[sync]") {
   asio::io_context io;
-  engine::Doorbell bell(io.get_executor());
+  async::Doorbell bell(io.get_executor());
   constexpr auto never = std::chrono::hours(24);
   bool woken = false;
   test::run(io, [&]() -> asio::awaitable<void> {
@@ -123,7 +124,7 @@ TEST_CASE("a doorbell wakes its waiter early, and a ring while nobody waits is k
 TEST_CASE("an uninterrupted step runs to its end through a cancel, and later waits can be cancelled again", "[sync]") {
   asio::io_context io;
   asio::cancellation_signal cancel;
-  engine::Event step_may_end(io.get_executor()), never(io.get_executor());
+  async::Event step_may_end(io.get_executor()), never(io.get_executor());
   bool step_ended = false, later_wait_cancelled = false;
   test::run(io, [&]() -> asio::awaitable<void> {
     const auto executor = co_await asio::this_coro::executor;
@@ -133,7 +134,7 @@ TEST_CASE("an uninterrupted step runs to its end through a cancel, and later wai
         co_await step_may_end.wait();
         co_return 1;
       };
-      step_ended = co_await engine::uninterrupted(step()) == 1 && step_may_end.is_set();
+      step_ended = co_await async::uninterrupted(step()) == 1 && step_may_end.is_set();
       co_await never.wait();
       later_wait_cancelled = !never.is_set();
     }, asio::bind_cancellation_slot(cancel.slot(), asio::detached));

@@ -10,7 +10,7 @@
 #include <deque>
 #include <optional>
 
-namespace pg2s3::engine {
+namespace pg2s3::async {
 
 // Happens once: set() wakes every waiter, and every later wait returns at once.
 class Event {
@@ -90,4 +90,4 @@ boost::asio::awaitable<T> uninterrupted(boost::asio::awaitable<T> step) {
   co_return outcome;
 }
 
-}  // namespace pg2s3::engine
+}  // namespace pg2s3::async
