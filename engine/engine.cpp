@@ -297,7 +297,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
   // files of a split output, some of which this attempt might not write again.
   asio::awaitable<void> clear_earlier_attempt(ActiveJob& job) {
     const auto& record = job.claim.job;
-    if (!record.upload_id.empty()) {
+    if (!record.upload_id.empty() && !record.max_file_size) {
       auto aborted = co_await client.abort_multipart_upload(config.bucket, record.s3_key, record.upload_id);
       if (!aborted && aborted.error().s3_code != "NoSuchUpload")
         log("job " + record.id + ": aborting the upload of its earlier attempt (left to S3's lifecycle rules): " +
@@ -307,6 +307,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     if (record.attempt > 1 && record.max_file_size && !record.local_output) {
       if (auto deleted = co_await detail::delete_split_output(client, config.bucket, record.s3_key); !deleted)
         log("job " + record.id + ": deleting the files of its earlier attempt: " + deleted.error().message);
+      job.progress.upload_id.clear();  // what it named is gone with them
     }
   }
 

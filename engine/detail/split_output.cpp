@@ -120,8 +120,18 @@ class FileSplitter final : public PieceSink {
   }
 
   // Leaves nothing: the open file aborted, every finished one deleted unless another attempt may have taken
-  // their keys over; the first reason it could not.
+  // their keys over; the first reason it could not. What it could not remove stays on record (an upload id
+  // of the output) for the sweep.
   asio::awaitable<Result<void>> remove() {
+    auto removed = co_await remove_files();
+    progress_.upload_id = removed ? std::string() : last_upload_id_;
+    co_return removed;
+  }
+
+  const std::vector<ManifestFile>& files() const { return files_; }
+
+ private:
+  asio::awaitable<Result<void>> remove_files() {
     Result<void> removed;
     if (writer_) removed = co_await writer_->abort();
     if (progress_.output_taken_over || files_.empty()) co_return removed;
@@ -136,9 +146,6 @@ class FileSplitter final : public PieceSink {
     co_return removed;
   }
 
-  const std::vector<ManifestFile>& files() const { return files_; }
-
- private:
   bool local() const { return !target_.output_path.empty(); }
   const std::string& prefix() const { return local() ? target_.output_path : target_.s3_key; }
 
@@ -148,6 +155,9 @@ class FileSplitter final : public PieceSink {
     auto writer = co_await async::uninterrupted(std::move(opening));  // else an upload nobody knows of may be left
     if (!writer) co_return writer.error();
     writer_ = std::move(*writer);
+    // On record while the file is open, so that a killed or failed attempt's file is cleaned up by whoever
+    // comes next (the sweep treats a split output's recorded upload as "clean the prefix").
+    progress_.upload_id = last_upload_id_ = std::string(writer_->upload_id());
     parts_ = object_parts(executor_, *writer_, pool_, plan_, config_.max_parts_in_flight, progress_);
     co_return co_await parts_->take(header_, 0);
   }
@@ -167,6 +177,7 @@ class FileSplitter final : public PieceSink {
     files_.push_back(file_);
     parts_.reset();
     writer_.reset();
+    progress_.upload_id.clear();
     progress_.files = static_cast<int>(files_.size());
     progress_.changed();
   }
@@ -191,6 +202,7 @@ class FileSplitter final : public PieceSink {
   BufferPool& pool_;
   ExportProgress& progress_;
   std::string header_;  // compressed on its own when the files are
+  std::string last_upload_id_;  // of the file opened last
   std::vector<ManifestFile> files_;  // finished
   ManifestFile file_;  // being written
   std::unique_ptr<PartWriter> writer_;
@@ -239,16 +251,20 @@ std::string split_file_key(std::string_view prefix, std::size_t index, Format fo
 
 std::string manifest_key(std::string_view prefix) { return std::string(prefix) + "/manifest.json"; }
 
-asio::awaitable<Result<void>> delete_split_output(s3::Client& client, const std::string& bucket, std::string_view prefix) {
-  if (auto deleted = co_await client.delete_object(bucket, manifest_key(prefix)); !deleted)
-    co_return failure(deleted.error());
-  // A killed attempt records no upload of its files: the one it had open is found by its prefix.
+asio::awaitable<Result<void>> abort_split_uploads(s3::Client& client, const std::string& bucket, std::string_view prefix) {
   auto open = co_await client.list_multipart_uploads(bucket, std::string(prefix) + "/part-");
   if (!open) co_return failure(open.error());
   for (const auto& upload : *open) {
     auto aborted = co_await client.abort_multipart_upload(bucket, upload.key, upload.upload_id);
     if (!aborted && aborted.error().s3_code != "NoSuchUpload") co_return failure(aborted.error());
   }
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> delete_split_output(s3::Client& client, const std::string& bucket, std::string_view prefix) {
+  if (auto deleted = co_await client.delete_object(bucket, manifest_key(prefix)); !deleted)
+    co_return failure(deleted.error());
+  if (auto aborted = co_await abort_split_uploads(client, bucket, prefix); !aborted) co_return aborted;
   auto listed = co_await client.list_objects(bucket, std::string(prefix) + "/part-");
   if (!listed) co_return failure(listed.error());
   for (const auto& file : *listed) {

@@ -13,8 +13,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-// The uploads open at a rescued job's key, or under its prefix for a split output, for an attempt that
-// died before it recorded its own.
+// The uploads open at a rescued job's key, for an attempt that died before it recorded its own.
 asio::awaitable<std::vector<s3::MultipartUploadListing>> uploads_at_key(s3::Client& client, const std::string& bucket,
                                                                         const JobRecord& job) {
   std::vector<s3::MultipartUploadListing> found;
@@ -24,16 +23,34 @@ asio::awaitable<std::vector<s3::MultipartUploadListing>> uploads_at_key(s3::Clie
     log("listing the uploads of job " + job.id + ": " + listed.error().message());
     co_return found;
   }
-  const std::string files = job.s3_key + "/";
   for (auto& upload : *listed)
-    if (upload.key == job.s3_key || (job.max_file_size && upload.key.starts_with(files))) found.push_back(std::move(upload));
+    if (upload.key == job.s3_key) found.push_back(std::move(upload));
   co_return found;
 }
 
-// The rescued job's upload, or the uploads at its key (under its prefix, for a split output) for an
-// attempt that died before it recorded its own.
+// A split output's record names at most the upload of the file open last (or, after a cleanup that
+// failed, that something is left): its uploads are found under its prefix, and once the job has ended
+// without completing, its files go too. The record is forgotten once that is done.
+asio::awaitable<void> clean_split_output(JobStore& store, s3::Client& client, const std::string& bucket,
+                                         const JobRecord& job) {
+  if (job.status == JobStatus::running || !job.started_at) co_return;
+  const bool unfinished = job.status == JobStatus::failed || job.status == JobStatus::cancelled;
+  Result<void> cleaned;
+  if (unfinished) cleaned = co_await delete_split_output(client, bucket, job.s3_key);
+  else cleaned = co_await abort_split_uploads(client, bucket, job.s3_key);
+  if (!cleaned) {
+    log("job " + job.id + ": cleaning up its files: " + cleaned.error().message);
+    co_return;
+  }
+  if (job.upload_id.empty()) co_return;
+  if (auto forgotten = co_await store.forget_upload(job.id, job.upload_id); !forgotten) log(forgotten.error().message);
+}
+
+// The rescued or ended job's upload, or the uploads at its key for an attempt that died before it recorded
+// its own; for a split output, what is under its prefix.
 asio::awaitable<void> abort_uploads_of(JobStore& store, s3::Client& client, const std::string& bucket,
                                        const JobRecord& job) {
+  if (job.max_file_size && !job.local_output) co_return co_await clean_split_output(store, client, bucket, job);
   std::vector<s3::MultipartUploadListing> uploads;
   if (!job.upload_id.empty()) uploads.push_back({job.s3_key, job.upload_id, {}});
   else uploads = co_await uploads_at_key(client, bucket, job);
@@ -57,13 +74,9 @@ asio::awaitable<void> rescue(JobStore& store, s3::Client& client, const std::str
   for (const auto& job : *rescued) {
     log("job " + job.id + ": " + (job.errors.empty() ? std::string("its lease expired") : job.errors.back()) + ": " +
         (job.status == JobStatus::failed ? "FAILED, its attempts spent" : "PENDING again"));
+    // An output that will not run again loses its files too (abort_uploads_of, for a split output), and an
+    // object one of its attempts completed before its ending could be stored.
     co_await abort_uploads_of(store, client, bucket, job);
-    // An output that will not run again: the files its attempts wrote go too, and an object one of them
-    // completed before its ending could be stored.
-    if (job.status == JobStatus::failed && job.max_file_size && !job.local_output) {
-      if (auto deleted = co_await delete_split_output(client, bucket, job.s3_key); !deleted)
-        log("job " + job.id + ": deleting the files of its attempts: " + deleted.error().message);
-    }
     if (job.status == JobStatus::failed) co_await delete_stray_object(client, bucket, job);
   }
 }

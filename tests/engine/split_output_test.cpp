@@ -5,6 +5,7 @@
 #include "engine/engine.hpp"
 #include "pg/connection.hpp"
 #include "tests/engine/engine_helpers.hpp"
+#include "tests/support/s3_fault_proxy.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -237,6 +238,53 @@ TEST_CASE("a split export cancelled after files were written leaves none of them
   auto job = stopped_after_a_file(io, *engine, split_request("split_slow", 256 * 1024, 1), cancel);
   CHECK(job.status == JobStatus::cancelled);
   CHECK(nothing_under(io, job));
+}
+
+TEST_CASE("a split export whose cleanup S3 refused keeps it on record, and the sweep finishes it once S3 is back",
+          "[split][faults]") {
+  S3FaultProxy proxy(service_setting("PG2S3_S3_ENDPOINT"));
+  asio::io_context io;
+  auto config = split_config();
+  config.s3.endpoint = proxy.endpoint();
+  config.s3.retry = {3, std::chrono::milliseconds(10), std::chrono::milliseconds(50)};
+  config.sweep_interval = std::chrono::milliseconds(20);
+  engine::JobRecord ended, swept;
+  bool files_left_while_away = false;
+  test::run(io, [&]() -> asio::awaitable<void> {  // one coroutine: the periodic sweep lives as long as the engine
+    const auto executor = io.get_executor();  // named: async/README.md, GCC 12
+    auto started_engine = co_await engine::Engine::start(executor, config);
+    auto engine = std::move(started_engine.value());
+    auto started = co_await engine->start_export(split_request("split_slow", 256 * 1024, 1));
+    const std::string id = started.value().id;
+    auto a_file_written = [&]() -> asio::awaitable<bool> {
+      auto job = co_await engine->find_job(id);
+      co_return job && *job && (*job)->files.value_or(0) > 0;
+    };
+    const bool written = co_await poll_until(a_file_written);
+    REQUIRE(written);
+    proxy.go_away(0, -1);  // from now on the open file's abort and the deletes fail too
+    auto cancelled = co_await engine->cancel(id);
+    CHECK(cancelled.has_value());
+    ended = (co_await engine->wait(id)).value();
+    auto direct = s3::Client::create(executor, rgw_config()).value();
+    auto objects = co_await direct.list_objects(bucket(), ended.s3_key + "/");
+    files_left_while_away = !objects.value().empty();
+
+    proxy.come_back();
+    auto cleaned_up = [&]() -> asio::awaitable<bool> {
+      auto job = co_await engine->find_job(id);
+      swept = **job;
+      co_return swept.upload_id.empty();
+    };
+    const bool forgotten = co_await poll_until(cleaned_up);
+    CHECK(forgotten);
+  }());
+  // Cancelled, or failed by S3 going away before the cancel was seen: either way it did not complete.
+  CHECK((ended.status == JobStatus::cancelled || ended.status == JobStatus::failed));
+  CHECK_FALSE(ended.upload_id.empty());  // before: nothing on record, and the files stayed for good
+  CHECK(files_left_while_away);
+  CHECK(nothing_under(io, ended));
+  CHECK(keys_under(io, ended.s3_key).empty());
 }
 
 TEST_CASE("what a dead process's split export left is gone before its next attempt, and once its attempts are spent",
