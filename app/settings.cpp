@@ -482,6 +482,11 @@ std::variant<Settings, std::string> load_settings(const Flags& flags, const Envi
   if (jobs.lease < 3 * settings.engine.progress_interval)
     return "config file " + config_file + ": [jobs] lease_ms (" + std::to_string(jobs.lease.count()) +
            ") must be at least three times heartbeat_ms (" + std::to_string(settings.engine.progress_interval.count()) + ")";
+  // Every sweep records this process's datasets: a grace shorter than a few sweeps would fail its own jobs.
+  if (jobs.unknown_dataset_grace < 3 * settings.engine.sweep_interval)
+    return "config file " + config_file + ": [jobs] unknown_dataset_after_ms (" +
+           std::to_string(jobs.unknown_dataset_grace.count()) + ") must be at least three times rescue_interval_ms (" +
+           std::to_string(settings.engine.sweep_interval.count()) + ")";
   return settings;
 }
 

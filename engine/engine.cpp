@@ -305,9 +305,9 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
       job.progress.upload_id.clear();
     }
     if (record.attempt > 1 && record.max_file_size && !record.local_output) {
-      if (auto deleted = co_await detail::delete_split_output(client, config.bucket, record.s3_key); !deleted)
-        log("job " + record.id + ": deleting the files of its earlier attempt: " + deleted.error().message);
-      job.progress.upload_id.clear();  // what it named is gone with them
+      auto deleted = co_await detail::delete_split_output(client, config.bucket, record.s3_key);
+      if (deleted) job.progress.upload_id.clear();  // what it named is gone with them
+      else log("job " + record.id + ": deleting the files of its earlier attempt: " + deleted.error().message);
     }
   }
 
@@ -496,7 +496,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
   asio::awaitable<void> claim_jobs() {
     while (accepting()) {
       while (accepting() && room() > 0) {
-        auto claims = co_await store->claim(static_cast<int>(room()), dataset_names());
+        const auto datasets = dataset_names();  // named: async/README.md, GCC 12
+        auto claims = co_await store->claim(static_cast<int>(room()), datasets);
         if (!claims) log("claiming jobs: " + claims.error().message);
         if (!claims || claims->empty()) break;
         if (!accepting()) co_return co_await hand_back_all(*claims);  // claimed as this process began to stop

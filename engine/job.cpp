@@ -86,10 +86,21 @@ std::string_view content_type(Format format, Compression compression) {
   }
 }
 
+namespace {
+std::string_view last_part(std::string_view key) {
+  const auto slash = key.rfind('/');
+  return key.substr(slash == std::string_view::npos ? 0 : slash + 1);
+}
+}  // namespace
+
 bool writes_its_own_key(const JobRecord& job) {
   if (job.local_output || job.max_file_size > 0 || job.id.empty()) return false;
-  const auto slash = job.s3_key.rfind('/');
-  return std::string_view(job.s3_key).substr(slash == std::string::npos ? 0 : slash + 1).starts_with(job.id);
+  return last_part(job.s3_key).starts_with(job.id);
+}
+
+bool writes_its_own_prefix(const JobRecord& job) {
+  if (job.local_output || job.max_file_size == 0 || job.id.empty()) return false;
+  return last_part(job.s3_key) == job.id;
 }
 
 int progress_percent(const JobRecord& job) {

@@ -80,6 +80,8 @@ int progress_percent(const JobRecord& job);
 // Whether the job writes one S3 object under the key made of its own id (no key was asked for): whatever
 // stands there is this job's, which nobody could have named before the job existed.
 bool writes_its_own_key(const JobRecord& job);
+// The same for a split output in S3: its files are under a prefix made of its own id.
+bool writes_its_own_prefix(const JobRecord& job);
 
 // A random (version 4) UUID in its canonical lower-case form.
 std::string new_job_id();

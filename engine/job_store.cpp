@@ -70,8 +70,12 @@ constexpr std::string_view create_table = R"(
     CREATE INDEX IF NOT EXISTS export_jobs_running ON export_jobs (owner) WHERE status = 'RUNNING';
     CREATE UNIQUE INDEX IF NOT EXISTS export_jobs_idempotency_key ON export_jobs (idempotency_key)
       WHERE idempotency_key IS NOT NULL;
-    -- The datasets some claiming process has configured, and when one last said so.
-    CREATE TABLE IF NOT EXISTS export_datasets (dataset text PRIMARY KEY, known_at timestamptz NOT NULL);
+    -- The datasets some claiming process has configured, and when one last said so. Those of jobs already
+    -- waiting count as known now: processes of an earlier version, which record nothing, may run them.
+    IF to_regclass('export_datasets') IS NULL THEN
+      CREATE TABLE export_datasets (dataset text PRIMARY KEY, known_at timestamptz NOT NULL);
+      INSERT INTO export_datasets SELECT DISTINCT dataset, now() FROM export_jobs WHERE status = 'PENDING';
+    END IF;
   END
   $migrate$;
   RESET client_min_messages)";
@@ -472,7 +476,8 @@ JobStore::Task<std::vector<JobRecord>> JobStore::fail_unknown_datasets(std::span
   // `known`, the other processes' by the table.
   const std::string statement = sql({R"(
     WITH known AS (
-      INSERT INTO export_datasets (dataset, known_at) SELECT unnest($1::text[]), now()
+      INSERT INTO export_datasets (dataset, known_at)
+      SELECT DISTINCT name, now() FROM unnest($1::text[]) AS name ORDER BY name  -- one order: no deadlock
       ON CONFLICT (dataset) DO UPDATE SET known_at = excluded.known_at
       RETURNING dataset),
     unknown AS MATERIALIZED (

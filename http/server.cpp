@@ -1,10 +1,8 @@
 #include "http/server.hpp"
 
 #include "async/cancellation.hpp"
-
-#include "http/handler.hpp"
-
 #include "async/sync.hpp"
+#include "http/handler.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -253,9 +253,9 @@ Connection::Task<void> join_snapshot(Connection& connection, std::string_view sn
   // server does not know, when the exporter is still there, means the connection reached another server.
   if (!joined && joined.error().sqlstate == "22023" && well_formed) {
     Error error = joined.error();
-    error.hint = "this connection reached another server than the one that exported the snapshot (a reader "
-                 "endpoint or DNS name that spreads connections over replicas, or a transaction-mode pooler): "
-                 "give the exported data's connection string one server's address";
+    error.hint = "the exporting transaction ended, or this connection reached another server than the one that "
+                 "exported the snapshot (a reader endpoint or DNS name that spreads connections over replicas, or "
+                 "a transaction-mode pooler): give the exported data's connection string one server's address";
     co_return error;
   }
   co_return joined;

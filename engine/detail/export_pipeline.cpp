@@ -1,9 +1,7 @@
 #include "engine/detail/export_pipeline.hpp"
 
 #include "async/cancellation.hpp"
-
 #include "async/sync.hpp"
-
 #include "engine/detail/in_flight_limit.hpp"
 #include "engine/detail/parallel_export.hpp"
 #include "engine/detail/part_plan.hpp"

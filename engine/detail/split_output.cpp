@@ -120,11 +120,12 @@ class FileSplitter final : public PieceSink {
   }
 
   // Leaves nothing: the open file aborted, every finished one deleted unless another attempt may have taken
-  // their keys over; the first reason it could not. What it could not remove stays on record (an upload id
-  // of the output) for the sweep.
+  // their keys over; the first reason it could not. Whatever it left (the files too, when it could not
+  // learn whether the job is still its own) stays on record, as an upload id of the output, for the sweep.
   asio::awaitable<Result<void>> remove() {
     auto removed = co_await remove_files();
-    progress_.upload_id = removed ? std::string() : last_upload_id_;
+    progress_.upload_id = removed && !files_left_ ? std::string() : last_upload_id_;
+    progress_.changed();
     co_return removed;
   }
 
@@ -134,11 +135,14 @@ class FileSplitter final : public PieceSink {
   asio::awaitable<Result<void>> remove_files() {
     Result<void> removed;
     if (writer_) removed = co_await writer_->abort();
-    if (progress_.output_taken_over || files_.empty()) co_return removed;
+    if (files_.empty()) co_return removed;
+    files_left_ = true;
+    if (progress_.output_taken_over) co_return removed;
     if (progress_.output_still_ours) {
       const bool ours = co_await progress_.output_still_ours();
       if (!ours) co_return removed;
     }
+    files_left_ = false;
     for (const auto& file : files_) {
       auto deleted = co_await delete_file(file.key);
       if (removed && !deleted) removed = deleted;
@@ -158,6 +162,7 @@ class FileSplitter final : public PieceSink {
     // On record while the file is open, so that a killed or failed attempt's file is cleaned up by whoever
     // comes next (the sweep treats a split output's recorded upload as "clean the prefix").
     progress_.upload_id = last_upload_id_ = std::string(writer_->upload_id());
+    progress_.changed();
     parts_ = object_parts(executor_, *writer_, pool_, plan_, config_.max_parts_in_flight, progress_);
     co_return co_await parts_->take(header_, 0);
   }
@@ -203,6 +208,7 @@ class FileSplitter final : public PieceSink {
   ExportProgress& progress_;
   std::string header_;  // compressed on its own when the files are
   std::string last_upload_id_;  // of the file opened last
+  bool files_left_ = false;     // remove() left finished files in place
   std::vector<ManifestFile> files_;  // finished
   ManifestFile file_;  // being written
   std::unique_ptr<PartWriter> writer_;
@@ -251,6 +257,8 @@ std::string split_file_key(std::string_view prefix, std::size_t index, Format fo
 
 std::string manifest_key(std::string_view prefix) { return std::string(prefix) + "/manifest.json"; }
 
+namespace {
+
 asio::awaitable<Result<void>> abort_split_uploads(s3::Client& client, const std::string& bucket, std::string_view prefix) {
   auto open = co_await client.list_multipart_uploads(bucket, std::string(prefix) + "/part-");
   if (!open) co_return failure(open.error());
@@ -260,6 +268,8 @@ asio::awaitable<Result<void>> abort_split_uploads(s3::Client& client, const std:
   }
   co_return Result<void>{};
 }
+
+}  // namespace
 
 asio::awaitable<Result<void>> delete_split_output(s3::Client& client, const std::string& bucket, std::string_view prefix) {
   if (auto deleted = co_await client.delete_object(bucket, manifest_key(prefix)); !deleted)

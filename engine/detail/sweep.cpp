@@ -1,5 +1,6 @@
 #include "engine/detail/sweep.hpp"
 
+#include "engine/detail/failure.hpp"
 #include "engine/detail/log.hpp"
 #include "engine/detail/split_output.hpp"
 #include "engine/job_store.hpp"
@@ -28,16 +29,33 @@ asio::awaitable<std::vector<s3::MultipartUploadListing>> uploads_at_key(s3::Clie
   co_return found;
 }
 
+// Aborts the recorded upload of a split output, found under its prefix (the record has no file's key).
+asio::awaitable<Result<void>> abort_recorded_split_upload(s3::Client& client, const std::string& bucket,
+                                                          const JobRecord& job) {
+  if (job.upload_id.empty()) co_return Result<void>{};
+  auto open = co_await client.list_multipart_uploads(bucket, job.s3_key + "/part-");
+  if (!open) co_return failure(open.error());
+  for (const auto& upload : *open) {
+    if (upload.upload_id != job.upload_id) continue;
+    auto aborted = co_await client.abort_multipart_upload(bucket, upload.key, upload.upload_id);
+    if (!aborted && aborted.error().s3_code != "NoSuchUpload") co_return failure(aborted.error());
+  }
+  co_return Result<void>{};
+}
+
 // A split output's record names at most the upload of the file open last (or, after a cleanup that
-// failed, that something is left): its uploads are found under its prefix, and once the job has ended
-// without completing, its files go too. The record is forgotten once that is done.
+// failed, that something is left). Once the job has ended without completing, everything under its
+// prefix goes, when the prefix is its own; under a prefix the request named (which other jobs may
+// share) only the recorded upload is aborted. The record is forgotten once that is done. A job that will
+// run again is left to its next attempt, which cleans the prefix first and may already be writing there.
 asio::awaitable<void> clean_split_output(JobStore& store, s3::Client& client, const std::string& bucket,
                                          const JobRecord& job) {
-  if (job.status == JobStatus::running || !job.started_at) co_return;
-  const bool unfinished = job.status == JobStatus::failed || job.status == JobStatus::cancelled;
+  if (job.status == JobStatus::running || job.status == JobStatus::pending) co_return;
+  if (!job.started_at && job.upload_id.empty()) co_return;  // it never ran
+  const bool unfinished = job.status != JobStatus::completed;
   Result<void> cleaned;
-  if (unfinished) cleaned = co_await delete_split_output(client, bucket, job.s3_key);
-  else cleaned = co_await abort_split_uploads(client, bucket, job.s3_key);
+  if (unfinished && writes_its_own_prefix(job)) cleaned = co_await delete_split_output(client, bucket, job.s3_key);
+  else cleaned = co_await abort_recorded_split_upload(client, bucket, job);
   if (!cleaned) {
     log("job " + job.id + ": cleaning up its files: " + cleaned.error().message);
     co_return;
@@ -104,6 +122,18 @@ asio::awaitable<void> delete_expired(JobStore& store, const std::function<bool()
   }
 }
 
+// Records the datasets this process claims, and fails PENDING jobs of datasets nobody has claimed for a
+// while. First in the sweep: S3 work after it may take long, and a record that lapses fails live jobs.
+asio::awaitable<void> fail_unknown_datasets(JobStore& store, const std::vector<std::string>& claimed_datasets) {
+  if (claimed_datasets.empty()) co_return;
+  auto failed = co_await store.fail_unknown_datasets(claimed_datasets);
+  if (!failed) {
+    log(failed.error().message);
+    co_return;
+  }
+  for (const auto& job : *failed) log("job " + job.id + ": FAILED: " + job.error_message);
+}
+
 }  // namespace
 
 asio::awaitable<void> delete_stray_object(s3::Client& client, const std::string& bucket, const JobRecord& job) {
@@ -116,20 +146,10 @@ asio::awaitable<void> delete_stray_object(s3::Client& client, const std::string&
     log("job " + job.id + ": deleting " + job.s3_key + ": " + deleted.error().message());
 }
 
-asio::awaitable<void> fail_unknown_datasets(JobStore& store, const std::vector<std::string>& claimed_datasets) {
-  if (claimed_datasets.empty()) co_return;
-  auto failed = co_await store.fail_unknown_datasets(claimed_datasets);
-  if (!failed) {
-    log(failed.error().message);
-    co_return;
-  }
-  for (const auto& job : *failed) log("job " + job.id + ": FAILED: " + job.error_message);
-}
-
 asio::awaitable<void> sweep(JobStore& store, s3::Client& client, const std::string& bucket,
                             std::function<bool()> accepting, std::vector<std::string> claimed_datasets) {
-  co_await rescue(store, client, bucket);
   co_await fail_unknown_datasets(store, claimed_datasets);
+  co_await rescue(store, client, bucket);
   co_await abort_left_uploads(store, client, bucket);
   co_await delete_expired(store, accepting);
 }

@@ -71,6 +71,8 @@ TEST_CASE("an unknown key, a misplaced key or a mistyped value is refused, namin
   CHECK_THAT(refusal("[jobs]\nmax_attempts = 0\n"), Contains("jobs.max_attempts must be at least 1"));
   CHECK_THAT(refusal("[jobs]\nlease_ms = 1000\nheartbeat_ms = 500\n"),
              Contains("[jobs] lease_ms (1000) must be at least three times heartbeat_ms (500)"));
+  CHECK_THAT(refusal("[jobs]\nrescue_interval_ms = 60000\nunknown_dataset_after_ms = 120000\n"),
+             Contains("[jobs] unknown_dataset_after_ms (120000) must be at least three times rescue_interval_ms (60000)"));
   CHECK_THAT(refusal("[export]\nlease_ms = 1000\n"), Contains("key export.lease_ms belongs in [jobs]"));
 }
 

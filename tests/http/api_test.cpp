@@ -448,11 +448,13 @@ TEST_CASE("GET /exports pages newest first by cursor, steady while jobs are adde
 
 TEST_CASE("POST past [server] max_pending PENDING jobs: 503 at_capacity with Retry-After, nothing recorded",
           "[api][capacity]") {
-  // PENDING jobs of a dataset this server does not serve stay PENDING: the fillers of the queue.
+  // PENDING jobs of a dataset this server does not serve: the fillers of the queue.
   test::psql("DELETE FROM export_jobs WHERE dataset = 'capacity-filler'");
   const int pending = std::stoi(test::psql("SELECT count(*) FROM export_jobs WHERE status = 'PENDING'"));
   const std::string config = test::scratch_file("capacity.toml");
-  std::ofstream(config) << "[server]\nmax_pending = " << pending + 2 << "\n"
+  // The fillers must stay PENDING: no sweep fails them as jobs of a dataset nobody runs.
+  std::ofstream(config) << "[jobs]\nunknown_dataset_after_ms = 315360000000\n"
+                        << "[server]\nmax_pending = " << pending + 2 << "\n"
                         << "[[datasets]]\nname = \"tiny\"\nquery = \"SELECT 1 AS one\"\n";
   ServerProcess server({}, config);
   test::psql("INSERT INTO export_jobs (id, dataset, status, s3_key, created_at) SELECT gen_random_uuid(), "
