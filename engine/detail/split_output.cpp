@@ -257,24 +257,23 @@ std::string split_file_key(std::string_view prefix, std::size_t index, Format fo
 
 std::string manifest_key(std::string_view prefix) { return std::string(prefix) + "/manifest.json"; }
 
-namespace {
-
-asio::awaitable<Result<void>> abort_split_uploads(s3::Client& client, const std::string& bucket, std::string_view prefix) {
+asio::awaitable<Result<void>> abort_split_uploads(s3::Client& client, const std::string& bucket, std::string_view prefix,
+                                                  std::string_view only_upload_id) {
   auto open = co_await client.list_multipart_uploads(bucket, std::string(prefix) + "/part-");
   if (!open) co_return failure(open.error());
   for (const auto& upload : *open) {
+    if (!only_upload_id.empty() && upload.upload_id != only_upload_id) continue;
     auto aborted = co_await client.abort_multipart_upload(bucket, upload.key, upload.upload_id);
     if (!aborted && aborted.error().s3_code != "NoSuchUpload") co_return failure(aborted.error());
   }
   co_return Result<void>{};
 }
 
-}  // namespace
-
 asio::awaitable<Result<void>> delete_split_output(s3::Client& client, const std::string& bucket, std::string_view prefix) {
+  constexpr std::string_view every_upload;
   if (auto deleted = co_await client.delete_object(bucket, manifest_key(prefix)); !deleted)
     co_return failure(deleted.error());
-  if (auto aborted = co_await abort_split_uploads(client, bucket, prefix); !aborted) co_return aborted;
+  if (auto aborted = co_await abort_split_uploads(client, bucket, prefix, every_upload); !aborted) co_return aborted;
   auto listed = co_await client.list_objects(bucket, std::string(prefix) + "/part-");
   if (!listed) co_return failure(listed.error());
   for (const auto& file : *listed) {

@@ -22,6 +22,11 @@ std::string split_file_key(std::string_view prefix, std::size_t index, Format fo
 // "<prefix>/manifest.json"
 std::string manifest_key(std::string_view prefix);
 
+// Aborts the uploads open under a split output's prefix (a file's upload is on record only while it is the
+// open one, so they are found by listing): every one, or only `only_upload_id` when it is not empty.
+boost::asio::awaitable<Result<void>> abort_split_uploads(s3::Client& client, const std::string& bucket,
+                                                         std::string_view prefix, std::string_view only_upload_id);
+
 // Deletes a split output in `bucket` that its export did not complete, as a process that died mid-export
 // leaves it: its manifest first, so that no reader finds one naming files about to go, then every file.
 boost::asio::awaitable<Result<void>> delete_split_output(s3::Client& client, const std::string& bucket,

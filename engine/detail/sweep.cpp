@@ -1,6 +1,5 @@
 #include "engine/detail/sweep.hpp"
 
-#include "engine/detail/failure.hpp"
 #include "engine/detail/log.hpp"
 #include "engine/detail/split_output.hpp"
 #include "engine/job_store.hpp"
@@ -29,20 +28,6 @@ asio::awaitable<std::vector<s3::MultipartUploadListing>> uploads_at_key(s3::Clie
   co_return found;
 }
 
-// Aborts the recorded upload of a split output, found under its prefix (the record has no file's key).
-asio::awaitable<Result<void>> abort_recorded_split_upload(s3::Client& client, const std::string& bucket,
-                                                          const JobRecord& job) {
-  if (job.upload_id.empty()) co_return Result<void>{};
-  auto open = co_await client.list_multipart_uploads(bucket, job.s3_key + "/part-");
-  if (!open) co_return failure(open.error());
-  for (const auto& upload : *open) {
-    if (upload.upload_id != job.upload_id) continue;
-    auto aborted = co_await client.abort_multipart_upload(bucket, upload.key, upload.upload_id);
-    if (!aborted && aborted.error().s3_code != "NoSuchUpload") co_return failure(aborted.error());
-  }
-  co_return Result<void>{};
-}
-
 // A split output's record names at most the upload of the file open last (or, after a cleanup that
 // failed, that something is left). Once the job has ended without completing, everything under its
 // prefix goes, when the prefix is its own; under a prefix the request named (which other jobs may
@@ -55,7 +40,7 @@ asio::awaitable<void> clean_split_output(JobStore& store, s3::Client& client, co
   const bool unfinished = job.status != JobStatus::completed;
   Result<void> cleaned;
   if (unfinished && writes_its_own_prefix(job)) cleaned = co_await delete_split_output(client, bucket, job.s3_key);
-  else cleaned = co_await abort_recorded_split_upload(client, bucket, job);
+  else if (!job.upload_id.empty()) cleaned = co_await abort_split_uploads(client, bucket, job.s3_key, job.upload_id);
   if (!cleaned) {
     log("job " + job.id + ": cleaning up its files: " + cleaned.error().message);
     co_return;
